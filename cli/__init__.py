@@ -1,0 +1,39 @@
+"""The onionref command line: `onionref train`, `onionref eval`, ...
+
+Every command turns bad input into one line on stderr and exit code 2 (see `main`)."""
+from __future__ import annotations
+
+import sys
+
+import click
+
+from onionref.errors import UserError
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="onionref")
+def cli():
+    """onionref: how recurrent networks store sequences (onion representations)."""
+
+
+def main(argv=None) -> int:
+    """Console entry point: run the click group, map bad input to one line and exit code 2."""
+    from onionref.cli import eval_cmd, train_cmd  # noqa: F401  (registers the commands)
+    try:
+        cli.main(args=argv, prog_name="onionref", standalone_mode=False)
+    except UserError as e:
+        click.echo(f"onionref: error: {e}", err=True)
+        sys.exit(2)
+    except click.exceptions.NoArgsIsHelpError as e:
+        click.echo(e.ctx.get_help() if e.ctx else str(e))
+        sys.exit(2)
+    except click.ClickException as e:
+        click.echo(f"onionref: error: {e.format_message()}", err=True)
+        sys.exit(2)
+    except click.exceptions.Abort:
+        click.echo("onionref: aborted", err=True)
+        sys.exit(130)
+    except KeyboardInterrupt:
+        click.echo("onionref: interrupted; the last checkpoint is kept (resume with --resume)", err=True)
+        sys.exit(130)
+    return 0

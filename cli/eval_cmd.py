@@ -1,0 +1,47 @@
+"""`onionref eval RUN`: exact-match accuracy of a trained run on every validation set."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from onionref.cli import cli
+from onionref.errors import UserError
+from onionref.evaluate import evaluate
+from onionref.runs import read_json, to_json
+from onionref.train import TrainConfig, load_weights, predict_fn
+from onionref.tasks.repeat import load_set, valid_sets
+
+
+def load_run(run: Path):
+    """(config, params) of a run directory, with clear errors."""
+    if not run.is_dir():
+        raise UserError(f"no run directory at {run}")
+    stored = read_json(run / "config.json").get("config")
+    if not isinstance(stored, dict):
+        raise UserError(f"{run / 'config.json'} has no config object")
+    cfg = TrainConfig.from_dict(stored)
+    return cfg, load_weights(run, cfg)
+
+
+@cli.command("eval")
+@click.argument("run", type=click.Path(path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print the results as one JSON line.")
+def eval_cmd(run, as_json):
+    """Exact-match accuracy of RUN on every validation set."""
+    cfg, params = load_run(run)
+    predict = predict_fn(cfg.backend)
+    results = {}
+    for name in valid_sets(cfg.symbols, cfg.min_len, cfg.max_len):
+        try:
+            tok, ln = load_set(name, cfg.symbols, cfg.min_len, cfg.max_len, cfg.n_train)
+        except ValueError as e:
+            raise UserError(str(e)) from None
+        results[name] = evaluate(lambda b: predict(params, b), tok, ln, cfg.symbols, cfg.no_input)
+    if as_json:
+        click.echo(to_json({"run": str(run), "sets": results}))
+        return
+    click.echo(f"{'set':<26}{'n':>6}{'accuracy':>10}{'loss':>9}   per length")
+    for name, r in results.items():
+        per = " ".join(f"{L}:{a:.2f}" for L, a in r["per_length"].items())
+        click.echo(f"{name:<26}{r['n']:>6}{r['accuracy']:>10.4f}{r['loss']:>9.4f}   {per}")

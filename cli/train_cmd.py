@@ -1,0 +1,63 @@
+"""`onionref train`: stage 1, the seq2seq GRU on the repeat task."""
+from __future__ import annotations
+
+from dataclasses import asdict, replace
+from pathlib import Path
+
+import click
+
+from onionref.cli import cli
+from onionref.errors import UserError
+from onionref.runs import read_json, to_json
+from onionref.train import TrainConfig, train
+
+D = TrainConfig()
+
+
+@cli.command("train")
+@click.option("--hidden", type=int, default=D.hidden, show_default=True, help="Hidden size H (= embedding size).")
+@click.option("--steps", type=int, default=D.steps, show_default=True, help="Training steps.")
+@click.option("--batch", type=int, default=D.batch, show_default=True, help="Sequences per step.")
+@click.option("--lr", type=float, default=D.lr, show_default=True, help="AdamW learning rate (constant).")
+@click.option("--wd", type=float, default=D.wd, show_default=True, help="AdamW weight decay.")
+@click.option("--symbols", type=int, default=D.symbols, show_default=True, help="Vocabulary size.")
+@click.option("--min-len", type=int, default=D.min_len, show_default=True, help="Shortest sequence.")
+@click.option("--max-len", type=int, default=D.max_len, show_default=True, help="Longest sequence.")
+@click.option("--eval-every", type=int, default=D.eval_every, show_default=True, help="Validate every N steps.")
+@click.option("--seed", type=int, default=D.seed, show_default=True, help="Init and batch-order seed.")
+@click.option("--no-input", is_flag=True, help="Decoder gets SOS then a constant token (the no-input variant).")
+@click.option("--n-train", type=int, default=D.n_train, show_default=True, help="Training-set size.")
+@click.option("--backend", type=click.Choice(["numba", "numpy"]), default=D.backend, show_default=True,
+              help="numba: the fast path; numpy: the reference.")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Run directory [default: runs/h<H>[-noinput]-s<seed>].")
+@click.option("--resume", is_flag=True, help="Continue the run in --out from its last checkpoint.")
+@click.option("--json", "as_json", is_flag=True, help="Print the final result as one JSON line.")
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+@click.pass_context
+def train_cmd(ctx, out, resume, as_json, quiet, **kw):
+    """Train a GRU to repeat random sequences (the paper's defaults)."""
+    cfg = TrainConfig(**kw)
+    if out is None:
+        out = Path("runs") / f"h{cfg.hidden}{'-noinput' if cfg.no_input else ''}-s{cfg.seed}"
+    if resume:
+        cfg = _resumed_config(ctx, out, cfg)
+    result = train(cfg.validate(), out, resume=resume, progress=not quiet)
+    if as_json:
+        click.echo(to_json(result))
+    else:
+        click.echo(f"done: {out}  exact-match accuracy on valid = {result['accuracy']:.4f}")
+
+
+def _resumed_config(ctx, out: Path, cfg: TrainConfig) -> TrainConfig:
+    """The stored config, with --steps (and --backend) allowed to change; any other explicit flag must agree."""
+    stored = read_json(out / "config.json").get("config")
+    if not isinstance(stored, dict):
+        raise UserError(f"{out / 'config.json'} has no config object")
+    base = TrainConfig.from_dict(stored)
+    given = {k: v for k, v in asdict(cfg).items()
+             if ctx.get_parameter_source(k) == click.core.ParameterSource.COMMANDLINE}
+    for k, v in given.items():
+        if k not in ("steps", "backend") and getattr(base, k) != v:
+            raise UserError(f"--{k.replace('_', '-')} {v} differs from the run's config ({getattr(base, k)})")
+    return replace(base, **{k: v for k, v in given.items() if k in ("steps", "backend")})

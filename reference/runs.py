@@ -1,0 +1,176 @@
+"""Run directories: atomic writes, safetensors weights, config.json, metrics.jsonl, a lock, a DONE marker.
+
+    RUN/config.json            resolved config, package versions, format tag
+    RUN/metrics.jsonl          one JSON object per validation
+    RUN/weights.safetensors    model parameters with torch names (float32)
+    RUN/checkpoint.safetensors parameters + optimizer moments + step: everything a resume needs
+    RUN/result.json            the final result;   RUN/DONE  the run finished
+    RUN/.lock                  held (flock) by the process working in the directory
+
+Every file is written to a temporary file in the same directory and renamed into place, so a reader never sees a
+half-written file. Nothing is ever unpickled: arrays come from safetensors (a flat header + raw buffers).
+"""
+from __future__ import annotations
+
+import fcntl
+import json
+import math
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+from safetensors import SafetensorError
+from safetensors.numpy import load as st_load
+from safetensors.numpy import save as st_save
+
+from .errors import UserError
+
+RUN_FORMAT = "onionref-run/1"
+_UMASK = os.umask(0)
+os.umask(_UMASK)
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write `data` to `path` through a temporary file and a rename: the old file or the new one, never half."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        os.fchmod(fd, 0o666 & ~_UMASK)
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def _json_default(o):
+    if isinstance(o, (np.integer,)):
+        return int(o)
+    if isinstance(o, (np.floating,)):
+        return float(o)
+    if isinstance(o, np.ndarray):
+        return o.tolist()
+    if isinstance(o, tuple):
+        return list(o)
+    raise TypeError(f"not JSON-serialisable: {type(o).__name__}")
+
+
+def to_json(obj, indent=None) -> str:
+    return json.dumps(obj, default=_json_default, indent=indent, allow_nan=False)
+
+
+def write_json(path: Path, obj) -> None:
+    atomic_write_bytes(path, (to_json(obj, indent=2) + "\n").encode())
+
+
+def read_json(path: Path) -> dict:
+    path = Path(path)
+    try:
+        obj = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise UserError(f"missing file: {path}") from None
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise UserError(f"corrupt JSON in {path}: {str(e).splitlines()[0]}") from None
+    if not isinstance(obj, dict):
+        raise UserError(f"corrupt JSON in {path}: expected an object")
+    return obj
+
+
+def save_arrays(path: Path, arrays: dict, metadata: dict | None = None) -> None:
+    """Save a dict of arrays as safetensors (atomically). Metadata values are stored as strings."""
+    data = st_save({k: np.ascontiguousarray(v) for k, v in arrays.items()},
+                   metadata={k: str(v) for k, v in (metadata or {}).items()})
+    atomic_write_bytes(path, data)
+
+
+def load_arrays(path: Path) -> tuple[dict, dict]:
+    """Load (arrays, metadata) from a safetensors file; a clear UserError on any damage."""
+    path = Path(path)
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise UserError(f"missing file: {path}") from None
+    except IsADirectoryError:
+        raise UserError(f"not a file: {path}") from None
+    try:
+        arrays = st_load(raw)
+        meta = _read_metadata(raw)
+    except (SafetensorError, ValueError, OverflowError, KeyError, TypeError) as e:
+        raise UserError(f"corrupt safetensors file {path}: {str(e).splitlines()[0] if str(e) else type(e).__name__}") from None
+    for k, v in arrays.items():
+        if v.dtype.kind == "f" and not np.all(np.isfinite(v)):
+            raise UserError(f"corrupt safetensors file {path}: tensor {k!r} holds NaN or Inf")
+    return arrays, meta
+
+
+def _read_metadata(raw: bytes) -> dict:
+    n = int.from_bytes(raw[:8], "little")
+    header = json.loads(raw[8:8 + n])
+    meta = header.get("__metadata__") or {}
+    if not isinstance(meta, dict):
+        raise ValueError("metadata is not an object")
+    return meta
+
+
+def append_jsonl(path: Path, obj) -> None:
+    """Append one JSON line, atomically: the whole file is rewritten through a rename (metrics files are small)."""
+    path = Path(path)
+    old = path.read_bytes() if path.exists() else b""
+    atomic_write_bytes(path, old + (to_json(obj) + "\n").encode())
+
+
+def read_jsonl(path: Path) -> list:
+    path = Path(path)
+    if not path.exists():
+        return []
+    rows = []
+    for i, line in enumerate(path.read_text(errors="replace").splitlines()):
+        if not line.strip():
+            continue
+        try:
+            rows.append(json.loads(line))
+        except json.JSONDecodeError:
+            raise UserError(f"corrupt line {i + 1} in {path}") from None
+    return rows
+
+
+def check_finite(name: str, x: float) -> None:
+    if not math.isfinite(x):
+        raise UserError(f"{name} is not finite ({x})")
+
+
+class RunLock:
+    """An exclusive flock on RUN/.lock for as long as a process works in the directory."""
+
+    def __init__(self, run_dir: Path):
+        self.path = Path(run_dir) / ".lock"
+        self.fd = None
+
+    def __enter__(self):
+        self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(self.fd)
+            raise UserError(f"run directory {self.path.parent} is in use by another process") from None
+        return self
+
+    def __exit__(self, *exc):
+        fcntl.flock(self.fd, fcntl.LOCK_UN)
+        os.close(self.fd)
+
+
+def package_versions() -> dict:
+    import platform
+
+    import numba
+    import scipy
+
+    from . import __version__
+    return {"onionref": __version__, "numpy": np.__version__, "numba": numba.__version__,
+            "scipy": scipy.__version__, "python": platform.python_version()}

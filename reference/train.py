@@ -1,0 +1,235 @@
+"""Stage 1: train the seq2seq GRU on the repeat task with the paper's protocol (spec §3).
+
+AdamW (lr 1e-3, wd 0.1 on every parameter), batch 256, 40,000 steps, constant LR, no clipping, fp32, validation
+every 1,000 steps. The run lives in a directory (see runs.py) and can be resumed bit-for-bit: the batch of step s
+depends only on (seed, s), and the checkpoint holds the parameters, the optimizer moments and the step.
+"""
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+
+import numpy as np
+
+from . import adamw, runs, seq2seq
+from .errors import UserError
+from .evaluate import evaluate
+from .tasks.repeat import epoch_batches, load_set, make_batch, max_key_len, vocab_size
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    hidden: int = 48            # H; the embedding size equals H
+    steps: int = 40_000         # optimizer steps
+    batch: int = 256            # sequences per step
+    lr: float = 1e-3            # AdamW learning rate (constant)
+    wd: float = 0.1             # AdamW decoupled weight decay, on every parameter
+    symbols: int = 30           # vocabulary of the sequences
+    min_len: int = 2            # shortest training / validation sequence
+    max_len: int = 9            # longest
+    eval_every: int = 1000      # validate (and checkpoint) every this many steps
+    seed: int = 0               # parameter init and batch order
+    no_input: bool = False      # decoder gets SOS, NI, NI, ... instead of the previous target
+    n_train: int = 1_000_000    # size of the training set
+    backend: str = "numpy"      # numpy (the reference) or numba (the fast path)
+
+    def validate(self) -> "TrainConfig":
+        """Raise UserError on an impossible configuration."""
+        checks = [
+            (self.hidden >= 1, f"--hidden must be a positive integer, got {self.hidden}"),
+            (self.steps >= 1, f"--steps must be >= 1, got {self.steps}"),
+            (self.batch >= 2, f"--batch must be >= 2, got {self.batch}"),
+            (self.lr > 0 and np.isfinite(self.lr), f"--lr must be a positive number, got {self.lr}"),
+            (self.wd >= 0 and np.isfinite(self.wd) and self.lr * self.wd < 1,
+             f"--wd must be >= 0 with lr·wd < 1, got {self.wd}"),
+            (2 <= self.symbols <= 62, f"--symbols must be in 2..62, got {self.symbols}"),
+            (1 <= self.min_len, f"--min-len must be >= 1, got {self.min_len}"),
+            (self.min_len <= self.max_len, f"--min-len ({self.min_len}) is above --max-len ({self.max_len})"),
+            (self.max_len <= max_key_len(self.symbols),
+             f"--max-len must be <= {max_key_len(self.symbols)} with {self.symbols} symbols, got {self.max_len}"),
+            (self.eval_every >= 1, f"--eval-every must be >= 1, got {self.eval_every}"),
+            (self.seed >= 0, f"--seed must be >= 0, got {self.seed}"),
+            (self.n_train >= self.batch, f"the training set ({self.n_train}) must hold at least one batch"),
+            (self.backend in ("numpy", "numba"), f"--backend must be numpy or numba, got {self.backend}"),
+        ]
+        for ok, msg in checks:
+            if not ok:
+                raise UserError(msg)
+        return self
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "TrainConfig":
+        names = {f.name for f in fields(cls)}
+        unknown = set(d) - names
+        if unknown:
+            raise UserError(f"config has unknown keys: {', '.join(sorted(unknown))}")
+        try:
+            return cls(**d).validate()
+        except TypeError as e:
+            raise UserError(f"bad config: {e}") from None
+
+
+def loss_and_grads_fn(backend: str):
+    """The (params, batch) -> (loss, grads, logits) function of a backend."""
+    if backend == "numba":
+        from .cells import gru_numba
+        return gru_numba.loss_and_grads
+    return seq2seq.loss_and_grads
+
+
+def predict_fn(backend: str):
+    if backend == "numba":
+        from .cells import gru_numba
+        return gru_numba.predict
+    return seq2seq.predict
+
+
+def load_data(cfg: TrainConfig):
+    """(train tokens, train lengths), (valid tokens, valid lengths) of the configuration."""
+    try:
+        train = load_set("train", cfg.symbols, cfg.min_len, cfg.max_len, cfg.n_train)
+        valid = load_set("valid", cfg.symbols, cfg.min_len, cfg.max_len, cfg.n_train)
+    except ValueError as e:
+        raise UserError(str(e)) from None
+    return train, valid
+
+
+def load_weights(run_dir: Path, cfg: TrainConfig) -> dict:
+    """The run's weights, checked against the shapes its config implies."""
+    params, _ = runs.load_arrays(Path(run_dir) / "weights.safetensors")
+    expect = seq2seq.init_params(cfg.hidden, cfg.symbols, vocab_size(cfg.symbols, cfg.no_input),
+                                 np.random.default_rng(0))
+    check_shapes(params, expect, Path(run_dir) / "weights.safetensors")
+    return {k: v.astype(np.float32) for k, v in params.items()}
+
+
+def check_shapes(got: dict, expect: dict, path: Path) -> None:
+    if set(got) != set(expect):
+        missing, extra = sorted(set(expect) - set(got)), sorted(set(got) - set(expect))
+        raise UserError(f"{path} does not match the run's model (missing {missing}, unexpected {extra})")
+    for k, v in expect.items():
+        if got[k].shape != v.shape:
+            raise UserError(f"{path}: {k} has shape {tuple(got[k].shape)}, the config implies {tuple(v.shape)}")
+
+
+def _save_checkpoint(run_dir: Path, params: dict, opt: dict, step: int) -> None:
+    arrays = dict(params)
+    arrays.update({k: v for k, v in opt.items() if k != "step"})
+    runs.save_arrays(run_dir / "checkpoint.safetensors", arrays, {"step": step, "opt_step": opt["step"]})
+    runs.save_arrays(run_dir / "weights.safetensors", params, {"step": step})
+
+
+def _load_checkpoint(run_dir: Path, cfg: TrainConfig):
+    arrays, meta = runs.load_arrays(run_dir / "checkpoint.safetensors")
+    try:
+        step, opt_step = int(meta["step"]), int(meta["opt_step"])
+    except (KeyError, ValueError):
+        raise UserError(f"corrupt checkpoint {run_dir / 'checkpoint.safetensors'}: no step") from None
+    params = {k: v for k, v in arrays.items() if not k.startswith(("m.", "v."))}
+    expect = seq2seq.init_params(cfg.hidden, cfg.symbols, vocab_size(cfg.symbols, cfg.no_input),
+                                 np.random.default_rng(0))
+    check_shapes(params, expect, run_dir / "checkpoint.safetensors")
+    opt = {"step": opt_step}
+    for k in params:
+        for pre in ("m.", "v."):
+            if pre + k not in arrays or arrays[pre + k].shape != params[k].shape:
+                raise UserError(f"corrupt checkpoint {run_dir / 'checkpoint.safetensors'}: no {pre + k}")
+            opt[pre + k] = arrays[pre + k]
+    if not 0 <= step <= cfg.steps:
+        raise UserError(f"checkpoint step {step} is outside 0..{cfg.steps}")
+    return params, opt, step
+
+
+def train(cfg: TrainConfig, run_dir: Path, resume: bool = False, progress: bool = True) -> dict:
+    """Train (or resume) a run in `run_dir`; returns the final result dict (also written to result.json)."""
+    cfg.validate()
+    run_dir = Path(run_dir)
+    if resume:
+        if not (run_dir / "checkpoint.safetensors").exists():
+            raise UserError(f"nothing to resume in {run_dir} (no checkpoint.safetensors)")
+    elif run_dir.exists() and any(run_dir.iterdir()):
+        raise UserError(f"run directory {run_dir} is not empty; use --resume or another --out")
+    run_dir.mkdir(parents=True, exist_ok=True)
+    with runs.RunLock(run_dir):
+        return _train_locked(cfg, run_dir, resume, progress)
+
+
+def _train_locked(cfg, run_dir, resume, progress):
+    from tqdm import tqdm
+
+    (train_tok, train_len), (valid_tok, valid_len) = load_data(cfg)
+    vocab = vocab_size(cfg.symbols, cfg.no_input)
+    if resume:
+        params, opt, start = _load_checkpoint(run_dir, cfg)
+        metrics = [m for m in runs.read_jsonl(run_dir / "metrics.jsonl") if m.get("step", 0) <= start]
+        runs.atomic_write_bytes(run_dir / "metrics.jsonl", "".join(runs.to_json(m) + "\n" for m in metrics).encode())
+        (run_dir / "DONE").unlink(missing_ok=True)
+        (run_dir / "FAILED").unlink(missing_ok=True)
+    else:
+        params = seq2seq.init_params(cfg.hidden, cfg.symbols, vocab, np.random.default_rng([cfg.seed, 1]))
+        opt, start, metrics = adamw.init_state(params), 0, []
+    runs.write_json(run_dir / "config.json", {"format": runs.RUN_FORMAT, "config": asdict(cfg),
+                                              "versions": runs.package_versions(),
+                                              "threads": _thread_info(cfg.backend)})
+    step_fn, predict = loss_and_grads_fn(cfg.backend), predict_fn(cfg.backend)
+    opt_cfg = adamw.AdamWConfig(lr=cfg.lr, weight_decay=cfg.wd)
+
+    def validate(step):
+        res = evaluate(lambda b: predict(params, b), valid_tok, valid_len, cfg.symbols, cfg.no_input)
+        row = {"step": step, "valid": res, "train_loss": float(np.mean(losses)) if losses else None,
+               "elapsed_s": time.time() - t0}
+        runs.append_jsonl(run_dir / "metrics.jsonl", row)
+        metrics.append(row)
+        return res
+
+    t0, losses = time.time(), []
+    last_acc = metrics[-1]["valid"]["accuracy"] if metrics else float("nan")
+    bar = tqdm(total=cfg.steps, initial=start, disable=not progress, dynamic_ncols=True, mininterval=0.5,
+               desc=f"train H={cfg.hidden}")
+    batches = epoch_batches(len(train_len), cfg.batch, cfg.seed, start)
+    for step in range(start + 1, cfg.steps + 1):
+        idx = next(batches)
+        b = make_batch(train_tok[idx], train_len[idx], cfg.symbols, cfg.no_input)
+        loss, grads, _ = step_fn(params, b)
+        bad = [k for k, g in grads.items() if not np.all(np.isfinite(g))]
+        if not np.isfinite(loss) or bad:
+            what = "the loss" if not np.isfinite(loss) else f"the gradient of {bad[0]}"
+            runs.write_json(run_dir / "FAILED", {"step": step, "reason": f"{what} is not finite"})
+            bar.close()
+            raise UserError(f"training diverged at step {step}: {what} is not finite; "
+                            f"the last good checkpoint is kept, the run is marked FAILED")
+        adamw.step(params, grads, opt, opt_cfg)
+        losses.append(loss)
+        if step % cfg.eval_every == 0 or step == cfg.steps:
+            last_acc = validate(step)["accuracy"]
+            losses = []
+            _save_checkpoint(run_dir, params, opt, step)
+        bar.update(1)
+        bar.set_postfix(loss=f"{loss:.4f}", acc=f"{last_acc:.4f}", refresh=False)
+    bar.close()
+    if not metrics or metrics[-1]["step"] != cfg.steps:  # resumed at the very end
+        validate(cfg.steps)
+        _save_checkpoint(run_dir, params, opt, cfg.steps)
+    final = metrics[-1]["valid"]
+    result = {"run": str(run_dir), "step": cfg.steps, "accuracy": final["accuracy"], "loss": final["loss"],
+              "per_length": final["per_length"], "train_seconds_this_session": time.time() - t0,
+              "hidden": cfg.hidden, "no_input": cfg.no_input, "backend": cfg.backend}
+    runs.write_json(run_dir / "result.json", result)
+    runs.atomic_write_bytes(run_dir / "DONE", b"")
+    return result
+
+
+def _thread_info(backend: str) -> dict:
+    info = {"cpu_count": os.cpu_count(), "backend": backend}
+    try:
+        from threadpoolctl import threadpool_info
+        info["blas"] = [{"api": d.get("internal_api"), "threads": d.get("num_threads")} for d in threadpool_info()]
+    except ImportError:
+        pass
+    if backend == "numba":
+        import numba
+        info["numba_threads"] = numba.get_num_threads()
+    return info
+
