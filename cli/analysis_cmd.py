@@ -1,0 +1,83 @@
+"""`onionref intervene RUN --mode MODE` and `onionref probe RUN --kind KIND`: stage-2 analyses of a trained run."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from onionref.analysis import AnalysisConfig, run
+from onionref.cli import cli
+from onionref.cli.eval_cmd import load_run
+from onionref.errors import UserError
+from onionref.frozen import Frozen
+from onionref.interventions.linear import LinearIntervention
+from onionref.interventions.onion import OnionIntervention
+from onionref.probes.gru_decoder import GruDecoderProbe
+from onionref.probes.onion import OnionProbe
+from onionref.probes.state_decoder import StateDecoderProbe
+from onionref.runs import to_json
+
+D = AnalysisConfig()
+
+
+def _analysis_options(f):
+    for opt in reversed([
+        click.option("--steps", type=int, default=D.steps, show_default=True, help="Analysis steps."),
+        click.option("--batch", type=int, default=D.batch, show_default=True, help="Sequences per step."),
+        click.option("--lr", type=float, default=D.lr, show_default=True, help="AdamW learning rate."),
+        click.option("--wd", type=float, default=D.wd, show_default=True, help="AdamW weight decay."),
+        click.option("--eval-every", type=int, default=D.eval_every, show_default=True, help="Evaluate every N."),
+        click.option("--seed", type=int, default=D.seed, show_default=True, help="Init and batch-order seed."),
+        click.option("--backend", type=click.Choice(["numba", "numpy"]), default=None,
+                     help="Backend of the frozen model [default: the run's]."),
+        click.option("--json", "as_json", is_flag=True, help="Print the result as one JSON line."),
+        click.option("--quiet", is_flag=True, help="No progress bar."),
+    ]):
+        f = opt(f)
+    return f
+
+
+def _run(run_dir, kind, name, method, backend, as_json, quiet, **kw):
+    cfg = AnalysisConfig(**kw).validate()
+    model_cfg, params = load_run(run_dir)
+    if getattr(method, "max_len", model_cfg.max_len) != model_cfg.max_len:
+        method = type(method)(**{**method.__dict__, "max_len": model_cfg.max_len})
+    frozen = Frozen(params, model_cfg.symbols, model_cfg.no_input, backend or model_cfg.backend)
+    result = run(method, frozen, model_cfg, cfg, run_dir / kind / name, name, progress=not quiet)
+    if as_json:
+        click.echo(to_json(result))
+    else:
+        click.echo(f"{name}: {method.metric} = {result[method.metric]:.4f} on {result['set']} "
+                   f"(the model's own accuracy there: {result['model_accuracy']:.4f})")
+
+
+@cli.command("intervene")
+@click.argument("run_dir", metavar="RUN", type=click.Path(path_type=Path))
+@click.option("--mode", type=click.Choice(["linear", "bigram", "onion", "onion-noscale"]), required=True,
+              help="linear: unigram subspaces; bigram: n-gram subspaces; onion: per-position scale; "
+                   "onion-noscale: the ablation without position.")
+@click.option("--ngram", type=int, default=None, help="n of the n-gram intervention (with --mode bigram) [2].")
+@_analysis_options
+def intervene_cmd(run_dir, mode, ngram, **kw):
+    """Train an interchange intervention on the frozen model of RUN and report its IIA."""
+    if ngram is not None and mode != "bigram":
+        raise UserError("--ngram only applies to --mode bigram")
+    n = 2 if ngram is None else ngram
+    if mode == "bigram" and not 2 <= n <= 9:
+        raise UserError(f"--ngram must be in 2..9, got {n}")
+    methods = {"linear": LinearIntervention(1), "bigram": LinearIntervention(n),
+               "onion": OnionIntervention(True), "onion-noscale": OnionIntervention(False)}
+    name = f"ngram{n}" if mode == "bigram" and n != 2 else mode
+    _run(run_dir, "intervene", name, methods[mode], **kw)
+
+
+@cli.command("probe")
+@click.argument("run_dir", metavar="RUN", type=click.Path(path_type=Path))
+@click.option("--kind", type=click.Choice(["linear", "mlp", "onion", "gru-ar", "gru-noinput"]), required=True,
+              help="linear / mlp: all positions at once; onion: the peeling probe; gru-*: a fresh GRU decoder.")
+@_analysis_options
+def probe_cmd(run_dir, kind, **kw):
+    """Train a probe that decodes the whole sequence from the frozen encoder state of RUN."""
+    probes = {"linear": StateDecoderProbe(1), "mlp": StateDecoderProbe(2), "onion": OnionProbe(),
+              "gru-ar": GruDecoderProbe(True), "gru-noinput": GruDecoderProbe(False)}
+    _run(run_dir, "probe", kind, probes[kind], **kw)

@@ -1,0 +1,125 @@
+"""Stage 2 (spec §4): the one loop every intervention and probe uses.
+
+The trained model is frozen; a fresh AdamW (lr 1e-3, wd 0.1 on every analysis parameter, constant LR, no clipping)
+trains only the method's parameters for 60,000 steps of batch 256. A *method* is a small frozen dataclass with
+    train_set, valid_set, metric               names of the sequence sets; "iia" or "accuracy"
+    init(frozen, rng) -> (params, buffers)
+    forward(params, buffers, frozen, tokens, lengths, rng, train) -> (loss, correct [B], cache)
+    backward(cache) -> grads
+Evaluation draws its random corruptions from a fixed seed, so evaluating twice gives the same number.
+Results land in RUN/<kind>/<name>/: config.json, metrics.jsonl, params.safetensors, checkpoint.safetensors,
+result.json, DONE.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from . import adamw, runs
+from .errors import UserError
+from .evaluate import evaluate, length_batches
+from .tasks.repeat import epoch_batches, load_set
+
+EVAL_SEED = 20240820
+
+
+@dataclass(frozen=True)
+class AnalysisConfig:
+    steps: int = 60_000     # analysis steps
+    batch: int = 256        # sequences per step (even: the unigram intervention pairs them)
+    lr: float = 1e-3        # fresh AdamW
+    wd: float = 0.1
+    eval_every: int = 1000
+    seed: int = 0           # analysis-parameter init and batch order
+
+    def validate(self) -> "AnalysisConfig":
+        for ok, msg in [(self.steps >= 1, f"--steps must be >= 1, got {self.steps}"),
+                        (self.batch >= 2 and self.batch % 2 == 0, f"--batch must be even and >= 2, got {self.batch}"),
+                        (self.lr > 0 and np.isfinite(self.lr), f"--lr must be positive, got {self.lr}"),
+                        (0 <= self.wd and self.lr * self.wd < 1, f"--wd must be >= 0 with lr·wd < 1, got {self.wd}"),
+                        (self.eval_every >= 1, f"--eval-every must be >= 1, got {self.eval_every}"),
+                        (self.seed >= 0, f"--seed must be >= 0, got {self.seed}")]:
+            if not ok:
+                raise UserError(msg)
+        return self
+
+
+def score(method, params, buffers, frozen, tokens, lengths, batch: int = 256) -> dict:
+    """Exact-match score of a method on a set, with corruptions drawn from the fixed evaluation seed."""
+    rng = np.random.default_rng(EVAL_SEED)
+    correct = np.zeros(len(lengths), bool)
+    loss_sum = 0.0
+    for idx in length_batches(lengths, batch):
+        loss, ok, _ = method.forward(params, buffers, frozen, tokens[idx], lengths[idx], rng, train=False)
+        correct[idx] = ok
+        loss_sum += loss * len(idx)
+    per_length = {int(L): float(correct[lengths == L].mean()) for L in np.unique(lengths)}
+    return {method.metric: float(correct.mean()), "loss": loss_sum / len(lengths), "per_length": per_length}
+
+
+def model_accuracy(frozen, tokens, lengths) -> float:
+    """The frozen model's own exact-match accuracy on a set (reported next to every analysis score)."""
+    def predict(b):
+        h = frozen.encode(b.enc_in, b.mask)
+        return frozen.decode(h, b.dec_in, b.target, b.mask, need_grad=False)[2]
+    return evaluate(predict, tokens, lengths, frozen.n_symbols, frozen.no_input)["accuracy"]
+
+
+def run(method, frozen, model_cfg, cfg: AnalysisConfig, out_dir: Path, name: str, progress: bool = True) -> dict:
+    """Train `method` on the frozen model; write results into out_dir; return the result dict."""
+    from tqdm import tqdm
+
+    cfg.validate()
+    out_dir = Path(out_dir)
+    if out_dir.exists() and (out_dir / "DONE").exists():
+        raise UserError(f"{out_dir} already holds a finished analysis; remove it to run again")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    with runs.RunLock(out_dir):
+        try:
+            train = load_set(method.train_set, model_cfg.symbols, model_cfg.min_len, model_cfg.max_len,
+                             model_cfg.n_train)
+            valid = load_set(method.valid_set, model_cfg.symbols, model_cfg.min_len, model_cfg.max_len,
+                             model_cfg.n_train)
+        except ValueError as e:
+            raise UserError(str(e)) from None
+        params, buffers = method.init(frozen, np.random.default_rng([cfg.seed, 2]))
+        opt = adamw.init_state(params)
+        opt_cfg = adamw.AdamWConfig(lr=cfg.lr, weight_decay=cfg.wd)
+        runs.write_json(out_dir / "config.json", {"format": runs.RUN_FORMAT, "analysis": name,
+                                                  "method": {"class": type(method).__name__, **asdict(method)},
+                                                  "config": asdict(cfg), "backend": frozen.backend,
+                                                  "versions": runs.package_versions()})
+        (out_dir / "metrics.jsonl").unlink(missing_ok=True)
+        rng = np.random.default_rng([cfg.seed, 3])
+        batches = epoch_batches(len(train[1]), cfg.batch, cfg.seed)
+        t0, losses, last = time.time(), [], float("nan")
+        bar = tqdm(total=cfg.steps, disable=not progress, dynamic_ncols=True, mininterval=0.5, desc=name)
+        for step in range(1, cfg.steps + 1):
+            idx = next(batches)
+            loss, _, cache = method.forward(params, buffers, frozen, train[0][idx], train[1][idx], rng, train=True)
+            grads = method.backward(cache)
+            if not np.isfinite(loss) or not all(np.all(np.isfinite(g)) for g in grads.values()):
+                runs.write_json(out_dir / "FAILED", {"step": step, "reason": "non-finite loss or gradient"})
+                raise UserError(f"{name} diverged at step {step}: non-finite loss or gradient; marked FAILED")
+            adamw.step(params, grads, opt, opt_cfg)
+            losses.append(loss)
+            if step % cfg.eval_every == 0 or step == cfg.steps:
+                res = score(method, params, buffers, frozen, *valid)
+                last = res[method.metric]
+                runs.append_jsonl(out_dir / "metrics.jsonl", {"step": step, "valid": res,
+                                                              "train_loss": float(np.mean(losses)),
+                                                              "elapsed_s": time.time() - t0})
+                runs.save_arrays(out_dir / "params.safetensors", {**params, **buffers}, {"step": step})
+                losses = []
+            bar.update(1)
+            bar.set_postfix(loss=f"{loss:.4f}", **{method.metric: f"{last:.4f}"}, refresh=False)
+        bar.close()
+        result = {"analysis": name, method.metric: last, "set": method.valid_set,
+                  "model_accuracy": model_accuracy(frozen, *valid), "steps": cfg.steps,
+                  "per_length": res["per_length"], "seconds": time.time() - t0}
+        runs.write_json(out_dir / "result.json", result)
+        runs.atomic_write_bytes(out_dir / "DONE", b"")
+        return result

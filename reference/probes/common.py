@@ -1,0 +1,20 @@
+"""What every probe shares: encode the original sequence (frozen, no gradient), then a loss over positions t < L."""
+from __future__ import annotations
+
+import numpy as np
+
+from ..seq2seq import cross_entropy
+from ..tasks.repeat import make_batch
+
+
+def encoded_batch(frozen, tokens, lengths):
+    """(batch, h_enc [B, H]) of the original sequences."""
+    b = make_batch(tokens, lengths, frozen.n_symbols, frozen.no_input)
+    return b, frozen.encode(b.enc_in, b.mask)
+
+
+def loss_and_correct(logits, batch):
+    """(loss, dlogits, correct [B]) of position logits [T, B, C] against the batch's targets."""
+    loss, dlogits = cross_entropy(logits, batch.target, batch.mask)
+    correct = ~((logits.argmax(-1) != batch.target) & batch.mask).any(0)
+    return loss, dlogits, correct

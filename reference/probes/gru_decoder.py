@@ -1,0 +1,58 @@
+"""The GRU-decoder probes (GruDecoder, spec §4.4): a fresh GRU(H, H) started at h_enc, with a Linear(H, C) head.
+
+    autoregressive:  inputs Embedding(C+1, H)[SOS, y_1, …, y_{L−1}]   (teacher forcing)
+    no input:        a zero vector at every step
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .. import layers
+from ..cells import gru
+from ..tasks.repeat import sos_id
+from .common import encoded_batch, loss_and_correct
+
+
+@dataclass(frozen=True)
+class GruDecoderProbe:
+    autoregressive: bool = True
+    train_set: str = "train"
+    valid_set: str = "valid"
+    metric: str = "accuracy"
+
+    def init(self, frozen, rng):
+        H, C = frozen.hidden, frozen.n_symbols
+        params = {}
+        if self.autoregressive:
+            params["embedding.weight"] = rng.standard_normal((C + 1, H)).astype(np.float32)
+        params.update({"gru." + k: v for k, v in gru.init(H, H, rng).items()})
+        params.update(layers.linear_init("head.", H, C, rng))
+        return params, {}
+
+    def forward(self, params, buffers, frozen, tokens, lengths, rng, train: bool):
+        batch, h = encoded_batch(frozen, tokens, lengths)
+        T, B = batch.target.shape
+        if self.autoregressive:
+            ids = np.concatenate([np.full((1, B), sos_id(frozen.n_symbols)), batch.target[:-1]])
+            x = params["embedding.weight"][ids]
+        else:
+            ids, x = None, np.zeros((T, B, h.shape[1]), h.dtype)
+        p = {k[4:]: v for k, v in params.items() if k.startswith("gru.")}
+        hs, cg = gru.forward(x, h, p)
+        logits, ch = layers.linear_forward(hs, params["head.weight"], params["head.bias"])
+        loss, dlogits, correct = loss_and_correct(logits, batch)
+        return loss, correct, (dlogits, cg, ch, ids, params)
+
+    def backward(self, cache):
+        dlogits, cg, ch, ids, params = cache
+        grads = {}
+        dhs, grads["head.weight"], grads["head.bias"] = layers.linear_backward(dlogits, ch)
+        dx, _, g = gru.backward(dhs, cg)
+        grads.update({"gru." + k: v for k, v in g.items()})
+        if self.autoregressive:
+            dE = np.zeros_like(params["embedding.weight"])
+            np.add.at(dE, ids.reshape(-1), dx.reshape(-1, dx.shape[-1]))
+            grads["embedding.weight"] = dE
+        return grads

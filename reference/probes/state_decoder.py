@@ -1,0 +1,54 @@
+"""Linear and MLP probes (StateDecoderModel, spec §4.4): all positions at once from h_enc, not autoregressive.
+
+    n_layers = 1 ("Linear"):  logits = Linear(H, C·Lmax)(h)
+    n_layers = 2 ("MLP"):     logits = Linear(H, C·Lmax)(ReLU(Linear(H, H)(h)))
+The C·Lmax outputs are read as [B, Lmax, C], transposed to [Lmax, B, C] and cut to the batch's longest sequence.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .. import layers
+from .common import encoded_batch, loss_and_correct
+
+
+@dataclass(frozen=True)
+class StateDecoderProbe:
+    n_layers: int = 1
+    max_len: int = 9
+    train_set: str = "train"
+    valid_set: str = "valid"
+    metric: str = "accuracy"
+
+    def init(self, frozen, rng):
+        H, C = frozen.hidden, frozen.n_symbols
+        params = layers.linear_init("hidden.", H, H, rng) if self.n_layers == 2 else {}
+        params.update(layers.linear_init("out.", H, C * self.max_len, rng))
+        return params, {}
+
+    def forward(self, params, buffers, frozen, tokens, lengths, rng, train: bool):
+        batch, h = encoded_batch(frozen, tokens, lengths)
+        caches = []
+        x = h
+        if self.n_layers == 2:
+            x, c1 = layers.linear_forward(x, params["hidden.weight"], params["hidden.bias"])
+            x, c2 = layers.relu_forward(x)
+            caches = [c1, c2]
+        y, c3 = layers.linear_forward(x, params["out.weight"], params["out.bias"])
+        B, T, C = len(lengths), batch.target.shape[0], frozen.n_symbols
+        logits = y.reshape(B, self.max_len, C)[:, :T].transpose(1, 0, 2)
+        loss, dlogits, correct = loss_and_correct(logits, batch)
+        return loss, correct, (dlogits, caches, c3, B, C)
+
+    def backward(self, cache):
+        dlogits, caches, c3, B, C = cache
+        dy = np.zeros((B, self.max_len, C), dlogits.dtype)
+        dy[:, :dlogits.shape[0]] = dlogits.transpose(1, 0, 2)
+        dx, dW, db = layers.linear_backward(dy.reshape(B, -1), c3)
+        grads = {"out.weight": dW, "out.bias": db}
+        if self.n_layers == 2:
+            dx = layers.relu_backward(dx, caches[1])
+            _, grads["hidden.weight"], grads["hidden.bias"] = layers.linear_backward(dx, caches[0])
+        return grads
