@@ -38,7 +38,7 @@ def ngram_window(tokens, lengths, n: int, n_vars: int, n_symbols: int, rng):
     base   = x with x[p] := a uniform random token (it may equal the original);
     source = uniform random tokens, except positions p−(n−1) .. p+(n−1), which keep the original;
     m[b, j] = 1 for the variables j (window j..j+n−1) that contain p, j in 0..V−1.
-    Returns (base [B, Lmax], source [B, Lmax], m [B, V])."""
+    Returns (base [B, Lmax], source [B, Lmax], m [B, V], p [B])."""
     B, Lmax = tokens.shape
     p = rng.integers(0, lengths)
     rows = np.arange(B)
@@ -51,7 +51,7 @@ def ngram_window(tokens, lengths, n: int, n_vars: int, n_symbols: int, rng):
     base, source = np.where(valid, base, 0), np.where(valid, source, 0)
     j = np.arange(n_vars)[None, :]
     m = ((j <= p[:, None]) & (j >= p[:, None] - n + 1)).astype(np.float64)
-    return base, source, m
+    return base, source, m, p
 
 
 def single_token(tokens, lengths, n_symbols: int, rng):

@@ -40,7 +40,7 @@ class LinearIntervention:
             h = frozen.encode(*_enc(inputs, lengths))
             h_base, h_src = h, h[partner]
         else:
-            base, src, m = corrupt.ngram_window(tokens, lengths, self.ngram, self.n_vars, frozen.n_symbols, rng)
+            base, src, m, _ = corrupt.ngram_window(tokens, lengths, self.ngram, self.n_vars, frozen.n_symbols, rng)
             h = frozen.encode(*_enc(np.concatenate([base, src]), np.concatenate([lengths, lengths])))
             h_base, h_src = h[:len(lengths)], h[len(lengths):]
         noise = gumbel.sample_noise(params["M"].shape, rng) if train else None
