@@ -30,6 +30,7 @@ def _analysis_options(f):
         click.option("--seed", type=int, default=D.seed, show_default=True, help="Init and batch-order seed."),
         click.option("--backend", type=click.Choice(["numba", "numpy"]), default=None,
                      help="Backend of the frozen model [default: the run's]."),
+        click.option("--resume", is_flag=True, help="Continue an interrupted analysis from its last checkpoint."),
         click.option("--json", "as_json", is_flag=True, help="Print the result as one JSON line."),
         click.option("--quiet", is_flag=True, help="No progress bar."),
     ]):
@@ -37,13 +38,13 @@ def _analysis_options(f):
     return f
 
 
-def _run(run_dir, kind, name, method, backend, as_json, quiet, **kw):
+def _run(run_dir, kind, name, method, backend, as_json, quiet, resume, **kw):
     cfg = AnalysisConfig(**kw).validate()
     model_cfg, params = load_run(run_dir)
     if getattr(method, "max_len", model_cfg.max_len) != model_cfg.max_len:
         method = type(method)(**{**method.__dict__, "max_len": model_cfg.max_len})
     frozen = Frozen(params, model_cfg.symbols, model_cfg.no_input, backend or model_cfg.backend)
-    result = run(method, frozen, model_cfg, cfg, run_dir / kind / name, name, progress=not quiet)
+    result = run(method, frozen, model_cfg, cfg, run_dir / kind / name, name, progress=not quiet, resume=resume)
     if as_json:
         click.echo(to_json(result))
     else:

@@ -8,7 +8,8 @@ trains only the method's parameters for 60,000 steps of batch 256. A *method* is
     backward(cache) -> grads
 Evaluation draws its random corruptions from a fixed seed, so evaluating twice gives the same number.
 Results land in RUN/<kind>/<name>/: config.json, metrics.jsonl, params.safetensors, checkpoint.safetensors,
-result.json, DONE.
+result.json, DONE. The randomness of step s depends only on (seed, s), so a resumed analysis is bit-identical to an
+uninterrupted one.
 """
 from __future__ import annotations
 
@@ -68,14 +69,42 @@ def model_accuracy(frozen, tokens, lengths) -> float:
     return evaluate(predict, tokens, lengths, frozen.n_symbols, frozen.no_input)["accuracy"]
 
 
-def run(method, frozen, model_cfg, cfg: AnalysisConfig, out_dir: Path, name: str, progress: bool = True) -> dict:
+def _save_checkpoint(out_dir, params, buffers, opt, step):
+    arrays = {**params, **{"buffer." + k: v for k, v in buffers.items()},
+              **{k: v for k, v in opt.items() if k != "step"}}
+    runs.save_arrays(out_dir / "checkpoint.safetensors", arrays, {"step": step, "opt_step": opt["step"]})
+    runs.save_arrays(out_dir / "params.safetensors", {**params, **buffers}, {"step": step})
+
+
+def _load_checkpoint(out_dir, params, buffers, steps):
+    """(params, buffers, opt, step) from out_dir's checkpoint, checked against the freshly initialised shapes."""
+    path = out_dir / "checkpoint.safetensors"
+    arrays, meta = runs.load_arrays(path)
+    try:
+        step, opt_step = int(meta["step"]), int(meta["opt_step"])
+    except (KeyError, ValueError):
+        raise UserError(f"corrupt checkpoint {path}: no step") from None
+    want = {**{k: v.shape for k, v in params.items()}, **{"buffer." + k: v.shape for k, v in buffers.items()},
+            **{p + k: v.shape for k, v in params.items() for p in ("m.", "v.")}}
+    if set(arrays) != set(want) or any(arrays[k].shape != s for k, s in want.items()):
+        raise UserError(f"{path} does not match this analysis (another method or model size?)")
+    if not 0 < step <= steps:
+        raise UserError(f"checkpoint step {step} is outside 1..{steps}")
+    opt = {"step": opt_step, **{k: arrays[k] for k in want if k[:2] in ("m.", "v.")}}
+    return ({k: arrays[k] for k in params}, {k: arrays["buffer." + k] for k in buffers}, opt, step)
+
+
+def run(method, frozen, model_cfg, cfg: AnalysisConfig, out_dir: Path, name: str, progress: bool = True,
+        resume: bool = False) -> dict:
     """Train `method` on the frozen model; write results into out_dir; return the result dict."""
     from tqdm import tqdm
 
     cfg.validate()
     out_dir = Path(out_dir)
-    if out_dir.exists() and (out_dir / "DONE").exists():
-        raise UserError(f"{out_dir} already holds a finished analysis; remove it to run again")
+    if resume and not (out_dir / "checkpoint.safetensors").exists():
+        raise UserError(f"nothing to resume in {out_dir} (no checkpoint.safetensors)")
+    if not resume and out_dir.exists() and any(out_dir.iterdir()):
+        raise UserError(f"{out_dir} already holds an analysis; use --resume, or remove it to run again")
     out_dir.mkdir(parents=True, exist_ok=True)
     with runs.RunLock(out_dir):
         try:
@@ -86,19 +115,25 @@ def run(method, frozen, model_cfg, cfg: AnalysisConfig, out_dir: Path, name: str
         except ValueError as e:
             raise UserError(str(e)) from None
         params, buffers = method.init(frozen, np.random.default_rng([cfg.seed, 2]))
-        opt = adamw.init_state(params)
+        opt, start = adamw.init_state(params), 0
+        if resume:
+            params, buffers, opt, start = _load_checkpoint(out_dir, params, buffers, cfg.steps)
+            kept = [m for m in runs.read_jsonl(out_dir / "metrics.jsonl") if m.get("step", 0) <= start]
+            runs.atomic_write_bytes(out_dir / "metrics.jsonl", "".join(runs.to_json(m) + "\n" for m in kept).encode())
+            for marker in ("DONE", "FAILED"):
+                (out_dir / marker).unlink(missing_ok=True)
         opt_cfg = adamw.AdamWConfig(lr=cfg.lr, weight_decay=cfg.wd)
         runs.write_json(out_dir / "config.json", {"format": runs.RUN_FORMAT, "analysis": name,
                                                   "method": {"class": type(method).__name__, **asdict(method)},
                                                   "config": asdict(cfg), "backend": frozen.backend,
                                                   "versions": runs.package_versions()})
-        (out_dir / "metrics.jsonl").unlink(missing_ok=True)
-        rng = np.random.default_rng([cfg.seed, 3])
-        batches = epoch_batches(len(train[1]), cfg.batch, cfg.seed)
-        t0, losses, last = time.time(), [], float("nan")
-        bar = tqdm(total=cfg.steps, disable=not progress, dynamic_ncols=True, mininterval=0.5, desc=name)
-        for step in range(1, cfg.steps + 1):
+        batches = epoch_batches(len(train[1]), cfg.batch, cfg.seed, start)
+        t0, losses, last, res = time.time(), [], float("nan"), None
+        bar = tqdm(total=cfg.steps, initial=start, disable=not progress, dynamic_ncols=True, mininterval=0.5,
+                   desc=name)
+        for step in range(start + 1, cfg.steps + 1):
             idx = next(batches)
+            rng = np.random.default_rng([cfg.seed, 3, step])
             loss, _, cache = method.forward(params, buffers, frozen, train[0][idx], train[1][idx], rng, train=True)
             grads = method.backward(cache)
             if not np.isfinite(loss) or not all(np.all(np.isfinite(g)) for g in grads.values()):
@@ -112,11 +147,14 @@ def run(method, frozen, model_cfg, cfg: AnalysisConfig, out_dir: Path, name: str
                 runs.append_jsonl(out_dir / "metrics.jsonl", {"step": step, "valid": res,
                                                               "train_loss": float(np.mean(losses)),
                                                               "elapsed_s": time.time() - t0})
-                runs.save_arrays(out_dir / "params.safetensors", {**params, **buffers}, {"step": step})
+                _save_checkpoint(out_dir, params, buffers, opt, step)
                 losses = []
             bar.update(1)
             bar.set_postfix(loss=f"{loss:.4f}", **{method.metric: f"{last:.4f}"}, refresh=False)
         bar.close()
+        if res is None:  # resumed at the very end
+            res = score(method, params, buffers, frozen, *valid)
+            last = res[method.metric]
         result = {"analysis": name, method.metric: last, "set": method.valid_set,
                   "model_accuracy": model_accuracy(frozen, *valid), "steps": cfg.steps,
                   "per_length": res["per_length"], "seconds": time.time() - t0}
