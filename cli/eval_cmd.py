@@ -8,7 +8,7 @@ import click
 from onionref.cli import cli
 from onionref.errors import UserError
 from onionref.evaluate import evaluate
-from onionref.runs import read_json, to_json
+from onionref.runs import read_config, to_json
 from onionref.train import TrainConfig, load_weights, predict_fn
 from onionref.tasks.repeat import load_set, valid_sets
 
@@ -17,10 +17,7 @@ def load_run(run: Path):
     """(config, params) of a run directory, with clear errors."""
     if not run.is_dir():
         raise UserError(f"no run directory at {run}")
-    stored = read_json(run / "config.json").get("config")
-    if not isinstance(stored, dict):
-        raise UserError(f"{run / 'config.json'} has no config object")
-    cfg = TrainConfig.from_dict(stored)
+    cfg = TrainConfig.from_dict(read_config(run))
     return cfg, load_weights(run, cfg)
 
 

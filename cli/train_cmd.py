@@ -8,7 +8,7 @@ import click
 
 from onionref.cli import cli
 from onionref.errors import UserError
-from onionref.runs import read_json, to_json
+from onionref.runs import read_config, to_json
 from onionref.train import TrainConfig, train
 
 D = TrainConfig()
@@ -51,10 +51,7 @@ def train_cmd(ctx, out, resume, as_json, quiet, **kw):
 
 def _resumed_config(ctx, out: Path, cfg: TrainConfig) -> TrainConfig:
     """The stored config, with --steps (and --backend) allowed to change; any other explicit flag must agree."""
-    stored = read_json(out / "config.json").get("config")
-    if not isinstance(stored, dict):
-        raise UserError(f"{out / 'config.json'} has no config object")
-    base = TrainConfig.from_dict(stored)
+    base = TrainConfig.from_dict(read_config(out))
     given = {k: v for k, v in asdict(cfg).items()
              if ctx.get_parameter_source(k) == click.core.ParameterSource.COMMANDLINE}
     for k, v in given.items():

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import fcntl
 import json
-import math
 import os
 import tempfile
 from pathlib import Path
@@ -133,15 +132,13 @@ def read_jsonl(path: Path) -> list:
         if not line.strip():
             continue
         try:
-            rows.append(json.loads(line))
+            row = json.loads(line)
         except json.JSONDecodeError:
             raise UserError(f"corrupt line {i + 1} in {path}") from None
+        if not isinstance(row, dict) or not isinstance(row.get("step"), int):
+            raise UserError(f"corrupt line {i + 1} in {path}: expected an object with an integer step")
+        rows.append(row)
     return rows
-
-
-def check_finite(name: str, x: float) -> None:
-    if not math.isfinite(x):
-        raise UserError(f"{name} is not finite ({x})")
 
 
 class RunLock:
@@ -158,11 +155,27 @@ class RunLock:
         except BlockingIOError:
             os.close(self.fd)
             raise UserError(f"run directory {self.path.parent} is in use by another process") from None
+        # Temporary files left by a killed writer: safe to remove while we hold the lock.
+        for tmp in self.path.parent.glob(".*.tmp"):
+            tmp.unlink(missing_ok=True)
         return self
 
     def __exit__(self, *exc):
         fcntl.flock(self.fd, fcntl.LOCK_UN)
         os.close(self.fd)
+
+
+def read_config(run_dir: Path, key: str = "config") -> dict:
+    """The `key` object of RUN/config.json, after checking that this version of onionref wrote it."""
+    path = Path(run_dir) / "config.json"
+    obj = read_json(path)
+    if obj.get("format") != RUN_FORMAT:
+        raise UserError(f"{path} was written by another version (format {obj.get('format')!r}, "
+                        f"this onionref reads {RUN_FORMAT!r})")
+    cfg = obj.get(key)
+    if not isinstance(cfg, dict):
+        raise UserError(f"{path} has no {key} object")
+    return cfg
 
 
 def package_versions() -> dict:

@@ -61,14 +61,18 @@ class TrainConfig:
 
     @classmethod
     def from_dict(cls, d: dict) -> "TrainConfig":
-        names = {f.name for f in fields(cls)}
-        unknown = set(d) - names
+        """A config from its JSON form; every key must be known and of its field's type."""
+        kinds = {f.name: type(getattr(cls(), f.name)) for f in fields(cls)}
+        unknown = set(d) - set(kinds)
         if unknown:
             raise UserError(f"config has unknown keys: {', '.join(sorted(unknown))}")
-        try:
-            return cls(**d).validate()
-        except TypeError as e:
-            raise UserError(f"bad config: {e}") from None
+        for k, v in d.items():
+            ok = isinstance(v, bool) if kinds[k] is bool else (
+                isinstance(v, (int, float)) and not isinstance(v, bool) if kinds[k] is float else
+                isinstance(v, kinds[k]) and not isinstance(v, bool))
+            if not ok:
+                raise UserError(f"config key {k!r} must be of type {kinds[k].__name__}, got {v!r:.40}")
+        return cls(**d).validate()
 
 
 def loss_and_grads_fn(backend: str):
