@@ -22,6 +22,7 @@ import numpy as np
 from . import adamw, runs
 from .errors import UserError
 from .evaluate import evaluate, length_batches
+from .plots import plot_run
 from .tasks.repeat import epoch_batches, load_set
 
 EVAL_SEED = 20240820
@@ -159,5 +160,6 @@ def run(method, frozen, model_cfg, cfg: AnalysisConfig, out_dir: Path, name: str
                   "model_accuracy": model_accuracy(frozen, *valid), "steps": cfg.steps,
                   "per_length": res["per_length"], "seconds": time.time() - t0}
         runs.write_json(out_dir / "result.json", result)
+        plot_run(runs.read_jsonl(out_dir / "metrics.jsonl"), out_dir, method.metric, f"{name} (H={frozen.hidden})")
         runs.atomic_write_bytes(out_dir / "DONE", b"")
         return result

@@ -16,6 +16,7 @@ import numpy as np
 from . import adamw, runs, seq2seq
 from .errors import UserError
 from .evaluate import evaluate
+from .plots import plot_run
 from .tasks.repeat import epoch_batches, load_set, make_batch, max_key_len, vocab_size
 
 
@@ -221,6 +222,7 @@ def _train_locked(cfg, run_dir, resume, progress):
               "per_length": final["per_length"], "train_seconds_this_session": time.time() - t0,
               "hidden": cfg.hidden, "no_input": cfg.no_input, "backend": cfg.backend}
     runs.write_json(run_dir / "result.json", result)
+    plot_run(metrics, run_dir, "accuracy", f"GRU H={cfg.hidden}{' no-input' if cfg.no_input else ''}")
     runs.atomic_write_bytes(run_dir / "DONE", b"")
     return result
 

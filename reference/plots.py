@@ -1,0 +1,46 @@
+"""Figures of a run, saved as PNG beside the numbers (matplotlib, Agg backend, written atomically).
+
+    curves.png      validation score and train loss against the step
+    per_length.png  final score per sequence length
+"""
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+from .runs import atomic_write_bytes
+
+
+def _save(fig, path: Path) -> None:
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
+    atomic_write_bytes(path, buf.getvalue())
+
+
+def plot_run(metrics: list, out_dir: Path, score_key: str = "accuracy", title: str = "") -> None:
+    """curves.png and per_length.png from metrics.jsonl rows {"step", "valid": {score_key, "per_length"}, ...}."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    if not metrics:
+        return
+    steps = [m["step"] for m in metrics]
+    fig, ax = plt.subplots(1, 2, figsize=(9, 3.2))
+    ax[0].plot(steps, [m["valid"][score_key] for m in metrics], marker=".")
+    ax[0].set(xlabel="step", ylabel=f"valid {score_key}", ylim=(-0.02, 1.02), title=title)
+    ax[0].grid(alpha=0.3)
+    losses = [(m["step"], m["train_loss"]) for m in metrics if m.get("train_loss") is not None]
+    if losses:
+        ax[1].semilogy(*zip(*losses), marker=".")
+    ax[1].set(xlabel="step", ylabel="train loss")
+    ax[1].grid(alpha=0.3)
+    _save(fig, Path(out_dir) / "curves.png")
+    plt.close(fig)
+
+    per = metrics[-1]["valid"]["per_length"]
+    fig, ax = plt.subplots(figsize=(4.5, 3))
+    ax.bar([str(k) for k in per], list(per.values()))
+    ax.set(xlabel="sequence length", ylabel=score_key, ylim=(0, 1.02), title=f"{title} step {steps[-1]}")
+    _save(fig, Path(out_dir) / "per_length.png")
+    plt.close(fig)
