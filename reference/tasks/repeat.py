@@ -17,7 +17,7 @@ Batches are time-major [T, B], as in the paper's code:
 from __future__ import annotations
 
 from dataclasses import dataclass
-from math import factorial, floor
+from math import comb, factorial, floor
 
 import numpy as np
 
@@ -73,7 +73,10 @@ def sequence_keys(tokens: np.ndarray, lengths: np.ndarray, n_symbols: int = N_SY
     return key
 
 
-def _n_possible(length: int, n_symbols: int, repeats: bool) -> int:
+def _n_possible(length: int, n_symbols: int, repeats: bool, fixed_repeat: bool = False) -> int:
+    if fixed_repeat and 3 <= length <= n_symbols:
+        # One symbol at 3 of the L positions, L−3 other distinct symbols: C(L, 3)·n!/(n − L + 2)!.
+        return comb(length, 3) * factorial(n_symbols) // factorial(n_symbols - length + 2)
     if repeats:
         return n_symbols ** length
     return factorial(n_symbols) // factorial(n_symbols - length) if length <= n_symbols else 0
@@ -117,7 +120,7 @@ def make_set(spec: SetSpec, n_symbols: int = N_SYMBOLS, exclude: np.ndarray | No
     lo = max(spec.min_len, 2) if spec.min_len < spec.max_len else spec.min_len
     caps = {}
     for L in range(lo, spec.max_len + 1):
-        total = _n_possible(L, n_symbols, spec.repeats and not spec.fixed_repeat)
+        total = _n_possible(L, n_symbols, spec.repeats and not spec.fixed_repeat, spec.fixed_repeat)
         caps[L] = total if spec.cap is None else floor(spec.cap * total)
     if sum(caps.values()) < spec.n:
         raise ValueError(f"cannot draw {spec.n} unique sequences of length {lo}..{spec.max_len} "
