@@ -1,0 +1,168 @@
+"""The Numba fast path of the whole model (seq2seq.py's contracts, float32): training step, prediction, and the
+frozen-model pieces stage 2 needs (encode; decode forward / backward with or without weight gradients).
+
+    loss_and_grads(params, batch) -> (loss, grads, logits [T, B, C])      one training step's forward + backward
+    predict(params, batch)        -> logits [T, B, C]
+    encode(params, enc_in, mask)  -> h_enc [B, H]
+    decode_forward(params, h0, dec_in)          -> (logits [T, B, C], cache)
+    decode_backward(dlogits, cache, need_param_grads=True) -> (dh0 [B, H], grads)   grads = {} if not needed
+
+What is fused (gru_numba_kernels.py):
+  * the one-hot input projection is a table, table = E W_ihᵀ + b_ih [V, 3H], computed once per call; its
+    gradient dTable [V, 3H] is a scatter-add, then dE = dTable W_ih and dW_ih = dTableᵀ E;
+  * one GEMM per time step forward (h W_hhᵀ) and one backward (d gh W_hh); the gate non-linearities, the mask and
+    the gate derivatives are vectorised loops (numba_math.py);
+  * dW_hh is one GEMM per chunk over all encoder and decoder steps; the head and the loss run per chunk.
+Threads (numba_threads.py): one batch chunk per thread, each running its whole time loop in one GIL-free call;
+BLAS pinned to one thread. Partial gradients are summed in chunk order, so for a fixed thread count the results
+are bit-identical from run to run.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .gru_numba_chunks import backward_chunk, forward_chunk, train_chunk
+from .numba_threads import chunk_bounds, get_threads, pin_blas, run_chunks, set_threads, workspace
+
+__all__ = ["loss_and_grads", "predict", "encode", "decode_forward", "decode_backward",
+           "set_threads", "get_threads", "pin_blas"]
+F32 = np.float32
+
+
+@dataclass(frozen=True)
+class Weights:
+    """The model's parameters as contiguous float32 arrays, plus the derived table and transposes."""
+    emb: np.ndarray     # E [V, H]
+    wih: np.ndarray     # W_ih [3H, H]
+    table: np.ndarray   # E W_ihᵀ + b_ih [V, 3H]
+    whh: np.ndarray     # W_hh [3H, H]
+    whh_t: np.ndarray   # W_hhᵀ [H, 3H]
+    bhh: np.ndarray     # [3H]
+    wo: np.ndarray      # W_o [C, H]
+    wo_t: np.ndarray    # W_oᵀ [H, C]
+    bo: np.ndarray      # [C]
+
+    @classmethod
+    def of(cls, params: dict) -> "Weights":
+        p = {k: np.ascontiguousarray(v, dtype=F32) for k, v in params.items()}
+        emb, wih = p["embedding.weight"], p["gru.weight_ih_l0"]
+        return cls(emb=emb, wih=wih, table=np.ascontiguousarray(emb @ wih.T + p["gru.bias_ih_l0"]),
+                   whh=p["gru.weight_hh_l0"], whh_t=np.ascontiguousarray(p["gru.weight_hh_l0"].T),
+                   bhh=p["gru.bias_hh_l0"], wo=p["head.weight"], wo_t=np.ascontiguousarray(p["head.weight"].T),
+                   bo=p["head.bias"])
+
+
+@dataclass(frozen=True)
+class Forward:
+    """What the forward pass leaves for the backward pass (flat chunk-major buffers, see gru_numba_chunks.py)."""
+    w: Weights
+    enc_in: np.ndarray    # [Te, B] (Te = 0: decode only)
+    mask: np.ndarray      # [Te, B] bool
+    dec_in: np.ndarray    # [Td, B]
+    bounds: np.ndarray    # [nc+1] chunk row bounds
+    hall: np.ndarray      # (S+1)·B·H states
+    gates: np.ndarray     # S·B·4H  r | z | n | hn
+    logits_c: np.ndarray  # Td·B·C  logits, chunk-major
+    logits: np.ndarray    # [Td, B, C]
+    h_enc: np.ndarray     # [B, H]
+
+
+def _tokens(a) -> np.ndarray:
+    return np.ascontiguousarray(a, dtype=np.int64)
+
+
+def _setup(w: Weights, enc_in, mask, dec_in, keep: bool) -> Forward:
+    """The Forward record with its buffers: owned arrays if keep (the caller may hold it), else workspaces."""
+    pin_blas()
+    enc_in, dec_in = _tokens(enc_in), _tokens(dec_in)
+    mask = np.ascontiguousarray(mask, dtype=np.bool_)
+    B, H, C = (enc_in if enc_in.shape[0] else dec_in).shape[1], w.whh.shape[1], w.wo.shape[0]
+    S, Td = enc_in.shape[0] + dec_in.shape[0], dec_in.shape[0]
+    buf = (lambda name, shape: np.empty(shape, F32)) if keep else workspace
+    return Forward(w=w, enc_in=enc_in, mask=mask, dec_in=dec_in, bounds=chunk_bounds(B),
+                   hall=buf("hall", ((S + 1) * B * H,)), gates=buf("gates", (S * B * 4 * H,)),
+                   logits_c=buf("logits_c", (Td * B * C,)), logits=buf("logits", (Td, B, C)),
+                   h_enc=buf("h_enc", (B, H)))
+
+
+def forward(w: Weights, enc_in, mask, dec_in, h0, keep: bool = False) -> Forward:
+    """Encoder over enc_in [Te, B] (length mask [Te, B]) from h0 [B, H], then decoder over dec_in [Td, B] and head.
+
+    keep: the result owns its arrays (it may be kept across calls); else they are this thread's workspaces, valid
+    until its next call."""
+    f = _setup(w, enc_in, mask, dec_in, keep)
+    B, H = f.h_enc.shape
+    run_chunks(forward_chunk, len(f.bounds) - 1, f.bounds, w.table, w.whh_t, w.bhh, w.wo_t, w.bo, f.enc_in, f.mask,
+               f.dec_in, np.ascontiguousarray(h0, F32), f.hall, f.gates, workspace("gh", (B * 3 * H,)),
+               f.logits_c, f.logits, f.h_enc)
+    return f
+
+
+def _grad_buffers(f: Forward, param_grads: bool):
+    """Backward workspaces and per-chunk outputs, in backward_chunk's argument order."""
+    (Td, B, C), H, V, nc = f.logits.shape, f.w.whh.shape[1], f.w.table.shape[0], len(f.bounds) - 1
+    S = f.enc_in.shape[0] + Td
+    scratch = (workspace("dlogits_c", (Td * B * C,)), workspace("dhs", (Td * B * H,)), workspace("dh", (B * H,)),
+               workspace("dgh", ((S if param_grads else 1) * B * 3 * H,)), workspace("tmp", (B * H,)),
+               np.zeros((B, H), F32))
+    per_chunk = (np.zeros(nc), workspace("dtable_c", (nc, V, 3 * H), zero=True), workspace("dbhh_c", (nc, 3 * H)),
+                 workspace("dwhh_c", (nc, 3 * H, H)), workspace("dwo_c", (nc, C, H)), workspace("dbo_c", (nc, C)))
+    return scratch, per_chunk
+
+
+def _param_grads(w: Weights, per_chunk) -> dict:
+    """Sum the chunks' partial gradients in chunk order; dE and dW_ih from the input table's gradient."""
+    _, dtable_c, dbhh_c, dwhh_c, dwo_c, dbo_c = per_chunk
+    dtable = dtable_c.sum(axis=0)
+    return {"embedding.weight": dtable @ w.wih, "gru.weight_ih_l0": dtable.T @ w.emb,
+            "gru.weight_hh_l0": dwhh_c.sum(axis=0), "gru.bias_ih_l0": dtable.sum(axis=0),
+            "gru.bias_hh_l0": dbhh_c.sum(axis=0), "head.weight": dwo_c.sum(axis=0), "head.bias": dbo_c.sum(axis=0)}
+
+
+def loss_and_grads(params: dict, batch):
+    """Forward and backward of the whole model on one batch. Returns (loss, grads, logits [T, B, C])."""
+    w = Weights.of(params)
+    f = _setup(w, batch.enc_in, batch.mask, batch.dec_in, keep=False)
+    B, H = f.h_enc.shape
+    inv_n = 1.0 / max(int(f.mask.sum()), 1)
+    scratch, per_chunk = _grad_buffers(f, True)
+    run_chunks(train_chunk, len(f.bounds) - 1, f.bounds, w.table, w.whh_t, w.whh, w.bhh, w.wo_t, w.wo, w.bo,
+               f.enc_in, f.mask, f.dec_in, _tokens(batch.target), inv_n, np.zeros((B, H), F32),
+               f.hall, f.gates, workspace("gh", (B * 3 * H,)), f.logits_c, f.logits, f.h_enc,
+               *scratch, *per_chunk)
+    return float(per_chunk[0].sum() * inv_n), _param_grads(w, per_chunk), f.logits.copy()
+
+
+def predict(params: dict, batch) -> np.ndarray:
+    """Teacher-forced logits [T, B, C] for a batch."""
+    B, H = batch.enc_in.shape[1], params["embedding.weight"].shape[1]
+    return forward(Weights.of(params), batch.enc_in, batch.mask, batch.dec_in, np.zeros((B, H), F32)).logits.copy()
+
+
+def encode(params: dict, enc_in, mask) -> np.ndarray:
+    """enc_in [T, B] token ids, mask [T, B] bool. Returns h_enc [B, H], each sequence's state at its length."""
+    B, H = enc_in.shape[1], params["embedding.weight"].shape[1]
+    f = forward(Weights.of(params), enc_in, mask, np.zeros((0, B), np.int64), np.zeros((B, H), F32))
+    return f.h_enc.copy()
+
+
+def decode_forward(params: dict, h0, dec_in):
+    """h0 [B, H] the state to decode, dec_in [T, B] token ids. Returns (logits [T, B, C], cache)."""
+    B = dec_in.shape[1]
+    f = forward(Weights.of(params), np.zeros((0, B), np.int64), np.zeros((0, B), np.bool_), dec_in, h0, keep=True)
+    return f.logits, f
+
+
+def decode_backward(dlogits, cache: Forward, need_param_grads: bool = True):
+    """dlogits [T, B, C] → (dh0 [B, H], grads of embedding, cell and head). need_param_grads=False returns {}
+    for the grads and skips all weight-gradient work (stage 2 trains only parameters outside the frozen model)."""
+    f = cache
+    (Td, B, C) = f.logits.shape
+    scratch, per_chunk = _grad_buffers(f, need_param_grads)
+    run_chunks(backward_chunk, len(f.bounds) - 1, f.bounds, f.w.whh, f.w.wo, f.enc_in, f.mask, f.dec_in,
+               np.zeros((0, B), np.int64), 1.0, np.bool_(False), np.ascontiguousarray(dlogits, dtype=F32),
+               np.bool_(need_param_grads), f.hall, f.gates, f.logits_c, *scratch, *per_chunk)
+    dh0 = scratch[-1]
+    return dh0, (_param_grads(f.w, per_chunk) if need_param_grads else {})
