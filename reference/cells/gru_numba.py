@@ -33,15 +33,13 @@ F32 = np.float32
 
 @dataclass(frozen=True)
 class Weights:
-    """The model's parameters as contiguous float32 arrays, plus the derived table and transposes."""
+    """The model's parameters as contiguous float32 arrays, plus the input table."""
     emb: np.ndarray     # E [V, H]
     wih: np.ndarray     # W_ih [3H, H]
     table: np.ndarray   # E W_ihᵀ + b_ih [V, 3H]
     whh: np.ndarray     # W_hh [3H, H]
-    whh_t: np.ndarray   # W_hhᵀ [H, 3H]
     bhh: np.ndarray     # [3H]
     wo: np.ndarray      # W_o [C, H]
-    wo_t: np.ndarray    # W_oᵀ [H, C]
     bo: np.ndarray      # [C]
 
     @classmethod
@@ -49,9 +47,7 @@ class Weights:
         p = {k: np.ascontiguousarray(v, dtype=F32) for k, v in params.items()}
         emb, wih = p["embedding.weight"], p["gru.weight_ih_l0"]
         return cls(emb=emb, wih=wih, table=np.ascontiguousarray(emb @ wih.T + p["gru.bias_ih_l0"]),
-                   whh=p["gru.weight_hh_l0"], whh_t=np.ascontiguousarray(p["gru.weight_hh_l0"].T),
-                   bhh=p["gru.bias_hh_l0"], wo=p["head.weight"], wo_t=np.ascontiguousarray(p["head.weight"].T),
-                   bo=p["head.bias"])
+                   whh=p["gru.weight_hh_l0"], bhh=p["gru.bias_hh_l0"], wo=p["head.weight"], bo=p["head.bias"])
 
 
 @dataclass(frozen=True)
@@ -94,7 +90,7 @@ def forward(w: Weights, enc_in, mask, dec_in, h0, keep: bool = False) -> Forward
     until its next call."""
     f = _setup(w, enc_in, mask, dec_in, keep)
     B, H = f.h_enc.shape
-    run_chunks(forward_chunk, len(f.bounds) - 1, f.bounds, w.table, w.whh_t, w.bhh, w.wo_t, w.bo, f.enc_in, f.mask,
+    run_chunks(forward_chunk, len(f.bounds) - 1, f.bounds, w.table, w.whh, w.bhh, w.wo, w.bo, f.enc_in, f.mask,
                f.dec_in, np.ascontiguousarray(h0, F32), f.hall, f.gates, workspace("gh", (B * 3 * H,)),
                f.logits_c, f.logits, f.h_enc)
     return f
@@ -105,8 +101,7 @@ def _grad_buffers(f: Forward, param_grads: bool):
     (Td, B, C), H, V, nc = f.logits.shape, f.w.whh.shape[1], f.w.table.shape[0], len(f.bounds) - 1
     S = f.enc_in.shape[0] + Td
     scratch = (workspace("dlogits_c", (Td * B * C,)), workspace("dhs", (Td * B * H,)), workspace("dh", (B * H,)),
-               workspace("dgh", ((S if param_grads else 1) * B * 3 * H,)), workspace("tmp", (B * H,)),
-               np.zeros((B, H), F32))
+               workspace("dgh", ((S if param_grads else 1) * B * 3 * H,)), np.zeros((B, H), F32))
     per_chunk = (np.zeros(nc), workspace("dtable_c", (nc, V, 3 * H), zero=True), workspace("dbhh_c", (nc, 3 * H)),
                  workspace("dwhh_c", (nc, 3 * H, H)), workspace("dwo_c", (nc, C, H)), workspace("dbo_c", (nc, C)))
     return scratch, per_chunk
@@ -128,7 +123,7 @@ def loss_and_grads(params: dict, batch):
     B, H = f.h_enc.shape
     inv_n = 1.0 / max(int(f.mask.sum()), 1)
     scratch, per_chunk = _grad_buffers(f, True)
-    run_chunks(train_chunk, len(f.bounds) - 1, f.bounds, w.table, w.whh_t, w.whh, w.bhh, w.wo_t, w.wo, w.bo,
+    run_chunks(train_chunk, len(f.bounds) - 1, f.bounds, w.table, w.whh, w.bhh, w.wo, w.bo,
                f.enc_in, f.mask, f.dec_in, _tokens(batch.target), inv_n, np.zeros((B, H), F32),
                f.hall, f.gates, workspace("gh", (B * 3 * H,)), f.logits_c, f.logits, f.h_enc,
                *scratch, *per_chunk)

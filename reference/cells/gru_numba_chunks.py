@@ -15,8 +15,9 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from .gru_numba_kernels import (JIT, chunk_view, copy2, cross_entropy_chunk, gru_backward_chunk, gru_forward_chunk,
-                                head_backward_chunk, head_forward_chunk)
+from .gru_numba_kernels import JIT, chunk_view, copy2, gru_backward_chunk, gru_forward_chunk
+from .head_numba import cross_entropy_chunk, head_backward_chunk, head_forward_chunk
+from .numba_blas import gemm
 
 
 # Constant arguments of jitted calls are typed as literals, and each literal value compiles its own copy of the
@@ -27,36 +28,36 @@ def _consts():
 
 
 @njit(**JIT)
-def forward_chunk(c, bounds, table, whh_t, bhh, wo_t, bo, enc_in, mask, dec_in, h0,
+def forward_chunk(c, bounds, table, whh, bhh, wo, bo, enc_in, mask, dec_in, h0,
                   hall, gates, gh, logits_c, logits_out, h_enc):
     """Encoder, decoder and head for chunk c: batch rows b0 = bounds[c] .. b1 = bounds[c+1].
 
-    table [V, 3H], whh_t [H, 3H], bhh [3H], wo_t [H, C], bo [C]; enc_in / mask [Te, B]; dec_in [Td, B];
+    table [V, 3H], whh [3H, H], bhh [3H], wo [C, H], bo [C]; enc_in / mask [Te, B]; dec_in [Td, B];
     h0 [B, H] the initial state.
     Workspaces (flat): hall (S+1)·B·H, gates S·B·4H, gh B·3H, logits_c Td·B·C.
     Outputs (rows b0..b1): logits_out [Td, B, C], h_enc [B, H] (the state after the encoder; = h0 if Te = 0)."""
     YES, NO, ZERO, ONE = _consts()
     b0, b1 = bounds[c], bounds[c + 1]
-    H, C = whh_t.shape[0], wo_t.shape[1]
+    H, C = whh.shape[1], wo.shape[0]
     Te, Td = enc_in.shape[0], dec_in.shape[0]
     S, bc = Te + Td, b1 - b0
     hall_c = chunk_view(hall, S + 1, b0, b1, H)
     gates_c = chunk_view(gates, S, b0, b1, 4 * H)
     gh_c = chunk_view(gh, ONE, b0, b1, 3 * H)[0]
     copy2(h0[b0:b1], hall_c[0])
-    gru_forward_chunk(table, whh_t, bhh, enc_in, mask, YES, b0, hall_c, gates_c, ZERO, gh_c)
+    gru_forward_chunk(table, whh, bhh, enc_in, mask, YES, b0, hall_c, gates_c, ZERO, gh_c)
     copy2(hall_c[Te], h_enc[b0:b1])
     if Td > 0:
-        gru_forward_chunk(table, whh_t, bhh, dec_in, mask, NO, b0, hall_c, gates_c, Te, gh_c)
+        gru_forward_chunk(table, whh, bhh, dec_in, mask, NO, b0, hall_c, gates_c, Te, gh_c)
         lg = chunk_view(logits_c, Td, b0, b1, C)
-        head_forward_chunk(hall_c[Te + 1:].reshape((Td * bc, H)), wo_t, bo, lg.reshape((Td * bc, C)))
+        head_forward_chunk(hall_c[Te + 1:].reshape((Td * bc, H)), wo, bo, lg.reshape((Td * bc, C)))
         for t in range(Td):
             copy2(lg[t], logits_out[t, b0:b1])
 
 
 @njit(**JIT)
 def backward_chunk(c, bounds, whh, wo, enc_in, mask, dec_in, target, inv_n, use_ce, dlogits_in, param_grads,
-                   hall, gates, logits_c, dlogits_c, dhs, dh, dgh, tmp, dh0,
+                   hall, gates, logits_c, dlogits_c, dhs, dh, dgh, dh0,
                    loss_c, dtable_c, dbhh_c, dwhh_c, dwo_c, dbo_c):
     """Head, decoder and (if Te > 0) encoder backward for chunk c (rows bounds[c]..bounds[c+1]), after
     `forward_chunk`.
@@ -64,7 +65,7 @@ def backward_chunk(c, bounds, whh, wo, enc_in, mask, dec_in, target, inv_n, use_
     whh [3H, H], wo [C, H]. The decoder's output gradient is either the cross-entropy's (use_ce: from logits_c,
     target [Td, B] and the mask, averaged with inv_n = 1/#valid) or given (dlogits_in [Td, B, C]).
     param_grads: also the weight gradients (else only dh0).
-    Workspaces (flat): dlogits_c Td·B·C, dhs Td·B·H, dh B·H, tmp B·H, dgh (S or 1)·B·3H.
+    Workspaces (flat): dlogits_c Td·B·C, dhs Td·B·H, dh B·H, dgh (S or 1)·B·3H.
     Outputs: dh0 [B, H] rows b0..b1 (the initial state's gradient; only if Te = 0); in slot c: the chunk's summed
     loss loss_c [nc] (if use_ce), dtable_c [nc, V, 3H] (accumulated: pass zeros), dbhh_c [nc, 3H],
     dwhh_c [nc, 3H, H], dwo_c [nc, C, H], dbo_c [nc, C]."""
@@ -79,7 +80,6 @@ def backward_chunk(c, bounds, whh, wo, enc_in, mask, dec_in, target, inv_n, use_
     dlg = chunk_view(dlogits_c, Td, b0, b1, C)
     dhs_c = chunk_view(dhs, Td, b0, b1, H)
     dh_c = chunk_view(dh, ONE, b0, b1, H)[0]
-    tmp_c = chunk_view(tmp, ONE, b0, b1, H)[0]
     dgh_c = chunk_view(dgh, S if param_grads else ONE, b0, b1, 3 * H)
     if use_ce:
         lg = chunk_view(logits_c, Td, b0, b1, C)
@@ -91,28 +91,28 @@ def backward_chunk(c, bounds, whh, wo, enc_in, mask, dec_in, target, inv_n, use_
                         dhs_c.reshape((Td * bc, H)), dwo, dbo, param_grads)
     dh_c[:] = 0.0
     gru_backward_chunk(whh, dec_in, mask, NO, b0, hall_c, gates_c, Te, dhs_c, dh_c, dgh_c, param_grads,
-                       dtable, tmp_c, YES)
+                       dtable, YES)
     if Te > 0:
         gru_backward_chunk(whh, enc_in, mask, YES, b0, hall_c, gates_c, ZERO, dhs_c[:0], dh_c, dgh_c, param_grads,
-                           dtable, tmp_c, NO)
+                           dtable, NO)
     else:
         copy2(dh_c, dh0[b0:b1])
     if param_grads:
         # dW_hh = Σ_s d ghₛᵀ hₛ over all steps of the chunk: one (S·bc)×3H by (S·bc)×H product.
         dgh2 = dgh_c.reshape((S * bc, 3 * H))
-        np.dot(dgh2.T, hall_c[:S].reshape((S * bc, H)), dwhh)
+        gemm(True, False, np.float32(1.0), dgh2, hall_c[:S].reshape((S * bc, H)), np.float32(0.0), dwhh)
         np.dot(np.ones(S * bc, dgh2.dtype), dgh2, dbhh)  # db_hh = Σ_rows d gh
 
 
 @njit(**JIT)
-def train_chunk(c, bounds, table, whh_t, whh, bhh, wo_t, wo, bo, enc_in, mask, dec_in, target, inv_n, h0,
-                hall, gates, gh, logits_c, logits_out, h_enc, dlogits_c, dhs, dh, dgh, tmp, dh0,
+def train_chunk(c, bounds, table, whh, bhh, wo, bo, enc_in, mask, dec_in, target, inv_n, h0,
+                hall, gates, gh, logits_c, logits_out, h_enc, dlogits_c, dhs, dh, dgh, dh0,
                 loss_c, dtable_c, dbhh_c, dwhh_c, dwo_c, dbo_c):
     """One training step of chunk c: `forward_chunk`, then `backward_chunk` from the cross-entropy (one task per
     thread and step, so the threads meet once a step)."""
-    forward_chunk(c, bounds, table, whh_t, bhh, wo_t, bo, enc_in, mask, dec_in, h0,
+    forward_chunk(c, bounds, table, whh, bhh, wo, bo, enc_in, mask, dec_in, h0,
                   hall, gates, gh, logits_c, logits_out, h_enc)
     YES = np.bool_(True)
     backward_chunk(c, bounds, whh, wo, enc_in, mask, dec_in, target, inv_n, YES, logits_out[:0], YES,
-                   hall, gates, logits_c, dlogits_c, dhs, dh, dgh, tmp, dh0,
+                   hall, gates, logits_c, dlogits_c, dhs, dh, dgh, dh0,
                    loss_c, dtable_c, dbhh_c, dwhh_c, dwo_c, dbo_c)

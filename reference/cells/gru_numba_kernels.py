@@ -1,6 +1,6 @@
-"""Serial Numba kernels for one batch chunk: the GRU's time loop forward and backward, the head, the loss.
+"""Serial Numba kernels for one batch chunk: the GRU's time loop, forward and backward.
 
-Each kernel works on the rows b0 .. b0+bc of the batch (a *chunk*); `gru_numba_parallel.py` runs one chunk per
+Each kernel works on the rows b0 .. b0+bc of the batch (a *chunk*); gru_numba_chunks.py runs one chunk per
 thread. Token and mask arrays are the full time-major [T, B] arrays (a chunk reads its own columns); every other
 array is the chunk's own, contiguous, so each step's matrix products are single BLAS calls on [bc, ·] blocks.
 
@@ -14,12 +14,11 @@ d gi into a [V, 3H] table (dTable), from which dE = dTable W_ih and dW_ih = dTab
 """
 from __future__ import annotations
 
-import math
-
 import numpy as np
 from numba import njit
 
-from .numba_math import exp32, sigmoid32, tanh32
+from .numba_blas import gemm
+from .numba_math import sigmoid32, tanh32
 
 # error_model="numpy": no zero-divisor checks (they block vectorisation); "contract": FMA fusion only, so results
 # are deterministic for a given machine and thread count.
@@ -50,20 +49,20 @@ def add2(src, dst):
 
 
 @njit(**JIT)
-def gru_forward_chunk(table, whh_t, bhh, tok, msk, use_mask, b0, hall, gates, s0, gh):
+def gru_forward_chunk(table, whh, bhh, tok, msk, use_mask, b0, hall, gates, s0, gh):
     """Steps s0 .. s0+T-1 of the GRU (T = tok.shape[0]) for one chunk, in place.
 
         r = σ(gi_r + W_hr h + b_hr)   z = σ(gi_z + W_hz h + b_hz)   hn = W_hn h + b_hn
         n = tanh(gi_n + r ⊙ hn)       h' = n + z ⊙ (h − n)           h_out = h' if mask else h
 
-    table [V, 3H], whh_t [H, 3H] (= W_hhᵀ), bhh [3H], tok / msk [T, B], hall [S+1, bc, H] (hall[s0] is read,
+    table [V, 3H], whh [3H, H], bhh [3H], tok / msk [T, B], hall [S+1, bc, H] (hall[s0] is read,
     hall[s0+1 .. s0+T] written), gates [S, bc, 4H] written, gh [bc, 3H] scratch."""
-    H = whh_t.shape[0]
+    H = whh.shape[1]
     bc = gh.shape[0]
     for t in range(tok.shape[0]):
         s = s0 + t
         h, h_out, g = hall[s], hall[s + 1], gates[s]
-        np.dot(h, whh_t, gh)
+        gemm(False, True, _F(1.0), h, whh, _F(0.0), gh)  # gh = h W_hhᵀ
         for b in range(bc):
             gate_forward_row(table, tok[t, b0 + b], gh, b, bhh, h, h_out, g, use_mask and not msk[t, b0 + b])
 
@@ -88,7 +87,7 @@ def gate_forward_row(table, v, gh, b, bhh, h, h_out, g, hold):
 
 
 @njit(**JIT)
-def gru_backward_chunk(whh, tok, msk, use_mask, b0, hall, gates, s0, dhs, dh, dgh, store_all, dtable, tmp, need_dh0):
+def gru_backward_chunk(whh, tok, msk, use_mask, b0, hall, gates, s0, dhs, dh, dgh, store_all, dtable, need_dh0):
     """Backpropagation through steps s0+T-1 .. s0 (T = tok.shape[0]) for one chunk.
 
         dh_new = m·dh        dn = dh_new (1 − z)       dz = dh_new (h − n)
@@ -98,7 +97,7 @@ def gru_backward_chunk(whh, tok, msk, use_mask, b0, hall, gates, s0, dhs, dh, dg
     whh [3H, H]; dhs [T, bc, H] the gradient reaching each output state from outside (or a [0, bc, H] array);
     dh [bc, H]: in, the gradient of the last state; out, of hall[s0] (only if need_dh0; else the last product
     is skipped). d gh of step s goes to dgh[s] (store_all) or dgh[0]; d gi is scatter-added into dtable[token]
-    [V, 3H]; tmp [bc, H] scratch."""
+    [V, 3H]."""
     H = whh.shape[1]
     bc = dh.shape[0]
     T = tok.shape[0]
@@ -114,8 +113,7 @@ def gru_backward_chunk(whh, tok, msk, use_mask, b0, hall, gates, s0, dhs, dh, dg
             else:
                 gate_backward_row(g, h, b, dh, d, dtable, tok[t, b0 + b])
         if t > 0 or need_dh0:
-            np.dot(d, whh, tmp)
-            add2(tmp, dh)
+            gemm(False, False, _F(1.0), d, whh, _F(1.0), dh)  # dh += d gh W_hh
 
 
 @njit(**JIT)
@@ -137,66 +135,3 @@ def gate_backward_row(g, h, b, dh, d, dtable, v):
         dtable[v, H + j] += daz
         dtable[v, 2 * H + j] += dan
         dh[b, j] = dnew * z
-
-
-@njit(**JIT)
-def head_forward_chunk(hs, wo_t, bo, logits):
-    """logits = hs W_oᵀ + b_o.   hs [n, H], wo_t [H, C], bo [C], logits [n, C] written."""
-    np.dot(hs, wo_t, logits)
-    for i in range(logits.shape[0]):
-        for k in range(logits.shape[1]):
-            logits[i, k] += bo[k]
-
-
-@njit(**JIT)
-def cross_entropy_chunk(logits, target, msk, b0, inv_n, dlogits):
-    """Summed token cross-entropy of one chunk and its gradient, for a loss averaged over n valid positions.
-
-        loss_i = logsumexp(l_i) − l_i[y_i]      dlogits_i = (softmax(l_i) − onehot(y_i)) / n   (0 where masked)
-
-    logits, dlogits [T·bc, C] (row t·bc + b), target / msk [T, B], inv_n = 1/n. Returns the sum of loss_i (float64)."""
-    T = target.shape[0]
-    bc = logits.shape[0] // T
-    inv = _F(inv_n)
-    total = 0.0
-    for t in range(T):
-        for b in range(bc):
-            i = t * bc + b
-            if msk[t, b0 + b]:
-                total += cross_entropy_row(logits, dlogits, i, target[t, b0 + b], inv)
-            else:
-                dlogits[i, :] = 0.0
-    return total
-
-
-@njit(**JIT)
-def cross_entropy_row(logits, dlogits, i, y, inv):
-    """Row i: returns logsumexp(l) − l[y] (float64) and writes dlogits[i] = (softmax(l) − onehot(y))·inv."""
-    C = logits.shape[1]
-    mx = logits[i, 0]
-    for k in range(1, C):
-        mx = max(mx, logits[i, k])
-    ssum = _F(0.0)
-    for k in range(C):
-        e = exp32(logits[i, k] - mx)
-        dlogits[i, k] = e
-        ssum += e
-    scale = inv / ssum
-    for k in range(C):
-        dlogits[i, k] *= scale
-    dlogits[i, y] -= inv
-    return float(mx) + math.log(float(ssum)) - float(logits[i, y])
-
-
-@njit(**JIT)
-def head_backward_chunk(dlogits, wo, hs, dhs, dwo, dbo, param_grads):
-    """dhs = dlogits W_o;  dW_o = dlogitsᵀ hs,  db_o = Σ_rows dlogits (only if param_grads).
-
-    dlogits [n, C], wo [C, H], hs [n, H], dhs [n, H] written, dwo [C, H] and dbo [C] written."""
-    np.dot(dlogits, wo, dhs)
-    if param_grads:
-        np.dot(dlogits.T, hs, dwo)
-        dbo[:] = 0.0
-        for i in range(dlogits.shape[0]):
-            for k in range(dlogits.shape[1]):
-                dbo[k] += dlogits[i, k]
