@@ -229,13 +229,14 @@ def _train_locked(cfg, run_dir, resume, progress):
 
 def _thread_info(backend: str) -> dict:
     info = {"cpu_count": os.cpu_count(), "backend": backend}
+    if backend == "numba":
+        from .cells import gru_numba
+        info["parallelism"] = gru_numba.pin_blas()  # BLAS pinned to 1 thread (before the BLAS record below)
+        info["chunk_threads"] = gru_numba.get_threads()
     try:
         from threadpoolctl import threadpool_info
         info["blas"] = [{"api": d.get("internal_api"), "threads": d.get("num_threads")} for d in threadpool_info()]
     except ImportError:
         pass
-    if backend == "numba":
-        import numba
-        info["numba_threads"] = numba.get_num_threads()
     return info
 

@@ -1,0 +1,53 @@
+"""`onionref bench`: ms per training step of the numba, numpy and (if installed) torch backends, in one run."""
+from __future__ import annotations
+
+import os
+
+import click
+
+from onionref.cli import cli
+from onionref.errors import UserError
+from onionref.runs import to_json
+
+DEFAULT_HIDDEN = "48,64,128,256,512,1024"
+
+
+def parse_hidden(text: str) -> list[int]:
+    """'48,64' -> [48, 64]; anything but positive integers up to 4096 is a UserError."""
+    out = []
+    for part in text.split(","):
+        part = part.strip()
+        if not part.isdigit() or not 1 <= int(part) <= 4096:
+            raise UserError(f"--hidden takes comma-separated integers in 1..4096, got {text!r}")
+        out.append(int(part))
+    return out
+
+
+@cli.command("bench")
+@click.option("--hidden", default=DEFAULT_HIDDEN, show_default=True, help="Hidden sizes, comma-separated.")
+@click.option("--steps", type=int, default=20, show_default=True, help="Timed steps per backend and size.")
+@click.option("--threads", type=int, default=None, help="Threads for every backend [default: all CPUs].")
+@click.option("--backends", default="numba,numpy,torch", show_default=True,
+              help="Backends to time (torch is skipped when it cannot be imported).")
+@click.option("--max-seconds", type=float, default=30.0, show_default=True,
+              help="Stop timing a cell after this long (at least 3 steps are timed).")
+@click.option("--json", "as_json", is_flag=True, help="Print the results as one JSON line.")
+def bench_cmd(hidden, steps, threads, backends, max_seconds, as_json):
+    """Milliseconds per training step (batch 256, L 9, AdamW) of each backend, with speed-ups and GFLOP/s."""
+    from onionref import bench
+
+    hiddens = parse_hidden(hidden)
+    if steps < 1:
+        raise UserError(f"--steps must be >= 1, got {steps}")
+    if threads is not None and not 1 <= threads <= 4 * (os.cpu_count() or 1):
+        raise UserError(f"--threads must be in 1..{4 * (os.cpu_count() or 1)}, got {threads}")
+    names = [b.strip() for b in backends.split(",") if b.strip()]
+    unknown = [b for b in names if b not in bench.BACKENDS]
+    if not names or unknown:
+        raise UserError(f"--backends takes a comma-separated subset of {','.join(bench.BACKENDS)}, got {backends!r}")
+    if not max_seconds > 0:
+        raise UserError(f"--max-seconds must be positive, got {max_seconds}")
+    progress = None if as_json else (lambda msg: click.echo(f"timing {msg} ...", err=True))
+    res = bench.run(hiddens, steps=steps, threads=threads, backends=names, max_seconds=max_seconds,
+                    progress=progress)
+    click.echo(to_json(res) if as_json else bench.format_table(res))

@@ -1,0 +1,46 @@
+"""`onionref bench`: a smoke run that must print valid JSON, and bad input that must fail in one line.
+
+Run in a subprocess: the bench pins BLAS threads and sets torch's thread count for its whole process."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from onionref import bench
+from onionref.cli import main
+
+
+def _onionref(*args, timeout=300):
+    return subprocess.run([sys.executable, "-c", "from onionref.cli import main; main()", *args],
+                          capture_output=True, text=True, timeout=timeout)
+
+
+def test_bench_smoke_prints_json():
+    r = _onionref("bench", "--hidden", "8", "--steps", "2", "--json")
+    assert r.returncode == 0, r.stderr
+    res = json.loads(r.stdout)
+    assert res["sgemm_peak_gflops"] > 0 and res["threads"] >= 1
+    (row,) = res["rows"]
+    assert row["hidden"] == 8
+    for name in res["backends"]:
+        assert row[name]["ms"] > 0 and row[name]["steps_timed"] == 2
+    assert {"numba", "numpy"} <= set(res["backends"])
+    assert row["numpy/numba"] == pytest.approx(row["numpy"]["ms"] / row["numba"]["ms"])
+
+
+@pytest.mark.parametrize("args", [["--hidden", "0"], ["--hidden", "abc"], ["--hidden", "48,"], ["--steps", "0"],
+                                  ["--threads", "0"], ["--backends", "jax"]])
+def test_bench_bad_input_is_one_line_exit_2(args, capsys):
+    with pytest.raises(SystemExit) as e:
+        main(["bench", *args])  # rejected before anything is timed, so in-process is safe
+    assert e.value.code == 2
+    out, err = capsys.readouterr()
+    assert err.startswith("onionref: error:") and err.count("\n") == 1, err
+    assert out == ""
+
+
+def test_nominal_flops():
+    assert bench.nominal_flops(48) == 36 * 48 * 48 * 256 * 18
