@@ -16,19 +16,28 @@ def cli():
     """onionref: how recurrent networks store sequences (onion representations)."""
 
 
+def _one_line(msg) -> str:
+    """The message on one line (click spreads some, e.g. the choices of a missing option, over several)."""
+    return " ".join(str(msg).split())
+
+
 def main(argv=None) -> int:
     """Console entry point: run the click group, map bad input to one line and exit code 2."""
     from onionref.cli import analysis_cmd, bench_cmd, eval_cmd, train_cmd  # noqa: F401  (registers the commands)
     try:
         cli.main(args=argv, prog_name="onionref", standalone_mode=False)
     except UserError as e:
-        click.echo(f"onionref: error: {e}", err=True)
+        click.echo(f"onionref: error: {_one_line(e)}", err=True)
         sys.exit(2)
     except click.exceptions.NoArgsIsHelpError as e:
         click.echo(e.ctx.get_help() if e.ctx else str(e))
         sys.exit(2)
     except click.ClickException as e:
-        click.echo(f"onionref: error: {e.format_message()}", err=True)
+        click.echo(f"onionref: error: {_one_line(e.format_message())}", err=True)
+        sys.exit(2)
+    except MemoryError as e:
+        click.echo(f"onionref: error: out of memory ({str(e).splitlines()[0] if str(e) else 'MemoryError'}); "
+                   f"try smaller sizes", err=True)
         sys.exit(2)
     except click.exceptions.Abort:
         click.echo("onionref: aborted", err=True)

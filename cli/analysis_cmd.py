@@ -1,6 +1,7 @@
 """`onionref intervene RUN --mode MODE` and `onionref probe RUN --kind KIND`: stage-2 analyses of a trained run."""
 from __future__ import annotations
 
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import click
@@ -15,7 +16,7 @@ from onionref.interventions.onion import OnionIntervention
 from onionref.probes.gru_decoder import GruDecoderProbe
 from onionref.probes.onion import OnionProbe
 from onionref.probes.state_decoder import StateDecoderProbe
-from onionref.runs import to_json
+from onionref.runs import read_config, to_json
 
 D = AnalysisConfig()
 
@@ -41,6 +42,8 @@ def _analysis_options(f):
 def _run(run_dir, kind, name, method, backend, as_json, quiet, resume, **kw):
     cfg = AnalysisConfig(**kw).validate()
     model_cfg, params = load_run(run_dir)
+    if resume and (run_dir / kind / name / "checkpoint.safetensors").exists():
+        cfg = _resumed_config(run_dir / kind / name, cfg)
     if getattr(method, "max_len", model_cfg.max_len) != model_cfg.max_len:
         method = type(method)(**{**method.__dict__, "max_len": model_cfg.max_len})
     frozen = Frozen(params, model_cfg.symbols, model_cfg.no_input, backend or model_cfg.backend)
@@ -50,6 +53,29 @@ def _run(run_dir, kind, name, method, backend, as_json, quiet, resume, **kw):
     else:
         click.echo(f"{name}: {method.metric} = {result[method.metric]:.4f} on {result['set']} "
                    f"(the model's own accuracy there: {result['model_accuracy']:.4f})")
+
+
+def _resumed_config(out_dir: Path, cfg: AnalysisConfig) -> AnalysisConfig:
+    """The analysis's stored config, with --steps allowed to change; any other explicit flag must agree
+    (so a resume without repeating every flag continues the same analysis)."""
+    stored, fields = read_config(out_dir), asdict(AnalysisConfig())
+    for k, v in stored.items():
+        kind = (int,) if isinstance(fields.get(k), int) else (int, float)
+        if k not in fields or isinstance(v, bool) or not isinstance(v, kind):
+            raise UserError(f"{out_dir / 'config.json'}: bad config key {k!r}")
+    if set(stored) != set(fields):
+        raise UserError(f"{out_dir / 'config.json'}: config lacks {', '.join(sorted(set(fields) - set(stored)))}")
+    try:
+        stored = {k: float(v) if isinstance(fields[k], float) else v for k, v in stored.items()}
+    except OverflowError:
+        raise UserError(f"{out_dir / 'config.json'}: a number too large for a float") from None
+    ctx = click.get_current_context()
+    given = {k: v for k, v in asdict(cfg).items()
+             if ctx.get_parameter_source(k) == click.core.ParameterSource.COMMANDLINE}
+    for k, v in given.items():
+        if k != "steps" and stored[k] != v:
+            raise UserError(f"--{k.replace('_', '-')} {v} differs from the analysis's config ({stored[k]})")
+    return replace(AnalysisConfig(**stored), steps=given.get("steps", stored["steps"])).validate()
 
 
 @cli.command("intervene")

@@ -104,22 +104,28 @@ def run(method, frozen, model_cfg, cfg: AnalysisConfig, out_dir: Path, name: str
     out_dir = Path(out_dir)
     if resume and not (out_dir / "checkpoint.safetensors").exists():
         raise UserError(f"nothing to resume in {out_dir} (no checkpoint.safetensors)")
-    if not resume and out_dir.exists() and any(out_dir.iterdir()):
-        raise UserError(f"{out_dir} already holds an analysis; use --resume, or remove it to run again")
+    not_empty = f"{out_dir} already holds an analysis; use --resume, or remove it to run again"
+    if not resume and out_dir.exists() and not runs.never_checkpointed(out_dir):
+        raise UserError(not_empty)
+    try:
+        train = load_set(method.train_set, model_cfg.symbols, model_cfg.min_len, model_cfg.max_len,
+                         model_cfg.n_train)
+        valid = load_set(method.valid_set, model_cfg.symbols, model_cfg.min_len, model_cfg.max_len,
+                         model_cfg.n_train)
+    except ValueError as e:
+        raise UserError(str(e)) from None
+    if cfg.batch > len(train[1]):
+        raise UserError(f"--batch {cfg.batch} is larger than the training set ({len(train[1])} sequences)")
     out_dir.mkdir(parents=True, exist_ok=True)
-    with runs.RunLock(out_dir):
-        try:
-            train = load_set(method.train_set, model_cfg.symbols, model_cfg.min_len, model_cfg.max_len,
-                             model_cfg.n_train)
-            valid = load_set(method.valid_set, model_cfg.symbols, model_cfg.min_len, model_cfg.max_len,
-                             model_cfg.n_train)
-        except ValueError as e:
-            raise UserError(str(e)) from None
+    # Divergence is caught by explicit finiteness checks; numpy's overflow warnings would only add noise.
+    with runs.RunLock(out_dir), np.errstate(all="ignore"):
+        if not resume:
+            runs.start_over(out_dir, not_empty)  # again, under the lock
         params, buffers = method.init(frozen, np.random.default_rng([cfg.seed, 2]))
         opt, start = adamw.init_state(params), 0
         if resume:
             params, buffers, opt, start = _load_checkpoint(out_dir, params, buffers, cfg.steps)
-            kept = [m for m in runs.read_jsonl(out_dir / "metrics.jsonl") if m.get("step", 0) <= start]
+            kept = [m for m in runs.read_metrics(out_dir / "metrics.jsonl", method.metric) if m["step"] <= start]
             runs.atomic_write_bytes(out_dir / "metrics.jsonl", "".join(runs.to_json(m) + "\n" for m in kept).encode())
             for marker in ("DONE", "FAILED"):
                 (out_dir / marker).unlink(missing_ok=True)
@@ -144,6 +150,9 @@ def run(method, frozen, model_cfg, cfg: AnalysisConfig, out_dir: Path, name: str
             losses.append(loss)
             if step % cfg.eval_every == 0 or step == cfg.steps:
                 res = score(method, params, buffers, frozen, *valid)
+                if not np.isfinite(res["loss"]):  # finite gradients, but the update blew the parameters up
+                    runs.write_json(out_dir / "FAILED", {"step": step, "reason": "non-finite validation loss"})
+                    raise UserError(f"{name} diverged at step {step}: non-finite validation loss; marked FAILED")
                 last = res[method.metric]
                 runs.append_jsonl(out_dir / "metrics.jsonl", {"step": step, "valid": res,
                                                               "train_loss": float(np.mean(losses)),

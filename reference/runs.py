@@ -73,8 +73,12 @@ def read_json(path: Path) -> dict:
         obj = json.loads(path.read_text())
     except FileNotFoundError:
         raise UserError(f"missing file: {path}") from None
-    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+    except IsADirectoryError:
+        raise UserError(f"not a file: {path}") from None
+    except ValueError as e:  # JSONDecodeError, UnicodeDecodeError, an integer of too many digits
         raise UserError(f"corrupt JSON in {path}: {str(e).splitlines()[0]}") from None
+    except RecursionError:
+        raise UserError(f"corrupt JSON in {path}: nested too deeply") from None
     if not isinstance(obj, dict):
         raise UserError(f"corrupt JSON in {path}: expected an object")
     return obj
@@ -128,17 +132,66 @@ def read_jsonl(path: Path) -> list:
     if not path.exists():
         return []
     rows = []
-    for i, line in enumerate(path.read_text(errors="replace").splitlines()):
+    try:
+        text = path.read_text(errors="replace")
+    except IsADirectoryError:
+        raise UserError(f"not a file: {path}") from None
+    for i, line in enumerate(text.splitlines()):
         if not line.strip():
             continue
         try:
             row = json.loads(line)
-        except json.JSONDecodeError:
+        except (ValueError, RecursionError):
             raise UserError(f"corrupt line {i + 1} in {path}") from None
-        if not isinstance(row, dict) or not isinstance(row.get("step"), int):
+        if not isinstance(row, dict) or not isinstance(row.get("step"), int) or isinstance(row["step"], bool):
             raise UserError(f"corrupt line {i + 1} in {path}: expected an object with an integer step")
         rows.append(row)
     return rows
+
+
+def read_metrics(path: Path, score_key: str) -> list:
+    """The rows of a metrics.jsonl that a resumed run builds on, each checked to hold what the run reads back."""
+    rows = read_jsonl(path)
+    for row in rows:
+        valid = row.get("valid")
+        ok = (isinstance(valid, dict) and _is_number(valid.get(score_key)) and isinstance(valid.get("per_length"), dict)
+              and (row.get("train_loss") is None or _is_number(row["train_loss"])))
+        if not ok:
+            raise UserError(f"corrupt row for step {row['step']} in {path}: expected valid.{score_key}, "
+                            f"valid.per_length and train_loss")
+    return rows
+
+
+def _is_number(x) -> bool:
+    return isinstance(x, (int, float)) and not isinstance(x, bool)
+
+
+# What a run leaves behind before its first checkpoint (killed, or diverged early): nothing worth resuming.
+_LEFTOVERS = ("config.json", "metrics.jsonl", "FAILED", ".lock")
+
+
+def never_checkpointed(run_dir: Path) -> bool:
+    """True if `run_dir` holds only the leftovers of an onionref run that never reached its first checkpoint,
+    so starting it over loses nothing."""
+    run_dir = Path(run_dir)
+    for p in run_dir.iterdir():
+        if not (p.name in _LEFTOVERS or p.name.startswith(".") and p.name.endswith(".tmp")) or p.is_dir():
+            return False
+    if not (run_dir / "config.json").exists():
+        return True
+    try:
+        return json.loads((run_dir / "config.json").read_text()).get("format") == RUN_FORMAT
+    except (OSError, ValueError, RecursionError, AttributeError):
+        return False
+
+
+def start_over(run_dir: Path, message: str) -> None:
+    """Before a fresh (not resumed) run, under the lock: raise UserError(message) unless the directory is empty
+    or holds only the leftovers of a run that never reached its first checkpoint; remove those."""
+    if not never_checkpointed(run_dir):
+        raise UserError(message)
+    for name in ("metrics.jsonl", "FAILED"):
+        (Path(run_dir) / name).unlink(missing_ok=True)
 
 
 class RunLock:

@@ -38,8 +38,9 @@ class TrainConfig:
 
     def validate(self) -> "TrainConfig":
         """Raise UserError on an impossible configuration."""
+        key_len = max_key_len(self.symbols) if 2 <= self.symbols <= 62 else 0  # (loops forever below 1 symbol)
         checks = [
-            (self.hidden >= 1, f"--hidden must be a positive integer, got {self.hidden}"),
+            (1 <= self.hidden <= 4096, f"--hidden must be in 1..4096, got {self.hidden}"),
             (self.steps >= 1, f"--steps must be >= 1, got {self.steps}"),
             (self.batch >= 2, f"--batch must be >= 2, got {self.batch}"),
             (self.lr > 0 and np.isfinite(self.lr), f"--lr must be a positive number, got {self.lr}"),
@@ -48,8 +49,8 @@ class TrainConfig:
             (2 <= self.symbols <= 62, f"--symbols must be in 2..62, got {self.symbols}"),
             (1 <= self.min_len, f"--min-len must be >= 1, got {self.min_len}"),
             (self.min_len <= self.max_len, f"--min-len ({self.min_len}) is above --max-len ({self.max_len})"),
-            (self.max_len <= max_key_len(self.symbols),
-             f"--max-len must be <= {max_key_len(self.symbols)} with {self.symbols} symbols, got {self.max_len}"),
+            (self.max_len <= key_len,
+             f"--max-len must be <= {key_len} with {self.symbols} symbols, got {self.max_len}"),
             (self.eval_every >= 1, f"--eval-every must be >= 1, got {self.eval_every}"),
             (self.seed >= 0, f"--seed must be >= 0, got {self.seed}"),
             (self.n_train >= self.batch, f"the training set ({self.n_train}) must hold at least one batch"),
@@ -73,6 +74,10 @@ class TrainConfig:
                 isinstance(v, kinds[k]) and not isinstance(v, bool))
             if not ok:
                 raise UserError(f"config key {k!r} must be of type {kinds[k].__name__}, got {v!r:.40}")
+        try:
+            d = {k: float(v) if kinds[k] is float else v for k, v in d.items()}
+        except OverflowError:
+            raise UserError("config has a number too large for a float") from None
         return cls(**d).validate()
 
 
@@ -104,10 +109,20 @@ def load_data(cfg: TrainConfig):
 def load_weights(run_dir: Path, cfg: TrainConfig) -> dict:
     """The run's weights, checked against the shapes its config implies."""
     params, _ = runs.load_arrays(Path(run_dir) / "weights.safetensors")
-    expect = seq2seq.init_params(cfg.hidden, cfg.symbols, vocab_size(cfg.symbols, cfg.no_input),
-                                 np.random.default_rng(0))
-    check_shapes(params, expect, Path(run_dir) / "weights.safetensors")
+    check_shapes(params, _expected_params(cfg, params, Path(run_dir) / "weights.safetensors"),
+                 Path(run_dir) / "weights.safetensors")
     return {k: v.astype(np.float32) for k, v in params.items()}
+
+
+def _expected_params(cfg: TrainConfig, got: dict, path: Path) -> dict:
+    """Parameters of the config's shapes, built only once the file's embedding agrees with the config (so a
+    config never makes us allocate more than the file already holds)."""
+    want = (vocab_size(cfg.symbols, cfg.no_input), cfg.hidden)
+    emb = got.get("embedding.weight")
+    if emb is None or emb.shape != want:
+        raise UserError(f"{path} does not match the run's model: embedding.weight has shape "
+                        f"{None if emb is None else tuple(emb.shape)}, the config implies {want}")
+    return seq2seq.init_params(cfg.hidden, cfg.symbols, want[0], np.random.default_rng(0))
 
 
 def check_shapes(got: dict, expect: dict, path: Path) -> None:
@@ -133,9 +148,8 @@ def _load_checkpoint(run_dir: Path, cfg: TrainConfig):
     except (KeyError, ValueError):
         raise UserError(f"corrupt checkpoint {run_dir / 'checkpoint.safetensors'}: no step") from None
     params = {k: v for k, v in arrays.items() if not k.startswith(("m.", "v."))}
-    expect = seq2seq.init_params(cfg.hidden, cfg.symbols, vocab_size(cfg.symbols, cfg.no_input),
-                                 np.random.default_rng(0))
-    check_shapes(params, expect, run_dir / "checkpoint.safetensors")
+    check_shapes(params, _expected_params(cfg, params, run_dir / "checkpoint.safetensors"),
+                 run_dir / "checkpoint.safetensors")
     opt = {"step": opt_step}
     for k in params:
         for pre in ("m.", "v."):
@@ -154,21 +168,26 @@ def train(cfg: TrainConfig, run_dir: Path, resume: bool = False, progress: bool 
     if resume:
         if not (run_dir / "checkpoint.safetensors").exists():
             raise UserError(f"nothing to resume in {run_dir} (no checkpoint.safetensors)")
-    elif run_dir.exists() and any(run_dir.iterdir()):
-        raise UserError(f"run directory {run_dir} is not empty; use --resume or another --out")
+    not_empty = f"run directory {run_dir} is not empty; use --resume or another --out"
+    if not resume and run_dir.exists() and not runs.never_checkpointed(run_dir):
+        raise UserError(not_empty)
+    data = load_data(cfg)  # before anything is written: a bad size fails on a clean directory
     run_dir.mkdir(parents=True, exist_ok=True)
-    with runs.RunLock(run_dir):
-        return _train_locked(cfg, run_dir, resume, progress)
+    # Divergence is caught by explicit finiteness checks; numpy's overflow warnings would only add noise.
+    with runs.RunLock(run_dir), np.errstate(all="ignore"):
+        if not resume:
+            runs.start_over(run_dir, not_empty)  # again, under the lock
+        return _train_locked(cfg, run_dir, resume, progress, data)
 
 
-def _train_locked(cfg, run_dir, resume, progress):
+def _train_locked(cfg, run_dir, resume, progress, data):
     from tqdm import tqdm
 
-    (train_tok, train_len), (valid_tok, valid_len) = load_data(cfg)
+    (train_tok, train_len), (valid_tok, valid_len) = data
     vocab = vocab_size(cfg.symbols, cfg.no_input)
     if resume:
         params, opt, start = _load_checkpoint(run_dir, cfg)
-        metrics = [m for m in runs.read_jsonl(run_dir / "metrics.jsonl") if m.get("step", 0) <= start]
+        metrics = [m for m in runs.read_metrics(run_dir / "metrics.jsonl", "accuracy") if m["step"] <= start]
         runs.atomic_write_bytes(run_dir / "metrics.jsonl", "".join(runs.to_json(m) + "\n" for m in metrics).encode())
         (run_dir / "DONE").unlink(missing_ok=True)
         (run_dir / "FAILED").unlink(missing_ok=True)
@@ -183,6 +202,11 @@ def _train_locked(cfg, run_dir, resume, progress):
 
     def validate(step):
         res = evaluate(lambda b: predict(params, b), valid_tok, valid_len, cfg.symbols, cfg.no_input)
+        if not np.isfinite(res["loss"]):  # finite gradients, but the update blew the parameters up
+            runs.write_json(run_dir / "FAILED", {"step": step, "reason": "the validation loss is not finite"})
+            bar.close()
+            raise UserError(f"training diverged at step {step}: the validation loss is not finite; "
+                            f"the last good checkpoint is kept, the run is marked FAILED")
         row = {"step": step, "valid": res, "train_loss": float(np.mean(losses)) if losses else None,
                "elapsed_s": time.time() - t0}
         runs.append_jsonl(run_dir / "metrics.jsonl", row)
