@@ -16,7 +16,8 @@ import numpy as np
 from numba import njit
 
 from .gru_numba_kernels import JIT, chunk_view, copy2, gru_backward_chunk, gru_forward_chunk
-from .head_numba import cross_entropy_chunk, head_backward_chunk, head_forward_chunk
+from .head_numba import (cross_entropy_chunk, head_backward_chunk, head_forward_chunk, logits_from_batch,
+                         logits_to_batch)
 from .numba_blas import gemm
 
 
@@ -34,7 +35,7 @@ def forward_chunk(c, bounds, table, whh, bhh, wo, bo, enc_in, mask, dec_in, h0,
 
     table [V, 3H], whh [3H, H], bhh [3H], wo [C, H], bo [C]; enc_in / mask [Te, B]; dec_in [Td, B];
     h0 [B, H] the initial state.
-    Workspaces (flat): hall (S+1)·B·H, gates S·B·4H, gh B·3H, logits_c Td·B·C.
+    Workspaces (flat): hall (S+1)·B·H, gates S·B·4H, gh B·3H, logits_c Td·B·C (class-major per chunk).
     Outputs (rows b0..b1): logits_out [Td, B, C], h_enc [B, H] (the state after the encoder; = h0 if Te = 0)."""
     YES, NO, ZERO, ONE = _consts()
     b0, b1 = bounds[c], bounds[c + 1]
@@ -49,10 +50,9 @@ def forward_chunk(c, bounds, table, whh, bhh, wo, bo, enc_in, mask, dec_in, h0,
     copy2(hall_c[Te], h_enc[b0:b1])
     if Td > 0:
         gru_forward_chunk(table, whh, bhh, dec_in, mask, NO, b0, hall_c, gates_c, Te, gh_c)
-        lg = chunk_view(logits_c, Td, b0, b1, C)
-        head_forward_chunk(hall_c[Te + 1:].reshape((Td * bc, H)), wo, bo, lg.reshape((Td * bc, C)))
-        for t in range(Td):
-            copy2(lg[t], logits_out[t, b0:b1])
+        lt = chunk_view(logits_c, ONE, b0, b1, Td * C)[0].reshape((C, Td * bc))
+        head_forward_chunk(hall_c[Te + 1:].reshape((Td * bc, H)), wo, bo, lt)
+        logits_to_batch(lt, b0, logits_out)
 
 
 @njit(**JIT)
@@ -65,7 +65,7 @@ def backward_chunk(c, bounds, whh, wo, enc_in, mask, dec_in, target, inv_n, use_
     whh [3H, H], wo [C, H]. The decoder's output gradient is either the cross-entropy's (use_ce: from logits_c,
     target [Td, B] and the mask, averaged with inv_n = 1/#valid) or given (dlogits_in [Td, B, C]).
     param_grads: also the weight gradients (else only dh0).
-    Workspaces (flat): dlogits_c Td·B·C, dhs Td·B·H, dh B·H, dgh (S or 1)·B·3H.
+    Workspaces (flat): dlogits_c Td·B·C (class-major per chunk), dhs Td·B·H, dh B·H, dgh (S or 1)·B·3H.
     Outputs: dh0 [B, H] rows b0..b1 (the initial state's gradient; only if Te = 0); in slot c: the chunk's summed
     loss loss_c [nc] (if use_ce), dtable_c [nc, V, 3H] (accumulated: pass zeros), dbhh_c [nc, 3H],
     dwhh_c [nc, 3H, H], dwo_c [nc, C, H], dbo_c [nc, C]."""
@@ -77,17 +77,16 @@ def backward_chunk(c, bounds, whh, wo, enc_in, mask, dec_in, target, inv_n, use_
     S, bc = Te + Td, b1 - b0
     hall_c = chunk_view(hall, S + 1, b0, b1, H)
     gates_c = chunk_view(gates, S, b0, b1, 4 * H)
-    dlg = chunk_view(dlogits_c, Td, b0, b1, C)
+    dlt = chunk_view(dlogits_c, ONE, b0, b1, Td * C)[0].reshape((C, Td * bc))
     dhs_c = chunk_view(dhs, Td, b0, b1, H)
     dh_c = chunk_view(dh, ONE, b0, b1, H)[0]
     dgh_c = chunk_view(dgh, S if param_grads else ONE, b0, b1, 3 * H)
     if use_ce:
-        lg = chunk_view(logits_c, Td, b0, b1, C)
-        loss_c[c] = cross_entropy_chunk(lg.reshape((Td * bc, C)), target, mask, b0, inv_n, dlg.reshape((Td * bc, C)))
+        lt = chunk_view(logits_c, ONE, b0, b1, Td * C)[0].reshape((C, Td * bc))
+        loss_c[c] = cross_entropy_chunk(lt, target, mask, b0, inv_n, dlt)
     else:
-        for t in range(Td):
-            copy2(dlogits_in[t, b0:b1], dlg[t])
-    head_backward_chunk(dlg.reshape((Td * bc, C)), wo, hall_c[Te + 1:].reshape((Td * bc, H)),
+        logits_from_batch(dlogits_in, b0, dlt)
+    head_backward_chunk(dlt, wo, hall_c[Te + 1:].reshape((Td * bc, H)),
                         dhs_c.reshape((Td * bc, H)), dwo, dbo, param_grads)
     dh_c[:] = 0.0
     gru_backward_chunk(whh, dec_in, mask, NO, b0, hall_c, gates_c, Te, dhs_c, dh_c, dgh_c, param_grads,

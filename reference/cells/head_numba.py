@@ -1,7 +1,11 @@
 """The linear head and the token cross-entropy of one batch chunk, forward and backward, as Numba kernels.
 
-    logits = h W_oᵀ + b_o        loss = mean over valid positions of  logsumexp(logits) − logits[target]
+    logits = h W_oᵀ + b_o        loss = Σ over valid positions of  logsumexp(logits) − logits[target]  (÷ n_valid
     dlogits = (softmax − onehot) / n_valid        dh = dlogits W_o      dW_o = dlogitsᵀ h      db_o = Σ dlogits
+
+Layout: class-major. A chunk's logits are lt [C, n] (row k = class k over the chunk's n = Td·bc positions,
+position t·bc + b), so every loop of the softmax runs over n contiguous positions and vectorises; with the
+position-major [n, C] layout each row is only C = 30 long and the loss took 0.39 ms instead of 0.11 ms at H=48.
 """
 from __future__ import annotations
 
@@ -18,63 +22,104 @@ _F = np.float32
 
 
 @njit(**JIT)
-def head_forward_chunk(hs, wo, bo, logits):
-    """logits = hs W_oᵀ + b_o.   hs [n, H], wo [C, H], bo [C], logits [n, C] written."""
-    for i in range(logits.shape[0]):
-        for k in range(logits.shape[1]):
-            logits[i, k] = bo[k]
-    gemm(False, True, _F(1.0), hs, wo, _F(1.0), logits)
+def head_forward_chunk(hs, wo, bo, lt):
+    """lt = W_o hsᵀ + b_o (= logitsᵀ).   hs [n, H], wo [C, H], bo [C], lt [C, n] written."""
+    for k in range(lt.shape[0]):
+        lt[k, :] = bo[k]
+    gemm(False, True, _F(1.0), wo, hs, _F(1.0), lt)
 
 
 @njit(**JIT)
-def cross_entropy_chunk(logits, target, msk, b0, inv_n, dlogits):
-    """Summed token cross-entropy of one chunk and its gradient, for a loss averaged over n valid positions.
-
-        loss_i = logsumexp(l_i) − l_i[y_i]      dlogits_i = (softmax(l_i) − onehot(y_i)) / n   (0 where masked)
-
-    logits, dlogits [T·bc, C] (row t·bc + b), target / msk [T, B], inv_n = 1/n. Returns the sum of loss_i (float64)."""
-    T = target.shape[0]
-    bc = logits.shape[0] // T
-    inv = _F(inv_n)
-    total = 0.0
-    for t in range(T):
+def logits_to_batch(lt, b0, out):
+    """out[t, b0 + b, k] = lt[k, t·bc + b]: a chunk's class-major logits into the [Td, B, C] output."""
+    Td, C = out.shape[0], out.shape[2]
+    bc = lt.shape[1] // max(Td, 1)
+    for t in range(Td):
         for b in range(bc):
-            i = t * bc + b
-            if msk[t, b0 + b]:
-                total += cross_entropy_row(logits, dlogits, i, target[t, b0 + b], inv)
-            else:
-                dlogits[i, :] = 0.0
+            for k in range(C):
+                out[t, b0 + b, k] = lt[k, t * bc + b]
+
+
+@njit(**JIT)
+def logits_from_batch(src, b0, lt):
+    """lt[k, t·bc + b] = src[t, b0 + b, k]: a given [Td, B, C] logit gradient into a chunk's class-major layout."""
+    Td, C = src.shape[0], src.shape[2]
+    bc = lt.shape[1] // max(Td, 1)
+    for t in range(Td):
+        for b in range(bc):
+            for k in range(C):
+                lt[k, t * bc + b] = src[t, b0 + b, k]
+
+
+@njit(**JIT)
+def cross_entropy_chunk(lt, target, msk, b0, inv_n, dlt):
+    """Summed token cross-entropy of one chunk (float64) and dlt = dlogitsᵀ [C, n] for a loss averaged over
+    n_valid positions (inv_n = 1/n_valid; masked positions get no loss and no gradient).
+
+    lt, dlt [C, n], position i = t·bc + b; target / msk [Td, B] (the chunk reads columns b0..b0+bc)."""
+    C, n = lt.shape
+    Td = target.shape[0]
+    bc = n // max(Td, 1)
+    m, s, w = np.empty(n, _F), np.empty(n, _F), np.empty(n, _F)
+    y = np.empty(n, np.int64)
+    for t in range(Td):
+        for b in range(bc):
+            y[t * bc + b] = target[t, b0 + b]
+            w[t * bc + b] = _F(inv_n) if msk[t, b0 + b] else _F(0.0)
+    _column_max(lt, m)
+    _exp_and_sum(lt, m, dlt, s)
+    total = 0.0
+    for i in range(n):
+        if w[i] != 0:
+            total += float(m[i]) + math.log(float(s[i])) - float(lt[y[i], i])
+        s[i] = w[i] / s[i]
+    _scale_columns(dlt, s)
+    for i in range(n):
+        dlt[y[i], i] -= w[i]
     return total
 
 
 @njit(**JIT)
-def cross_entropy_row(logits, dlogits, i, y, inv):
-    """Row i: returns logsumexp(l) − l[y] (float64) and writes dlogits[i] = (softmax(l) − onehot(y))·inv."""
-    C = logits.shape[1]
-    mx = logits[i, 0]
-    for k in range(1, C):
-        mx = max(mx, logits[i, k])
-    ssum = _F(0.0)
-    for k in range(C):
-        e = exp32(logits[i, k] - mx)
-        dlogits[i, k] = e
-        ssum += e
-    scale = inv / ssum
-    for k in range(C):
-        dlogits[i, k] *= scale
-    dlogits[i, y] -= inv
-    return float(mx) + math.log(float(ssum)) - float(logits[i, y])
+def _column_max(lt, m):
+    """m[i] = max_k lt[k, i]."""
+    for i in range(m.shape[0]):
+        m[i] = lt[0, i]
+    for k in range(1, lt.shape[0]):
+        for i in range(m.shape[0]):
+            v = lt[k, i]
+            m[i] = v if v > m[i] else m[i]
 
 
 @njit(**JIT)
-def head_backward_chunk(dlogits, wo, hs, dhs, dwo, dbo, param_grads):
-    """dhs = dlogits W_o;  dW_o = dlogitsᵀ hs,  db_o = Σ_rows dlogits (only if param_grads).
+def _exp_and_sum(lt, m, e, s):
+    """e[k, i] = exp(lt[k, i] − m[i]);  s[i] = Σ_k e[k, i]."""
+    for i in range(s.shape[0]):
+        s[i] = 0.0
+    for k in range(lt.shape[0]):
+        for i in range(s.shape[0]):
+            v = exp32(lt[k, i] - m[i])
+            e[k, i] = v
+            s[i] += v
 
-    dlogits [n, C], wo [C, H], hs [n, H], dhs [n, H] written, dwo [C, H] and dbo [C] written."""
-    gemm(False, False, _F(1.0), dlogits, wo, _F(0.0), dhs)
+
+@njit(**JIT)
+def _scale_columns(x, s):
+    """x[k, i] *= s[i]."""
+    for k in range(x.shape[0]):
+        for i in range(x.shape[1]):
+            x[k, i] *= s[i]
+
+
+@njit(**JIT)
+def head_backward_chunk(dlt, wo, hs, dhs, dwo, dbo, param_grads):
+    """dhs = dlogits W_o;  dW_o = dlogitsᵀ hs,  db_o = Σ_positions dlogits (only if param_grads).
+
+    dlt [C, n] (= dlogitsᵀ), wo [C, H], hs [n, H]; dhs [n, H], dwo [C, H] and dbo [C] written."""
+    gemm(True, False, _F(1.0), dlt, wo, _F(0.0), dhs)
     if param_grads:
-        gemm(True, False, _F(1.0), dlogits, hs, _F(0.0), dwo)
-        dbo[:] = 0.0
-        for i in range(dlogits.shape[0]):
-            for k in range(dlogits.shape[1]):
-                dbo[k] += dlogits[i, k]
+        gemm(False, False, _F(1.0), dlt, hs, _F(0.0), dwo)
+        for k in range(dlt.shape[0]):
+            acc = _F(0.0)
+            for i in range(dlt.shape[1]):
+                acc += dlt[k, i]
+            dbo[k] = acc
