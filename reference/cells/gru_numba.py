@@ -24,7 +24,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from .gru_numba_chunks import backward_chunk, forward_chunk, train_chunk
-from .numba_threads import chunk_bounds, get_threads, pin_blas, run_chunks, set_threads, workspace
+from .numba_threads import (chunk_bounds, get_threads, owned, pin_blas, recycle_when_dead, run_chunks, set_threads,
+                            workspace)
 
 __all__ = ["loss_and_grads", "predict", "encode", "decode_forward", "decode_backward",
            "set_threads", "get_threads", "pin_blas"]
@@ -70,17 +71,21 @@ def _tokens(a) -> np.ndarray:
 
 
 def _setup(w: Weights, enc_in, mask, dec_in, keep: bool) -> Forward:
-    """The Forward record with its buffers: owned arrays if keep (the caller may hold it), else workspaces."""
+    """The Forward record with its buffers: owned (recycled) arrays if keep (the caller may hold it), else this
+    thread's workspaces."""
     pin_blas()
     enc_in, dec_in = _tokens(enc_in), _tokens(dec_in)
     mask = np.ascontiguousarray(mask, dtype=np.bool_)
     B, H, C = (enc_in if enc_in.shape[0] else dec_in).shape[1], w.whh.shape[1], w.wo.shape[0]
     S, Td = enc_in.shape[0] + dec_in.shape[0], dec_in.shape[0]
-    buf = (lambda name, shape: np.empty(shape, F32)) if keep else workspace
-    return Forward(w=w, enc_in=enc_in, mask=mask, dec_in=dec_in, bounds=chunk_bounds(B),
-                   hall=buf("hall", ((S + 1) * B * H,)), gates=buf("gates", (S * B * 4 * H,)),
-                   logits_c=buf("logits_c", (Td * B * C,)), logits=buf("logits", (Td, B, C)),
-                   h_enc=buf("h_enc", (B, H)))
+    buf = (lambda name, shape: owned(shape)) if keep else workspace
+    f = Forward(w=w, enc_in=enc_in, mask=mask, dec_in=dec_in, bounds=chunk_bounds(B),
+                hall=buf("hall", ((S + 1) * B * H,)), gates=buf("gates", (S * B * 4 * H,)),
+                logits_c=buf("logits_c", (Td * B * C,)), logits=np.empty((Td, B, C), F32) if keep else
+                workspace("logits", (Td, B, C)), h_enc=np.empty((B, H), F32) if keep else workspace("h_enc", (B, H)))
+    if keep:  # the internal buffers go back to the pool with the record; logits and h_enc may be held elsewhere
+        recycle_when_dead(f, (f.hall, f.gates, f.logits_c))
+    return f
 
 
 def forward(w: Weights, enc_in, mask, dec_in, h0, keep: bool = False) -> Forward:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import functools
 import os
 import threading
+import weakref
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -84,3 +85,25 @@ def workspace(name: str, shape: tuple, dtype=np.float32, zero: bool = False) -> 
     if zero:
         a.fill(0)
     return a
+
+
+_SPARE: dict = {}  # (shape, dtype) -> arrays whose owner has died, ready for the next `owned` call of that shape
+
+
+def owned(shape: tuple, dtype=np.float32) -> np.ndarray:
+    """An array for a result that may outlive the call (a decode cache): recycled from a dead owner if one of the
+    same shape is spare, else new. Stage 2 makes one such cache per step; fresh arrays would page-fault."""
+    spare = _SPARE.get((shape, np.dtype(dtype)))
+    return spare.pop() if spare else np.empty(shape, dtype)
+
+
+def recycle_when_dead(owner, arrays) -> None:
+    """Give `arrays` back to `owned` once `owner` is garbage (they must be reachable only through it)."""
+    weakref.finalize(owner, _give_back, arrays)
+
+
+def _give_back(arrays) -> None:
+    for a in arrays:
+        spare = _SPARE.setdefault((a.shape, a.dtype), [])
+        if len(spare) < 4:
+            spare.append(a)
