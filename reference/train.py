@@ -34,7 +34,7 @@ class TrainConfig:
     seed: int = 0               # parameter init and batch order
     no_input: bool = False      # decoder gets SOS, NI, NI, ... instead of the previous target
     n_train: int = 1_000_000    # size of the training set
-    backend: str = "numpy"      # numpy (the reference) or numba (the fast path)
+    backend: str = "numba"      # numba (the fast path) or numpy (the reference)
 
     def validate(self) -> "TrainConfig":
         """Raise UserError on an impossible configuration."""
