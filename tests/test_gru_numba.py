@@ -7,8 +7,10 @@ against the float32 NumPy path; determinism bit-for-bit for a fixed thread count
 from __future__ import annotations
 
 from contextlib import contextmanager
+from dataclasses import replace
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -105,6 +107,24 @@ def test_decode_cache_survives_other_calls():
     gn.loss_and_grads(params, batch)
     gn.decode_forward(params, -h0, batch.dec_in)
     np.testing.assert_array_equal(gn.decode_backward(dlogits, cache)[0], before)
+
+
+def test_bad_ids_and_shapes_raise_instead_of_reading_out_of_bounds():
+    """The kernels index without bounds checks, so the Python entry points check ids and shapes."""
+    params, batch, rng = _problem(5, 6, 4, False, 5, 3)
+    bad_enc = batch.enc_in.copy()
+    bad_enc[0, 0] = 99
+    with pytest.raises(ValueError, match="encoder input"):
+        gn.encode(params, bad_enc, batch.mask)
+    bad_target = batch.target.copy()
+    bad_target[1, 2] = -1
+    with pytest.raises(ValueError, match="target"):
+        gn.loss_and_grads(params, replace(batch, target=bad_target))
+    with pytest.raises(ValueError, match="h0"):
+        gn.decode_forward(params, np.zeros((4, 6), np.float32), batch.dec_in)
+    _, cache = gn.decode_forward(params, np.zeros((5, 6), np.float32), batch.dec_in)
+    with pytest.raises(ValueError, match="dlogits"):
+        gn.decode_backward(np.zeros((3, 5, 3), np.float32), cache)
 
 
 def _train(loss_and_grads, steps, H=16, seed=0):

@@ -66,17 +66,29 @@ class Forward:
     h_enc: np.ndarray     # [B, H]
 
 
-def _tokens(a) -> np.ndarray:
-    return np.ascontiguousarray(a, dtype=np.int64)
+def _tokens(a, n: int, what: str) -> np.ndarray:
+    """a as contiguous int64 ids, checked to lie in 0..n-1 (the kernels index tables without bounds checks)."""
+    a = np.ascontiguousarray(a, dtype=np.int64)
+    if a.size and (a.min() < 0 or a.max() >= n):
+        raise ValueError(f"{what} ids must be in 0..{n - 1}, got {a.min()}..{a.max()}")
+    return a
+
+
+def _check_shape(a, shape: tuple, what: str) -> None:
+    if tuple(a.shape) != tuple(shape):
+        raise ValueError(f"{what} has shape {tuple(a.shape)}, expected {tuple(shape)}")
 
 
 def _setup(w: Weights, enc_in, mask, dec_in, keep: bool) -> Forward:
     """The Forward record with its buffers: owned (recycled) arrays if keep (the caller may hold it), else this
     thread's workspaces."""
     pin_blas()
-    enc_in, dec_in = _tokens(enc_in), _tokens(dec_in)
+    V = w.table.shape[0]
+    enc_in, dec_in = _tokens(enc_in, V, "encoder input"), _tokens(dec_in, V, "decoder input")
     mask = np.ascontiguousarray(mask, dtype=np.bool_)
     B, H, C = (enc_in if enc_in.shape[0] else dec_in).shape[1], w.whh.shape[1], w.wo.shape[0]
+    _check_shape(mask, enc_in.shape, "mask")
+    _check_shape(dec_in, (dec_in.shape[0], B), "decoder input")
     S, Td = enc_in.shape[0] + dec_in.shape[0], dec_in.shape[0]
     buf = (lambda name, shape: owned(shape)) if keep else workspace
     f = Forward(w=w, enc_in=enc_in, mask=mask, dec_in=dec_in, bounds=chunk_bounds(B),
@@ -95,6 +107,7 @@ def forward(w: Weights, enc_in, mask, dec_in, h0, keep: bool = False) -> Forward
     until its next call."""
     f = _setup(w, enc_in, mask, dec_in, keep)
     B, H = f.h_enc.shape
+    _check_shape(h0, (B, H), "h0")
     run_chunks(forward_chunk, len(f.bounds) - 1, f.bounds, w.table, w.whh, w.bhh, w.wo, w.bo, f.enc_in, f.mask,
                f.dec_in, np.ascontiguousarray(h0, F32), f.hall, f.gates, workspace("gh", (B * 3 * H,)),
                f.logits_c, f.logits, f.h_enc)
@@ -121,6 +134,13 @@ def _param_grads(w: Weights, per_chunk) -> dict:
             "gru.bias_hh_l0": dbhh_c.sum(axis=0), "head.weight": dwo_c.sum(axis=0), "head.bias": dbo_c.sum(axis=0)}
 
 
+def _target(target, f: Forward) -> np.ndarray:
+    target = _tokens(target, f.logits.shape[2], "target")
+    _check_shape(target, f.dec_in.shape, "target")
+    _check_shape(f.mask, f.dec_in.shape, "mask")  # the loss is masked like the encoder
+    return target
+
+
 def loss_and_grads(params: dict, batch):
     """Forward and backward of the whole model on one batch. Returns (loss, grads, logits [T, B, C])."""
     w = Weights.of(params)
@@ -129,7 +149,7 @@ def loss_and_grads(params: dict, batch):
     inv_n = 1.0 / max(int(f.mask.sum()), 1)
     scratch, per_chunk = _grad_buffers(f, True)
     run_chunks(train_chunk, len(f.bounds) - 1, f.bounds, w.table, w.whh, w.bhh, w.wo, w.bo,
-               f.enc_in, f.mask, f.dec_in, _tokens(batch.target), inv_n, np.zeros((B, H), F32),
+               f.enc_in, f.mask, f.dec_in, _target(batch.target, f), inv_n, np.zeros((B, H), F32),
                f.hall, f.gates, workspace("gh", (B * 3 * H,)), f.logits_c, f.logits, f.h_enc,
                *scratch, *per_chunk)
     return float(per_chunk[0].sum() * inv_n), _param_grads(w, per_chunk), f.logits.copy()
@@ -160,6 +180,7 @@ def decode_backward(dlogits, cache: Forward, need_param_grads: bool = True):
     for the grads and skips all weight-gradient work (stage 2 trains only parameters outside the frozen model)."""
     f = cache
     (Td, B, C) = f.logits.shape
+    _check_shape(dlogits, (Td, B, C), "dlogits")
     scratch, per_chunk = _grad_buffers(f, need_param_grads)
     run_chunks(backward_chunk, len(f.bounds) - 1, f.bounds, f.w.whh, f.w.wo, f.enc_in, f.mask, f.dec_in,
                np.zeros((0, B), np.int64), 1.0, np.bool_(False), np.ascontiguousarray(dlogits, dtype=F32),

@@ -1,0 +1,110 @@
+"""The training step of each backend for `onionref bench`, and the worker process that times one backend.
+
+A step: batch 256, every sequence of length L = 9, encode, teacher-forced decode, cross-entropy, backward, AdamW
+(lr 1e-3, wd 0.1).
+    numba   gru_numba.loss_and_grads + adamw.step; chunk threads, BLAS pinned to 1 thread
+    numpy   seq2seq.loss_and_grads + adamw.step; BLAS with `threads` threads
+    torch   nn.Embedding + nn.GRU + nn.Linear + torch.optim.AdamW in float32, torch.set_num_threads(threads)
+
+Each backend runs in its own process (`worker`): measured in one process, a backend's idle library threads
+(OpenBLAS and OpenMP spin a while after each call) took the cores from the next backend on this 2-CPU machine,
+and torch's 2-thread step went from 74 ms standalone to 1.5 s.
+"""
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from . import adamw, seq2seq
+from .tasks.repeat import make_batch
+
+B, L, N_SYMBOLS = 256, 9, 30
+
+
+def _batch(seed: int = 0):
+    rng = np.random.default_rng(seed)
+    return make_batch(rng.integers(0, N_SYMBOLS, size=(B, L)), np.full(B, L), N_SYMBOLS)
+
+
+def _numpy_like_step(loss_and_grads, hidden: int):
+    """A step function of a NumPy-parameter backend: loss, gradients, AdamW."""
+    params = seq2seq.init_params(hidden, N_SYMBOLS, N_SYMBOLS + 1, np.random.default_rng(0))
+    state, cfg, batch = adamw.init_state(params), adamw.AdamWConfig(lr=1e-3, weight_decay=0.1), _batch()
+
+    def step():
+        _, grads, _ = loss_and_grads(params, batch)
+        adamw.step(params, grads, state, cfg)
+    return step
+
+
+def numba_step(hidden: int, threads: int):
+    from .cells import gru_numba
+
+    gru_numba.set_threads(threads)
+    gru_numba.pin_blas()
+    return _numpy_like_step(gru_numba.loss_and_grads, hidden)
+
+
+def numpy_step(hidden: int, threads: int):
+    return _numpy_like_step(seq2seq.loss_and_grads, hidden)
+
+
+def torch_step(hidden: int, threads: int):
+    """The same model and step in PyTorch (CPU, float32)."""
+    import torch
+
+    torch.set_num_threads(threads)
+    torch.manual_seed(0)
+    emb, gru = torch.nn.Embedding(N_SYMBOLS + 1, hidden), torch.nn.GRU(hidden, hidden)
+    head = torch.nn.Linear(hidden, N_SYMBOLS)
+    modules = torch.nn.ModuleList([emb, gru, head])
+    opt = torch.optim.AdamW(modules.parameters(), lr=1e-3, weight_decay=0.1)
+    batch = _batch()
+    enc_in, dec_in = torch.from_numpy(batch.enc_in), torch.from_numpy(batch.dec_in)
+    target = torch.from_numpy(batch.target)
+
+    def step():
+        opt.zero_grad(set_to_none=True)
+        _, h = gru(emb(enc_in))                     # all sequences have length L: the last state is h_enc
+        out, _ = gru(emb(dec_in), h)
+        loss = torch.nn.functional.cross_entropy(head(out).reshape(-1, N_SYMBOLS), target.reshape(-1))
+        loss.backward()
+        opt.step()
+    return step
+
+
+BACKENDS = {"numba": numba_step, "numpy": numpy_step, "torch": torch_step}
+
+
+def worker(conn, backend: str, threads: int) -> None:
+    """Serve timing requests for one backend: receives (hidden, warmup, steps, max_seconds), answers
+    ("times", [seconds per step]) or ("error", message); None ends the worker."""
+    try:
+        from threadpoolctl import threadpool_limits
+
+        threadpool_limits(1 if backend == "numba" else threads, user_api="blas")
+        make_step = BACKENDS[backend]
+        if backend == "torch":
+            import torch  # noqa: F401  (fails here, not in the parent, when torch is absent or broken)
+    except Exception as e:  # an absent or broken torch only removes its column
+        conn.send(("error", f"{type(e).__name__}: {e}"))
+        return
+    conn.send(("ready", backend))
+    while (req := conn.recv()) is not None:
+        try:
+            conn.send(("times", time_steps(make_step(req[0], threads), *req[1:])))
+        except Exception as e:  # e.g. MemoryError at a huge H: the parent reports it
+            conn.send(("error", f"{type(e).__name__}: {e}"))
+
+
+def time_steps(step, warmup: int, steps: int, max_seconds: float) -> list:
+    """`warmup` untimed calls, then up to `steps` timed ones (at least 3, fewer once `max_seconds` have passed)."""
+    for _ in range(warmup):
+        step()
+    times, start = [], time.perf_counter()
+    while len(times) < steps and (len(times) < 3 or time.perf_counter() - start < max_seconds):
+        t = time.perf_counter()
+        step()
+        times.append(time.perf_counter() - t)
+    return times
