@@ -160,3 +160,33 @@ def test_bit_identical_runs():
     np.testing.assert_array_equal(l1, l2)
     for k in p1:
         np.testing.assert_array_equal(p1[k], p2[k], err_msg=k)
+
+
+def test_stale_numba_cache_is_dropped_when_a_dependency_changes(tmp_path, monkeypatch):
+    """A cached kernel that inlines a function from another file must recompile after that file changes."""
+    import importlib
+    import sys
+
+    from onionref.cells.numba_cache import drop_stale_cache
+
+    (tmp_path / "dep_mod.py").write_text("from numba import njit\n@njit\ndef f(x):\n    return x + 1\n")
+    (tmp_path / "use_mod.py").write_text("from numba import njit\nfrom dep_mod import f\n"
+                                         "@njit(cache=True)\ndef g(x):\n    return f(x) * 10\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+
+    def fresh():
+        for name in ("dep_mod", "use_mod"):
+            sys.modules.pop(name, None)
+        dep, use = importlib.import_module("dep_mod"), importlib.import_module("use_mod")
+        return [dep, use], use
+
+    mods, use = fresh()
+    assert drop_stale_cache(mods)          # no stamp yet
+    assert use.g(1) == 20                  # compiled and cached
+    mods, use = fresh()
+    assert not drop_stale_cache(mods)      # unchanged sources: the cache stays
+    assert use.g(1) == 20
+    (tmp_path / "dep_mod.py").write_text("from numba import njit\n@njit\ndef f(x):\n    return x + 2\n")
+    mods, use = fresh()
+    assert drop_stale_cache(mods)          # only the dependency changed, yet the cache is dropped
+    assert use.g(1) == 30                  # Numba alone would have loaded the stale g (= 20)

@@ -23,13 +23,16 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from . import gru_numba_chunks, gru_numba_kernels, head_numba, numba_blas, numba_math
 from .gru_numba_chunks import backward_chunk, forward_chunk, train_chunk
+from .numba_cache import drop_stale_cache
 from .numba_threads import (chunk_bounds, get_threads, owned, pin_blas, recycle_when_dead, run_chunks, set_threads,
                             workspace)
 
 __all__ = ["loss_and_grads", "predict", "encode", "decode_forward", "decode_backward",
            "set_threads", "get_threads", "pin_blas"]
 F32 = np.float32
+drop_stale_cache([numba_math, numba_blas, gru_numba_kernels, head_numba, gru_numba_chunks])
 
 
 @dataclass(frozen=True)
