@@ -30,7 +30,7 @@ def parse_hidden(text: str) -> list[int]:
 @click.option("--backends", default="numba,numpy,torch", show_default=True,
               help="Backends to time (torch is skipped when it cannot be imported).")
 @click.option("--max-seconds", type=float, default=30.0, show_default=True,
-              help="Stop timing a size after this many seconds per backend (at least 3 rounds).")
+              help="Stop timing a backend at one size after this many seconds (at least 3 steps).")
 @click.option("--json", "as_json", is_flag=True, help="Print the results as one JSON line.")
 def bench_cmd(hidden, steps, threads, backends, max_seconds, as_json):
     """Milliseconds per training step (batch 256, L 9, AdamW) of each backend, with speed-ups and GFLOP/s."""
