@@ -209,11 +209,16 @@ def save_npz(path: Path, arrays: dict) -> None:
     path.write_bytes(out.getvalue())
 
 
-def main() -> None:
-    for name, build in CASES.items():
+def write_cases(cases: dict) -> None:
+    """Build every case and write it to golden/<name>.npz."""
+    for name, build in cases.items():
         path = HERE / f"{name}.npz"
         save_npz(path, build())
         print(f"wrote {path.name} ({path.stat().st_size / 1024:.0f} KiB)")
+
+
+def main() -> None:
+    write_cases(CASES)
 
 
 if __name__ == "__main__":

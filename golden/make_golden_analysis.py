@@ -20,7 +20,7 @@ from torch.nn.utils.parametrizations import orthogonal
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from make_golden import TorchSeq2Seq, random_model_params, save_npz, to_numpy, to_torch  # noqa: E402
+from make_golden import TorchSeq2Seq, random_model_params, to_numpy, to_torch, write_cases  # noqa: E402
 
 from onionref.interventions import corrupt, gumbel, rotation  # noqa: E402
 from onionref.interventions.autosegment import REG  # noqa: E402
@@ -174,10 +174,7 @@ CASES = {
 
 
 def main() -> None:
-    for name, build in CASES.items():
-        path = HERE / f"{name}.npz"
-        save_npz(path, build())
-        print(f"wrote {path.name} ({path.stat().st_size / 1024:.0f} KiB)")
+    write_cases(CASES)
 
 
 if __name__ == "__main__":

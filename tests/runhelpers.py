@@ -9,8 +9,10 @@ import hashlib
 import json
 import os
 import re
+import signal
 import subprocess
 import sys
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -171,3 +173,32 @@ def assert_one_line_error(code, out, err, *needles) -> str:
     for n in needles:
         assert n in lines[0], f"{n!r} not in {lines[0]!r}"
     return lines[0]
+
+
+def tiny_trained_run(tmp_path_factory, name: str, steps: int, eval_every: int) -> Path:
+    """A tiny run trained in-process through the CLI (no figures), for tests that need a frozen model."""
+    import pytest
+
+    from onionref.cli import main
+    mp = pytest.MonkeyPatch()
+    no_plots(mp)
+    d = tmp_path_factory.mktemp(name) / "run"
+    try:
+        assert main(train_args(d, steps=steps, eval_every=eval_every)) == 0
+    finally:
+        mp.undo()
+    return d
+
+
+@contextmanager
+def time_limit(seconds: float):
+    """Turn a hang (a loader or sampler that never returns) into a TimeoutError, via SIGALRM."""
+    def fail(*_):
+        raise TimeoutError(f"no answer within {seconds} s (a hang?)")
+    old = signal.signal(signal.SIGALRM, fail)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, old)

@@ -24,7 +24,7 @@ import pytest
 
 from onionref import runs
 from onionref.cli import main
-from runhelpers import (CLI, TINY_TRAIN, analysis_args, assert_same_outputs, check_files, no_plots, outputs,
+from runhelpers import (tiny_trained_run, CLI, TINY_TRAIN, analysis_args, assert_same_outputs, check_files, no_plots, outputs,
                         train_args)
 
 POLL_S = 0.003
@@ -115,14 +115,7 @@ def _triggers(rng, steps: int, every: int, n_ckpt: int) -> list:
 @pytest.fixture(scope="module")
 def base_run(tmp_path_factory):
     """A tiny trained run (in-process), the frozen model of the analysis crash tests."""
-    mp = pytest.MonkeyPatch()
-    no_plots(mp)
-    d = tmp_path_factory.mktemp("crash") / "base"
-    try:
-        assert main(train_args(d, steps=20, eval_every=10)) == 0
-    finally:
-        mp.undo()
-    return d
+    return tiny_trained_run(tmp_path_factory, "crash", steps=20, eval_every=10)
 
 
 def test_train_killed_and_resumed_is_bit_identical(tmp_path, monkeypatch):

@@ -15,7 +15,7 @@ import pytest
 from onionref import runs, seq2seq
 from onionref.interventions.onion import OnionIntervention
 from onionref.probes.state_decoder import StateDecoderProbe
-from runhelpers import (analysis_args, arrays_of, assert_one_line_error, assert_same_arrays, call_main, no_plots,
+from runhelpers import (tiny_trained_run, analysis_args, arrays_of, assert_one_line_error, assert_same_arrays, call_main, no_plots,
                         run_cli, strip_timing, train_args)
 
 EVERY = 5
@@ -105,15 +105,7 @@ def test_real_divergence_from_a_huge_learning_rate(tmp_path):
 # ------------------------------------------------------------------------------------------------------- stage 2
 @pytest.fixture(scope="module")
 def base_run(tmp_path_factory):
-    mp = pytest.MonkeyPatch()
-    no_plots(mp)
-    from onionref.cli import main
-    d = tmp_path_factory.mktemp("div2") / "base"
-    try:
-        assert main(train_args(d, steps=10, eval_every=10)) == 0
-    finally:
-        mp.undo()
-    return d
+    return tiny_trained_run(tmp_path_factory, "div2", steps=10, eval_every=10)
 
 
 @pytest.mark.parametrize("cmd, flag, name, cls, where, value, at", [

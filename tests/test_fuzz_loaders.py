@@ -12,9 +12,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import signal
 import tempfile
-from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -26,24 +24,11 @@ from onionref import runs
 from onionref.cli.eval_cmd import load_run
 from onionref.errors import UserError
 from onionref.train import TrainConfig, load_weights
-from runhelpers import no_plots, train_args
+from runhelpers import time_limit, no_plots, train_args
 
 COUNT = {}
 TIME_LIMIT_S = 10
 FUZZ = settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-
-
-@contextmanager
-def time_limit(seconds=TIME_LIMIT_S):
-    def boom(*_):
-        raise TimeoutError(f"a loader took more than {seconds} s (a hang?)")
-    old = signal.signal(signal.SIGALRM, boom)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
-    try:
-        yield
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, old)
 
 
 @pytest.fixture(scope="module")
@@ -79,7 +64,7 @@ def _header_len(raw: bytes) -> int:
 # ------------------------------------------------------------------------------------------- checked loaders
 def check_load_arrays(path: Path):
     try:
-        with time_limit():
+        with time_limit(TIME_LIMIT_S):
             arrays, meta = runs.load_arrays(path)
     except UserError:
         return "error"
@@ -94,7 +79,7 @@ def check_load_arrays(path: Path):
 
 def check_config(run_dir: Path):
     try:
-        with time_limit():
+        with time_limit(TIME_LIMIT_S):
             cfg = TrainConfig.from_dict(runs.read_config(run_dir))
     except UserError:
         return "error"
@@ -105,7 +90,7 @@ def check_config(run_dir: Path):
 
 def check_jsonl(path: Path):
     try:
-        with time_limit():
+        with time_limit(TIME_LIMIT_S):
             rows = runs.read_jsonl(path)
     except UserError:
         return "error"
@@ -116,7 +101,7 @@ def check_jsonl(path: Path):
 
 def check_load_weights(run_dir: Path, cfg: TrainConfig):
     try:
-        with time_limit():
+        with time_limit(TIME_LIMIT_S):
             params = load_weights(run_dir, cfg)
     except UserError:
         return "error"
@@ -127,7 +112,7 @@ def check_load_weights(run_dir: Path, cfg: TrainConfig):
 
 def check_load_run(run_dir: Path):
     try:
-        with time_limit():
+        with time_limit(TIME_LIMIT_S):
             cfg, params = load_run(run_dir)
     except UserError:
         return "error"

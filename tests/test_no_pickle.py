@@ -23,7 +23,7 @@ from onionref import runs
 from onionref.cli.eval_cmd import load_run
 from onionref.errors import UserError
 from onionref.train import TrainConfig, load_weights
-from runhelpers import assert_one_line_error, call_main, no_plots, run_cli, train_args
+from runhelpers import tiny_trained_run, assert_one_line_error, call_main, run_cli
 
 ROOT = Path(__file__).resolve().parent.parent
 SCANNED = ("reference", "cli", "golden", "tests")
@@ -156,15 +156,7 @@ def test_payload_is_live_in_a_separate_interpreter(payloads, tmp_path):
 
 @pytest.fixture(scope="module")
 def good_run(tmp_path_factory):
-    from onionref.cli import main
-    mp = pytest.MonkeyPatch()
-    no_plots(mp)
-    d = tmp_path_factory.mktemp("nopickle") / "run"
-    try:
-        assert main(train_args(d, steps=5, eval_every=5)) == 0
-    finally:
-        mp.undo()
-    return d
+    return tiny_trained_run(tmp_path_factory, "nopickle", steps=5, eval_every=5)
 
 
 @pytest.mark.parametrize("kind", ["pickle", "npy", "npz"])

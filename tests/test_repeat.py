@@ -10,11 +10,10 @@
 from __future__ import annotations
 
 import itertools
-import signal
-from contextlib import contextmanager
 from math import comb, factorial, floor
 
 import numpy as np
+from runhelpers import time_limit
 import pytest
 from hypothesis import assume, given, settings, strategies as st
 
@@ -158,20 +157,6 @@ def test_seed_changes_the_set():
     a = make_set(SetSpec(500, 2, 6, seed=1))
     b = make_set(SetSpec(500, 2, 6, seed=2))
     assert not np.array_equal(a[0], b[0])
-
-
-@contextmanager
-def time_limit(seconds: float):
-    """Turn a hang (a rejection sampler that can never finish) into a test failure."""
-    def fail(*_):
-        raise TimeoutError(f"no answer within {seconds} s")
-    old = signal.signal(signal.SIGALRM, fail)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
-    try:
-        yield
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, old)
 
 
 @pytest.mark.parametrize("n_symbols,L", [(3, 3), (4, 3), (4, 4), (5, 4)])
