@@ -24,15 +24,7 @@ EVERY = 5
 @pytest.fixture(scope="module")
 def good10(tmp_path_factory):
     """An uninterrupted run of 10 steps: what the checkpoint of a run that diverges at steps 11..14 must hold."""
-    mp = pytest.MonkeyPatch()
-    no_plots(mp)
-    d = tmp_path_factory.mktemp("div") / "good10"
-    from onionref.cli import main
-    try:
-        assert main(train_args(d, steps=10, eval_every=EVERY)) == 0
-    finally:
-        mp.undo()
-    return d
+    return tiny_trained_run(tmp_path_factory, "div", steps=10, eval_every=EVERY)
 
 
 def _poison(arrays_or_loss, value):
