@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..seq2seq import exact_match
 from ..tasks.repeat import make_batch
 from . import corrupt
 
@@ -66,7 +67,7 @@ class OnionIntervention:
         sc, sc_cache = scale_forward(params, p, self.scale)
         h_new = h_t + (to - tn) * sc
         loss, dh, logits = frozen.decode(h_new.astype(frozen.dtype), orig.dec_in, orig.target, orig.mask, train)
-        correct = ~((logits.argmax(-1) != orig.target) & orig.mask).any(0)
+        correct = exact_match(logits, orig.target, orig.mask)
         return loss, correct, (dh, params, p, xo, xn, to, tn, sc, sc_cache)
 
     def backward(self, cache):

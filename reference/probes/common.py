@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..seq2seq import cross_entropy
+from ..seq2seq import cross_entropy, exact_match
 from ..tasks.repeat import make_batch
 
 
@@ -16,5 +16,5 @@ def encoded_batch(frozen, tokens, lengths):
 def loss_and_correct(logits, batch):
     """(loss, dlogits, correct [B]) of position logits [T, B, C] against the batch's targets."""
     loss, dlogits = cross_entropy(logits, batch.target, batch.mask)
-    correct = ~((logits.argmax(-1) != batch.target) & batch.mask).any(0)
+    correct = exact_match(logits, batch.target, batch.mask)
     return loss, dlogits, correct
