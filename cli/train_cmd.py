@@ -51,6 +51,8 @@ def train_cmd(ctx, out, resume, as_json, quiet, **kw):
 
 def _resumed_config(ctx, out: Path, cfg: TrainConfig) -> TrainConfig:
     """The stored config, with --steps (and --backend) allowed to change; any other explicit flag must agree."""
+    if not (out / "config.json").is_file():
+        raise UserError(f"nothing to resume in {out} (no config.json)")
     base = TrainConfig.from_dict(read_config(out))
     given = {k: v for k, v in asdict(cfg).items()
              if ctx.get_parameter_source(k) == click.core.ParameterSource.COMMANDLINE}

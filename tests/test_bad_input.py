@@ -156,7 +156,7 @@ CASES = [
      _seq(lambda r: (r / "mine").mkdir(), _write("mine/notes.txt", b"mine")), "not empty"),
     ("out-foreign-config", tr(out="{root}/mine"),
      _seq(lambda r: (r / "mine").mkdir(), _write("mine/config.json", b'{"mine": 1}')), "not empty"),
-    ("resume-nothing", ["train", "--resume", "--quiet", "--out", "{new}"], None, "missing file"),
+    ("resume-nothing", ["train", "--resume", "--quiet", "--out", "{new}"], None, "nothing to resume"),
     ("resume-other-hidden-flag", RESUME + ["--hidden", "16"], None, "--hidden 16 differs"),
     ("resume-other-seed-flag", RESUME + ["--seed", "9"], None, "--seed 9 differs"),
     ("resume-steps-below-checkpoint", RESUME + ["--steps", "5"], None, "outside"),
