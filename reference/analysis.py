@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import adamw, runs
+from . import adamw, divergence, runs
 from .errors import UserError
 from .evaluate import evaluate, length_batches
 from .plots import plot_run
@@ -143,16 +143,17 @@ def run(method, frozen, model_cfg, cfg: AnalysisConfig, out_dir: Path, name: str
             rng = np.random.default_rng([cfg.seed, 3, step])
             loss, _, cache = method.forward(params, buffers, frozen, train[0][idx], train[1][idx], rng, train=True)
             grads = method.backward(cache)
-            if not np.isfinite(loss) or not all(np.all(np.isfinite(g)) for g in grads.values()):
-                runs.write_json(out_dir / "FAILED", {"step": step, "reason": "non-finite loss or gradient"})
-                raise UserError(f"{name} diverged at step {step}: non-finite loss or gradient; marked FAILED")
-            adamw.step(params, grads, opt, opt_cfg)
+            what = divergence.nonfinite_step(loss, grads)
+            if what is None:
+                adamw.step(params, grads, opt, opt_cfg)
+                what = divergence.nonfinite_params(params)
+            if what is not None:
+                raise divergence.fail(out_dir, name, step, what)
             losses.append(loss)
             if step % cfg.eval_every == 0 or step == cfg.steps:
                 res = score(method, params, buffers, frozen, *valid)
-                if not np.isfinite(res["loss"]):  # finite gradients, but the update blew the parameters up
-                    runs.write_json(out_dir / "FAILED", {"step": step, "reason": "non-finite validation loss"})
-                    raise UserError(f"{name} diverged at step {step}: non-finite validation loss; marked FAILED")
+                if not np.isfinite(res["loss"]):  # finite parameters that still overflow the forward pass
+                    raise divergence.fail(out_dir, name, step, "the validation loss")
                 last = res[method.metric]
                 runs.append_jsonl(out_dir / "metrics.jsonl", {"step": step, "valid": res,
                                                               "train_loss": float(np.mean(losses)),

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import adamw, runs, seq2seq
+from . import adamw, divergence, runs, seq2seq
 from .errors import UserError
 from .evaluate import evaluate
 from .plots import plot_run
@@ -202,11 +202,9 @@ def _train_locked(cfg, run_dir, resume, progress, data):
 
     def validate(step):
         res = evaluate(lambda b: predict(params, b), valid_tok, valid_len, cfg.symbols, cfg.no_input)
-        if not np.isfinite(res["loss"]):  # finite gradients, but the update blew the parameters up
-            runs.write_json(run_dir / "FAILED", {"step": step, "reason": "the validation loss is not finite"})
+        if not np.isfinite(res["loss"]):  # finite parameters that still overflow the forward pass
             bar.close()
-            raise UserError(f"training diverged at step {step}: the validation loss is not finite; "
-                            f"the last good checkpoint is kept, the run is marked FAILED")
+            raise divergence.fail(run_dir, "training", step, "the validation loss")
         row = {"step": step, "valid": res, "train_loss": float(np.mean(losses)) if losses else None,
                "elapsed_s": time.time() - t0}
         runs.append_jsonl(run_dir / "metrics.jsonl", row)
@@ -222,14 +220,13 @@ def _train_locked(cfg, run_dir, resume, progress, data):
         idx = next(batches)
         b = make_batch(train_tok[idx], train_len[idx], cfg.symbols, cfg.no_input)
         loss, grads, _ = step_fn(params, b)
-        bad = [k for k, g in grads.items() if not np.all(np.isfinite(g))]
-        if not np.isfinite(loss) or bad:
-            what = "the loss" if not np.isfinite(loss) else f"the gradient of {bad[0]}"
-            runs.write_json(run_dir / "FAILED", {"step": step, "reason": f"{what} is not finite"})
+        what = divergence.nonfinite_step(loss, grads)
+        if what is None:
+            adamw.step(params, grads, opt, opt_cfg)
+            what = divergence.nonfinite_params(params)
+        if what is not None:
             bar.close()
-            raise UserError(f"training diverged at step {step}: {what} is not finite; "
-                            f"the last good checkpoint is kept, the run is marked FAILED")
-        adamw.step(params, grads, opt, opt_cfg)
+            raise divergence.fail(run_dir, "training", step, what)
         losses.append(loss)
         if step % cfg.eval_every == 0 or step == cfg.steps:
             last_acc = validate(step)["accuracy"]

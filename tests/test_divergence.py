@@ -2,7 +2,10 @@
 checkpoint intact, and marks the run FAILED (no DONE). For training and for stage-2 analyses.
 
 Injected failures monkeypatch the loss-and-gradient function in-process (NaN / Inf at step k exactly); a real one
-comes from `--lr 1e30 --wd 0`, run through the console script in a subprocess.
+comes from `--lr 1e39 --wd 0`, run through the console script: the first AdamW update of a float32 parameter with a
+non-zero gradient is then ±lr = ±1e39, past float32's largest number (3.4e38), whatever the data or the BLAS.
+(A merely huge rate such as 1e30 leaves it to the forward pass to overflow, which depends on the machine, and never
+happens to the rotation of the linear interventions: expm of a skew-symmetric matrix stays orthogonal.)
 """
 from __future__ import annotations
 
@@ -12,7 +15,7 @@ import shutil
 import numpy as np
 import pytest
 
-from onionref import runs, seq2seq
+from onionref import adamw, runs, seq2seq
 from onionref.interventions.onion import OnionIntervention
 from onionref.probes.state_decoder import StateDecoderProbe
 from runhelpers import (tiny_trained_run, analysis_args, arrays_of, assert_one_line_error, assert_same_arrays, call_main, no_plots,
@@ -78,20 +81,35 @@ def test_training_stops_on_nonfinite(tmp_path, monkeypatch, capsys, good10, wher
         assert (d / "DONE").exists() and not (d / "FAILED").exists()
 
 
+HUGE_LR = 1e39
+
+
 def test_real_divergence_from_a_huge_learning_rate(tmp_path):
-    """--lr 1e30 --wd 0 through the console script: the parameters overflow within a step or two."""
+    """--lr 1e39 --wd 0 through the console script: the first update overflows the float32 parameters."""
     d = tmp_path / "run"
-    p = run_cli(train_args(d, lr=1e30, wd=0, eval_every=1, steps=10))
-    line = assert_one_line_error(p.returncode, p.stdout, p.stderr, "diverged at step")
-    step = int(line.split("diverged at step ")[1].split(":")[0])
-    assert 1 <= step <= 3
-    assert json.loads((d / "FAILED").read_text())["step"] == step
-    assert not (d / "DONE").exists()
-    if step > 1:  # checkpoints before the bad step hold finite numbers and the step before it
-        _, meta = runs.load_arrays(d / "checkpoint.safetensors")
-        assert int(meta["step"]) == step - 1
-    else:
-        assert not (d / "checkpoint.safetensors").exists()
+    p = run_cli(train_args(d, lr=HUGE_LR, wd=0, eval_every=1, steps=10))
+    assert_one_line_error(p.returncode, p.stdout, p.stderr, "training diverged at step 1: parameter",
+                          "after the update is not finite")
+    assert json.loads((d / "FAILED").read_text())["step"] == 1
+    assert not (d / "DONE").exists() and not (d / "checkpoint.safetensors").exists()
+
+
+def test_overflow_after_a_good_checkpoint_keeps_it(tmp_path, monkeypatch, capsys, good10):
+    """Parameters that overflow in the update of step 12 (finite loss and gradients): FAILED at 12, checkpoint 10."""
+    no_plots(monkeypatch)
+    orig, calls = adamw.step, [0]
+
+    def step(params, grads, state, cfg):
+        orig(params, grads, state, cfg)
+        calls[0] += 1
+        if calls[0] == 12:
+            params[sorted(params)[0]].reshape(-1)[0] = np.inf
+
+    monkeypatch.setattr(adamw, "step", step)
+    d = tmp_path / "run"
+    assert_one_line_error(*call_main(train_args(d, eval_every=EVERY), capsys), "training diverged at step 12",
+                          "parameter ", "after the update is not finite")
+    _assert_failed_at(d, 12, good10, "weights.safetensors")
 
 
 # ------------------------------------------------------------------------------------------------------- stage 2
@@ -140,11 +158,15 @@ def test_analysis_stops_on_nonfinite(tmp_path, monkeypatch, capsys, base_run, cm
     _assert_failed_at(run / cmd / name, at, good / cmd / name, "params.safetensors")
 
 
-@pytest.mark.parametrize("cmd, flag, name", [("intervene", "--mode", "linear"), ("probe", "--kind", "mlp")])
+@pytest.mark.parametrize("cmd, flag, name", [("intervene", "--mode", m) for m in ("linear", "bigram", "onion",
+                                                                                "onion-noscale")]
+                         + [("probe", "--kind", k) for k in ("linear", "mlp", "onion", "gru-ar", "gru-noinput")])
 def test_analysis_real_divergence(tmp_path, capsys, base_run, cmd, flag, name):
     run = tmp_path / "run"
     shutil.copytree(base_run, run)
-    argv = [cmd, run, flag, name] + analysis_args(steps=10, eval_every=1, lr=1e30, wd=0)
-    assert_one_line_error(*call_main(argv, capsys), f"{name} diverged at step")
+    argv = [cmd, run, flag, name] + analysis_args(steps=10, eval_every=1, lr=HUGE_LR, wd=0)
+    assert_one_line_error(*call_main(argv, capsys), f"{name} diverged at step 1: parameter",
+                          "after the update is not finite")
     out = run / cmd / name
-    assert (out / "FAILED").exists() and not (out / "DONE").exists()
+    assert json.loads((out / "FAILED").read_text())["step"] == 1
+    assert not (out / "DONE").exists() and not (out / "checkpoint.safetensors").exists()
