@@ -50,20 +50,22 @@ def _launch_and_kill(args, run_dir: Path, trigger, every: int):
 
     trigger: ("row", k)   a metrics row for step >= k appeared (the checkpoint of step k is usually not yet written)
              ("ckpt", k)  the checkpoint of step >= k is in place
-             ("delay", s) s seconds after the start
-    Row and checkpoint triggers count only progress made by this process (k is raised above what is on disk).
+             ("delay", s) s seconds after the start, or at the first metrics row this process writes if that comes
+                         first (on a fast machine a tiny run can otherwise finish inside s, and nothing is killed)
+    Every trigger counts only progress made by this process (k is raised above what is on disk).
     Returns True if the process was killed while running, False if it finished first."""
     kind, k = trigger
+    done = max(_max_row(run_dir / "metrics.jsonl"), _ckpt_step(run_dir / "checkpoint.safetensors"))
+    next_row = (done // every + 1) * every
     if kind in ("row", "ckpt"):
-        done = max(_max_row(run_dir / "metrics.jsonl"), _ckpt_step(run_dir / "checkpoint.safetensors"))
-        k = max(k, (done // every + 1) * every)
+        k = max(k, next_row)
     proc = subprocess.Popen(CLI + [str(a) for a in args], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     t0 = time.monotonic()
     try:
         while proc.poll() is None:
             if run_dir.exists():
                 check_files(run_dir)
-            fire = (kind == "delay" and time.monotonic() - t0 >= k
+            fire = (kind == "delay" and (time.monotonic() - t0 >= k or _max_row(run_dir / "metrics.jsonl") >= next_row)
                     or kind == "row" and _max_row(run_dir / "metrics.jsonl") >= k
                     or kind == "ckpt" and _ckpt_step(run_dir / "checkpoint.safetensors") >= k)
             if fire:
@@ -104,9 +106,10 @@ def _crash_and_resume(args, run_dir: Path, triggers, every: int, label: str) -> 
 
 
 def _triggers(rng, steps: int, every: int, n_ckpt: int) -> list:
-    """One early random delay (usually before the first checkpoint), then row / checkpoint / delay triggers at
-    increasing steps drawn by the seeded RNG."""
-    ks = sorted(rng.choice(np.arange(every, steps - every + 1, every), size=n_ckpt, replace=False).tolist())
+    """One early random delay (before the first checkpoint, or racing it), then row / checkpoint triggers at
+    increasing steps drawn by the seeded RNG, then a last delay. The row / checkpoint steps stop two evaluations
+    short of the end, so the last delay still has a row of progress to land before."""
+    ks = sorted(rng.choice(np.arange(every, steps - 2 * every + 1, every), size=n_ckpt, replace=False).tolist())
     kinds = ["row", "ckpt"] * n_ckpt
     return ([("delay", float(rng.uniform(0.2, 1.2)))] + [(kinds[i], k) for i, k in enumerate(ks)]
             + [("delay", float(rng.uniform(0.5, 2.5)))])
