@@ -143,10 +143,7 @@ def run(method, frozen, model_cfg, cfg: AnalysisConfig, out_dir: Path, name: str
             rng = np.random.default_rng([cfg.seed, 3, step])
             loss, _, cache = method.forward(params, buffers, frozen, train[0][idx], train[1][idx], rng, train=True)
             grads = method.backward(cache)
-            what = divergence.nonfinite_step(loss, grads)
-            if what is None:
-                adamw.step(params, grads, opt, opt_cfg)
-                what = divergence.nonfinite_params(params)
+            what = divergence.update(params, grads, loss, opt, opt_cfg)
             if what is not None:
                 raise divergence.fail(out_dir, name, step, what)
             losses.append(loss)

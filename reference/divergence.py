@@ -11,8 +11,18 @@ from pathlib import Path
 
 import numpy as np
 
-from . import runs
+from . import adamw, runs
 from .errors import UserError
+
+
+def update(params: dict, grads: dict, loss: float, opt: dict, opt_cfg: adamw.AdamWConfig) -> str | None:
+    """One AdamW step of `params` in place if the loss and gradients are finite; then what is not finite (the loss, a
+    gradient, which leaves params untouched, or a parameter after the update), or None."""
+    what = nonfinite_step(loss, grads)
+    if what is None:
+        adamw.step(params, grads, opt, opt_cfg)
+        what = nonfinite_params(params)
+    return what
 
 
 def nonfinite_step(loss: float, grads: dict) -> str | None:

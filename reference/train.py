@@ -220,10 +220,7 @@ def _train_locked(cfg, run_dir, resume, progress, data):
         idx = next(batches)
         b = make_batch(train_tok[idx], train_len[idx], cfg.symbols, cfg.no_input)
         loss, grads, _ = step_fn(params, b)
-        what = divergence.nonfinite_step(loss, grads)
-        if what is None:
-            adamw.step(params, grads, opt, opt_cfg)
-            what = divergence.nonfinite_params(params)
+        what = divergence.update(params, grads, loss, opt, opt_cfg)
         if what is not None:
             bar.close()
             raise divergence.fail(run_dir, "training", step, what)
