@@ -6,16 +6,16 @@ from pathlib import Path
 
 import click
 
-from onionref.analysis import AnalysisConfig, run
+from onionref.onion.analysis import AnalysisConfig, run
 from onionref.cli import cli
 from onionref.cli.eval_cmd import load_run
 from onionref.errors import UserError
-from onionref.frozen import Frozen
-from onionref.interventions.linear import LinearIntervention
-from onionref.interventions.onion import OnionIntervention
-from onionref.probes.gru_decoder import GruDecoderProbe
-from onionref.probes.onion import OnionProbe
-from onionref.probes.state_decoder import StateDecoderProbe
+from onionref.onion.frozen import Frozen
+from onionref.onion.interventions.linear import LinearIntervention
+from onionref.onion.interventions.onion import OnionIntervention
+from onionref.onion.probes.gru_decoder import GruDecoderProbe
+from onionref.onion.probes.onion import OnionProbe
+from onionref.onion.probes.state_decoder import StateDecoderProbe
 from onionref.runs import read_config, to_json
 
 D = AnalysisConfig()

@@ -7,9 +7,9 @@ import click
 
 from onionref.cli import cli
 from onionref.errors import UserError
-from onionref.evaluate import evaluate
+from onionref.onion.evaluate import evaluate
 from onionref.runs import read_config, to_json
-from onionref.train import TrainConfig, load_weights, predict_fn
+from onionref.onion.train import TrainConfig, load_weights, predict_fn
 from onionref.tasks.repeat import load_set, valid_sets
 
 

@@ -9,7 +9,7 @@ import click
 from onionref.cli import cli
 from onionref.errors import UserError
 from onionref.runs import read_config, to_json
-from onionref.train import TrainConfig, train
+from onionref.onion.train import TrainConfig, train
 
 D = TrainConfig()
 

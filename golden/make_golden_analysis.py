@@ -22,8 +22,8 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 from make_golden import TorchSeq2Seq, random_model_params, to_numpy, to_torch, write_cases  # noqa: E402
 
-from onionref.interventions import corrupt, gumbel, rotation  # noqa: E402
-from onionref.interventions.autosegment import REG  # noqa: E402
+from onionref.onion.interventions import corrupt, gumbel, rotation  # noqa: E402
+from onionref.onion.interventions.autosegment import REG  # noqa: E402
 
 torch.set_default_dtype(torch.float64)
 H, C, L, B = 6, 5, 4, 8

@@ -16,7 +16,8 @@ import time
 
 import numpy as np
 
-from . import adamw, seq2seq
+from . import adamw
+from .onion import seq2seq
 from .tasks.repeat import make_batch
 
 B, L, N_SYMBOLS = 256, 9, 30

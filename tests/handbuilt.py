@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from onionref.seq2seq import cross_entropy
+from onionref.onion.seq2seq import cross_entropy
 
 
 @dataclass(frozen=True)

@@ -141,7 +141,7 @@ def tree_hashes(root: Path) -> dict:
 
 def no_plots(monkeypatch) -> None:
     """Skip the PNG figures in in-process runs (slow, and not what these tests are about)."""
-    from onionref import analysis, train
+    from onionref.onion import analysis, train
     monkeypatch.setattr(train, "plot_run", lambda *a, **k: None)
     monkeypatch.setattr(analysis, "plot_run", lambda *a, **k: None)
 

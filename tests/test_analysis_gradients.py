@@ -9,14 +9,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from onionref import seq2seq
-from onionref.frozen import Frozen
-from onionref.interventions import gumbel, rotation
-from onionref.interventions.linear import LinearIntervention
-from onionref.interventions.onion import OnionIntervention
-from onionref.probes.gru_decoder import GruDecoderProbe
-from onionref.probes.onion import OnionProbe
-from onionref.probes.state_decoder import StateDecoderProbe
+from onionref.onion import seq2seq
+from onionref.onion.frozen import Frozen
+from onionref.onion.interventions import gumbel, rotation
+from onionref.onion.interventions.linear import LinearIntervention
+from onionref.onion.interventions.onion import OnionIntervention
+from onionref.onion.probes.gru_decoder import GruDecoderProbe
+from onionref.onion.probes.onion import OnionProbe
+from onionref.onion.probes.state_decoder import StateDecoderProbe
 
 L = 4
 METHODS = [LinearIntervention(1, max_len=L), LinearIntervention(2, max_len=L), LinearIntervention(3, max_len=L),

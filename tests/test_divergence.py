@@ -15,9 +15,10 @@ import shutil
 import numpy as np
 import pytest
 
-from onionref import adamw, runs, seq2seq
-from onionref.interventions.onion import OnionIntervention
-from onionref.probes.state_decoder import StateDecoderProbe
+from onionref import adamw, runs
+from onionref.onion import seq2seq
+from onionref.onion.interventions.onion import OnionIntervention
+from onionref.onion.probes.state_decoder import StateDecoderProbe
 from runhelpers import (tiny_trained_run, analysis_args, arrays_of, assert_one_line_error, assert_same_arrays, call_main, no_plots,
                         run_cli, strip_timing, train_args)
 

@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 from onionref import runs
 from onionref.cli.eval_cmd import load_run
 from onionref.errors import UserError
-from onionref.train import TrainConfig, load_weights
+from onionref.onion.train import TrainConfig, load_weights
 from runhelpers import time_limit, no_plots, train_args
 
 COUNT = {}

@@ -16,7 +16,8 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from gradcheck import rel_err
-from onionref import adamw, seq2seq
+from onionref import adamw
+from onionref.onion import seq2seq
 from onionref.cells import gru
 from onionref.tasks.repeat import make_batch
 

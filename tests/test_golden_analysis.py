@@ -4,12 +4,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from onionref.frozen import Frozen
-from onionref.interventions.linear import LinearIntervention
-from onionref.interventions.onion import OnionIntervention
-from onionref.probes.gru_decoder import GruDecoderProbe
-from onionref.probes.onion import OnionProbe
-from onionref.probes.state_decoder import StateDecoderProbe
+from onionref.onion.frozen import Frozen
+from onionref.onion.interventions.linear import LinearIntervention
+from onionref.onion.interventions.onion import OnionIntervention
+from onionref.onion.probes.gru_decoder import GruDecoderProbe
+from onionref.onion.probes.onion import OnionProbe
+from onionref.onion.probes.state_decoder import StateDecoderProbe
 
 GOLDEN = Path(__file__).resolve().parent.parent / "golden"
 L = 4

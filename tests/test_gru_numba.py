@@ -14,7 +14,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from onionref import adamw, seq2seq
+from onionref import adamw
+from onionref.onion import seq2seq
 from onionref.cells import gru_numba as gn
 from onionref.tasks.repeat import make_batch, vocab_size
 
@@ -167,7 +168,7 @@ def test_stale_numba_cache_is_dropped_when_a_dependency_changes(tmp_path, monkey
     import importlib
     import sys
 
-    from onionref.cells.numba_cache import drop_stale_cache
+    from onionref.jit.cache import drop_stale_cache
 
     (tmp_path / "dep_mod.py").write_text("from numba import njit\n@njit\ndef f(x):\n    return x + 1\n")
     (tmp_path / "use_mod.py").write_text("from numba import njit\nfrom dep_mod import f\n"

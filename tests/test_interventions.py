@@ -5,10 +5,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from handbuilt import OnionModel, SlotModel, onion_intervention_params, slot_linear_params
-from onionref.analysis import score
-from onionref.interventions import autosegment, corrupt
-from onionref.interventions.linear import LinearIntervention
-from onionref.interventions.onion import OnionIntervention
+from onionref.onion.analysis import score
+from onionref.onion.interventions import autosegment, corrupt
+from onionref.onion.interventions.linear import LinearIntervention
+from onionref.onion.interventions.onion import OnionIntervention
 
 
 def _set(n, L, C, seed):
@@ -88,7 +88,7 @@ class Recorder:
                                     OnionIntervention(True), OnionIntervention(False)])
 def test_identity_intervention_leaves_decoder_input_unchanged(method, monkeypatch):
     """No position swapped / new token = old token: the decoder sees exactly the original state."""
-    from onionref.interventions import linear, onion
+    from onionref.onion.interventions import linear, onion
     monkeypatch.setattr(linear.corrupt, "unigram_pairs",
                         lambda tok, ln, V, rng: (tok.copy(), np.arange(len(ln))[::-1].copy(), np.zeros((len(ln), V))))
     monkeypatch.setattr(linear.corrupt, "ngram_window",

@@ -22,7 +22,7 @@ import pytest
 from onionref import runs
 from onionref.cli.eval_cmd import load_run
 from onionref.errors import UserError
-from onionref.train import TrainConfig, load_weights
+from onionref.onion.train import TrainConfig, load_weights
 from runhelpers import tiny_trained_run, assert_one_line_error, call_main, run_cli
 
 ROOT = Path(__file__).resolve().parent.parent

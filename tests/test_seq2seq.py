@@ -13,7 +13,7 @@ import numpy as np
 from hypothesis import given, settings, strategies as st
 
 from gradcheck import assert_grad, rel_err
-from onionref import seq2seq
+from onionref.onion import seq2seq
 from onionref.tasks.repeat import Batch, make_batch, vocab_size
 
 

@@ -11,9 +11,9 @@ What is fused (gru_numba_kernels.py):
   * the one-hot input projection is a table, table = E W_ihᵀ + b_ih [V, 3H], computed once per call; its
     gradient dTable [V, 3H] is a scatter-add, then dE = dTable W_ih and dW_ih = dTableᵀ E;
   * one GEMM per time step forward (h W_hhᵀ) and one backward (d gh W_hh); the gate non-linearities, the mask and
-    the gate derivatives are vectorised loops (numba_math.py);
+    the gate derivatives are vectorised loops (jit/math32.py);
   * dW_hh is one GEMM per chunk over all encoder and decoder steps; the head and the loss run per chunk.
-Threads (numba_threads.py): one batch chunk per thread, each running its whole time loop in one GIL-free call;
+Threads (jit/threads.py): one batch chunk per thread, each running its whole time loop in one GIL-free call;
 BLAS pinned to one thread. Partial gradients are summed in chunk order, so for a fixed thread count the results
 are bit-identical from run to run.
 """
@@ -23,16 +23,17 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import gru_numba_chunks, gru_numba_kernels, head_numba, numba_blas, numba_math
+from . import gru_numba_chunks, gru_numba_kernels, head_numba
+from ..jit import blas, math32
 from .gru_numba_chunks import backward_chunk, forward_chunk, train_chunk
-from .numba_cache import drop_stale_cache
-from .numba_threads import (chunk_bounds, get_threads, owned, pin_blas, recycle_when_dead, run_chunks, set_threads,
+from ..jit.cache import drop_stale_cache
+from ..jit.threads import (chunk_bounds, get_threads, owned, pin_blas, recycle_when_dead, run_chunks, set_threads,
                             workspace)
 
 __all__ = ["loss_and_grads", "predict", "encode", "decode_forward", "decode_backward",
            "set_threads", "get_threads", "pin_blas"]
 F32 = np.float32
-drop_stale_cache([numba_math, numba_blas, gru_numba_kernels, head_numba, gru_numba_chunks])
+drop_stale_cache([math32, blas, gru_numba_kernels, head_numba, gru_numba_chunks])
 
 
 @dataclass(frozen=True)

@@ -17,8 +17,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from .numba_blas import gemm
-from .numba_math import sigmoid32, tanh32
+from ..jit.blas import gemm
+from ..jit.math32 import sigmoid32, tanh32
 
 # error_model="numpy": no zero-divisor checks (they block vectorisation); "contract": FMA fusion only, so results
 # are deterministic for a given machine and thread count.

@@ -15,8 +15,8 @@ import numpy as np
 from numba import njit
 
 from .gru_numba_kernels import JIT
-from .numba_blas import gemm
-from .numba_math import exp32
+from ..jit.blas import gemm
+from ..jit.math32 import exp32
 
 _F = np.float32
 

@@ -1,7 +1,7 @@
 """Keep Numba's on-disk cache of the fast path honest when any of its source files changes.
 
 Numba invalidates a cached function only when the file that defines it changes. Our kernels call (and inline)
-functions from other files (numba_math.py, numba_blas.py, ...), so after an edit to numba_math.py alone, the
+functions from other files (jit/math32.py, jit/blas.py, ...), so after an edit to math32.py alone, the
 cached gru_numba_chunks.train_chunk would still run the old tanh. This module hashes all the fast path's
 source files and, when the hash differs from the one stored next to the cache, drops the cache of every kernel,
 so the next call recompiles (about 15 s) instead of running stale code.
@@ -12,7 +12,7 @@ import hashlib
 import os
 from pathlib import Path
 
-_STAMP = "onionref-numba-sources.sha256"
+_STAMP = "onionref-numba-sources-{}.sha256"
 
 
 def sources_digest(modules) -> str:
@@ -41,7 +41,9 @@ def drop_stale_cache(modules) -> bool:
     if not dispatchers:
         return False
     digest = sources_digest(modules)
-    stamp = Path(dispatchers[0]._cache.cache_path) / _STAMP
+    # One stamp per fast path (named by its last module): two cells whose kernels share a cache directory must not
+    # read each other's stamp and flush each other's cache on every start.
+    stamp = Path(dispatchers[0]._cache.cache_path) / _STAMP.format(modules[-1].__name__)
     try:
         if stamp.read_text().strip() == digest:
             return False

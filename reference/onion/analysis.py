@@ -19,11 +19,11 @@ from pathlib import Path
 
 import numpy as np
 
-from . import adamw, divergence, runs
-from .errors import UserError
+from .. import adamw, divergence, runs
+from ..errors import UserError
 from .evaluate import evaluate, length_batches
-from .plots import plot_run
-from .tasks.repeat import epoch_batches, load_set
+from ..plots import plot_run
+from ..tasks.repeat import epoch_batches, load_set
 
 EVAL_SEED = 20240820
 

@@ -13,11 +13,12 @@ from pathlib import Path
 
 import numpy as np
 
-from . import adamw, divergence, runs, seq2seq
-from .errors import UserError
+from .. import adamw, divergence, runs
+from . import seq2seq
+from ..errors import UserError
 from .evaluate import evaluate
-from .plots import plot_run
-from .tasks.repeat import epoch_batches, load_set, make_batch, max_key_len, vocab_size
+from ..plots import plot_run
+from ..tasks.repeat import epoch_batches, load_set, make_batch, max_key_len, vocab_size
 
 
 @dataclass(frozen=True)
@@ -84,14 +85,14 @@ class TrainConfig:
 def loss_and_grads_fn(backend: str):
     """The (params, batch) -> (loss, grads, logits) function of a backend."""
     if backend == "numba":
-        from .cells import gru_numba
+        from ..cells import gru_numba
         return gru_numba.loss_and_grads
     return seq2seq.loss_and_grads
 
 
 def predict_fn(backend: str):
     if backend == "numba":
-        from .cells import gru_numba
+        from ..cells import gru_numba
         return gru_numba.predict
     return seq2seq.predict
 
@@ -248,7 +249,7 @@ def _train_locked(cfg, run_dir, resume, progress, data):
 def _thread_info(backend: str) -> dict:
     info = {"cpu_count": os.cpu_count(), "backend": backend}
     if backend == "numba":
-        from .cells import gru_numba
+        from ..cells import gru_numba
         info["parallelism"] = gru_numba.pin_blas()  # BLAS pinned to 1 thread (before the BLAS record below)
         info["chunk_threads"] = gru_numba.get_threads()
     try:

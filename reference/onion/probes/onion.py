@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .. import layers
+from ... import layers
 from ..interventions.onion import scale_backward, scale_forward
 from .common import encoded_batch, loss_and_correct
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .cells import gru
+from ..cells import gru
 
 
 def cell_prefix(cell) -> str:

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .. import layers
+from ... import layers
 from .common import encoded_batch, loss_and_correct
 
 

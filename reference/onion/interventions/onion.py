@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..seq2seq import exact_match
-from ..tasks.repeat import make_batch
+from ...tasks.repeat import make_batch
 from . import corrupt
 
 

@@ -9,9 +9,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .. import layers
-from ..cells import gru
-from ..tasks.repeat import sos_id
+from ... import layers
+from ...cells import gru
+from ...tasks.repeat import sos_id
 from .common import encoded_batch, loss_and_correct
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from .seq2seq import cross_entropy, exact_match
-from .tasks.repeat import make_batch
+from ..tasks.repeat import make_batch
 
 
 def length_batches(lengths: np.ndarray, batch: int = 256):

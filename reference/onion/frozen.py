@@ -32,14 +32,14 @@ class Frozen:
     def encode(self, enc_in, mask):
         """h_enc [B, H] of the batch's encoder inputs (each sequence's state at its own length)."""
         if self.backend == "numba":
-            from .cells import gru_numba
+            from ..cells import gru_numba
             return gru_numba.encode(self.params, enc_in, mask)
         return seq2seq.encode_forward(self.params, enc_in, mask)[0]
 
     def decode(self, h0, dec_in, target, mask, need_grad: bool = True):
         """Teacher-forced decode of h0: (loss, dh0 or None, logits [T, B, C])."""
         if self.backend == "numba":
-            from .cells import gru_numba
+            from ..cells import gru_numba
             logits, cache = gru_numba.decode_forward(self.params, h0, dec_in)
         else:
             logits, cache = seq2seq.decode_forward(self.params, h0, dec_in)
