@@ -8,8 +8,8 @@ The frozen model is a random seq2seq GRU of size H (the cost of a step does not 
     torch          bench_torch_analyses.py: the same analysis as a competent PyTorch user writes it
 Every (backend, thread count) runs in its own worker process (bench_models.worker), as the training bench does.
 
-Nominal FLOP per step (the fraction of a core's limit reported next to the times), with G = H²·B·T̄ (T̄ = the mean
-length: 5.5, or 9 for the linear interventions) and the training bench's GRU convention (a step of one row costs
+Nominal FLOP per step (the fraction of a core's limit reported next to the times), with G = H²·B·T̄ (T̄ = the
+mean length: 5.5, or 9 for the linear interventions) and the training bench's GRU convention (a step of one row costs
 12H² forward, 12H² more for the gradient of its input state, 12H² more for its weight gradients):
     onion, onion-noscale      encode 12G + decode 12G + decode back to h0 12G                  + head 4·H·C·B·T̄
     linear (unigram)          the same, plus the rotation's GEMMs 14·B·H² (its eigendecomposition is not counted)

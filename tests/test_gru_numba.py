@@ -98,6 +98,26 @@ def _check_encode_and_decode(params, batch, rng):
         _close(grads[k], grads_r[k], "decode " + k)
 
 
+@settings(max_examples=30, deadline=None)
+@given(**shapes, param_grads=st.booleans())
+def test_fused_decode_loss_matches_reference(seed, H, n_symbols, no_input, B, T, n_threads, param_grads):
+    """decode_loss (decode + cross-entropy + backward in one call) against the reference decode, loss and backward."""
+    params, batch, rng = _problem(seed, H, n_symbols, no_input, B, T)
+    h0 = rng.standard_normal((B, H)).astype(np.float32)
+    with threads(n_threads):
+        loss, dh0, logits, grads = gn.decode_loss(gn.Weights.of(params), h0, batch.dec_in, batch.target, batch.mask,
+                                                  param_grads)
+    logits_r, cache_r = seq2seq.decode_forward(_f64(params), h0.astype(np.float64), batch.dec_in)
+    loss_r, dlogits_r = seq2seq.cross_entropy(logits_r, batch.target, batch.mask)
+    dh0_r, grads_r = seq2seq.decode_backward(dlogits_r, cache_r)
+    _close(logits, logits_r, "logits")
+    assert abs(loss - loss_r) <= 2e-5 * max(1.0, abs(loss_r))
+    _close(dh0, dh0_r, "dh0")
+    assert set(grads) == (set(grads_r) if param_grads else set())
+    for k in grads:
+        _close(grads[k], grads_r[k], "decode_loss " + k)
+
+
 def test_decode_cache_survives_other_calls():
     """decode_forward's cache owns its buffers: later calls (which reuse workspaces) must not clobber it."""
     params, batch, rng = _problem(3, 8, 5, False, 6, 4)

@@ -6,6 +6,8 @@ frozen-model pieces stage 2 needs (encode; decode forward / backward with or wit
     encode(params, enc_in, mask)  -> h_enc [B, H]
     decode_forward(params, h0, dec_in)          -> (logits [T, B, C], cache)
     decode_backward(dlogits, cache, need_param_grads=True) -> (dh0 [B, H], grads)   grads = {} if not needed
+    decode_loss(params, h0, dec_in, target, mask, param_grads=False) -> (loss, dh0, logits, grads)   fused
+`params` is the dict of torch-named arrays, or its `Weights.of(params)` (to convert them once, not every call).
 
 What is fused (gru_numba_kernels.py):
   * the one-hot input projection is a table, table = E W_ihᵀ + b_ih [V, 3H], computed once per call; its
@@ -30,8 +32,8 @@ from ..jit.cache import drop_stale_cache
 from ..jit.threads import (chunk_bounds, get_threads, owned, pin_blas, recycle_when_dead, run_chunks, set_threads,
                             workspace)
 
-__all__ = ["loss_and_grads", "predict", "encode", "decode_forward", "decode_backward",
-           "set_threads", "get_threads", "pin_blas"]
+__all__ = ["loss_and_grads", "predict", "encode", "decode_forward", "decode_backward", "decode_loss",
+           "Weights", "set_threads", "get_threads", "pin_blas"]
 F32 = np.float32
 drop_stale_cache([math32, blas, gru_numba_kernels, head_numba, gru_numba_chunks])
 
@@ -48,7 +50,9 @@ class Weights:
     bo: np.ndarray      # [C]
 
     @classmethod
-    def of(cls, params: dict) -> "Weights":
+    def of(cls, params) -> "Weights":
+        if isinstance(params, cls):
+            return params
         p = {k: np.ascontiguousarray(v, dtype=F32) for k, v in params.items()}
         emb, wih = p["embedding.weight"], p["gru.weight_ih_l0"]
         return cls(emb=emb, wih=wih, table=np.ascontiguousarray(emb @ wih.T + p["gru.bias_ih_l0"]),
@@ -62,6 +66,7 @@ class Forward:
     enc_in: np.ndarray    # [Te, B] (Te = 0: decode only)
     mask: np.ndarray      # [Te, B] bool
     dec_in: np.ndarray    # [Td, B]
+    rows: np.ndarray | None  # the batch's rows in the kernels' order (None: as given), see `_sorted_rows`
     bounds: np.ndarray    # [nc+1] chunk row bounds
     hall: np.ndarray      # (S+1)·B·H states
     gates: np.ndarray     # S·B·4H  r | z | n | hn
@@ -83,19 +88,52 @@ def _check_shape(a, shape: tuple, what: str) -> None:
         raise ValueError(f"{what} has shape {tuple(a.shape)}, expected {tuple(shape)}")
 
 
+def _sorted_rows(mask, batch: int):
+    """(rows, bounds): an order of the batch's rows in which every chunk holds its rows by decreasing length (the
+    number of True in mask [T, B]), and the chunks' row bounds; (None, chunk_bounds) when all lengths are equal.
+
+    The kernels then skip a chunk's finished rows with one shorter GEMM per step (gru_numba_kernels.active_rows).
+    Rows are dealt to the chunks round-robin in length order, so every thread gets as much work."""
+    bounds = chunk_bounds(batch)
+    lengths = mask.sum(axis=0) if mask.shape[0] else None
+    if lengths is None or lengths.min() == lengths.max():
+        return None, bounds
+    nc = len(bounds) - 1
+    order = np.argsort(-lengths, kind="stable")
+    parts = [order[c::nc] for c in range(nc)]
+    return np.concatenate(parts), np.cumsum([0] + [len(p) for p in parts]).astype(np.int64)
+
+
+def _in_order(a, rows, axis: int = 0):
+    """a with its batch axis in the kernels' row order."""
+    return a if rows is None else np.ascontiguousarray(np.take(a, rows, axis=axis))
+
+
+def _in_batch_order(a, rows, axis: int = 0):
+    """The inverse of `_in_order` (a fresh array)."""
+    if rows is None:
+        return a.copy()
+    out = np.empty_like(a)
+    out[(slice(None),) * axis + (rows,)] = a
+    return out
+
+
 def _setup(w: Weights, enc_in, mask, dec_in, keep: bool) -> Forward:
     """The Forward record with its buffers: owned (recycled) arrays if keep (the caller may hold it), else this
-    thread's workspaces."""
+    thread's workspaces. Token and mask arrays are taken in the kernels' row order (`_sorted_rows`)."""
     pin_blas()
     V = w.table.shape[0]
     enc_in, dec_in = _tokens(enc_in, V, "encoder input"), _tokens(dec_in, V, "decoder input")
     mask = np.ascontiguousarray(mask, dtype=np.bool_)
     B, H, C = (enc_in if enc_in.shape[0] else dec_in).shape[1], w.whh.shape[1], w.wo.shape[0]
-    _check_shape(mask, enc_in.shape, "mask")
+    # the mask is the encoder's; a decode alone (Te = 0) may pass the decoder's instead, for its loss
+    _check_shape(mask, dec_in.shape if enc_in.shape[0] == 0 and mask.shape[0] else enc_in.shape, "mask")
     _check_shape(dec_in, (dec_in.shape[0], B), "decoder input")
     S, Td = enc_in.shape[0] + dec_in.shape[0], dec_in.shape[0]
+    rows, bounds = _sorted_rows(mask, B)
+    enc_in, mask, dec_in = (_in_order(a, rows, 1) for a in (enc_in, mask, dec_in))
     buf = (lambda name, shape: owned(shape)) if keep else workspace
-    f = Forward(w=w, enc_in=enc_in, mask=mask, dec_in=dec_in, bounds=chunk_bounds(B),
+    f = Forward(w=w, enc_in=enc_in, mask=mask, dec_in=dec_in, rows=rows, bounds=bounds,
                 hall=buf("hall", ((S + 1) * B * H,)), gates=buf("gates", (S * B * 4 * H,)),
                 logits_c=buf("logits_c", (Td * B * C,)), logits=np.empty((Td, B, C), F32) if keep else
                 workspace("logits", (Td, B, C)), h_enc=np.empty((B, H), F32) if keep else workspace("h_enc", (B, H)))
@@ -113,8 +151,8 @@ def forward(w: Weights, enc_in, mask, dec_in, h0, keep: bool = False) -> Forward
     B, H = f.h_enc.shape
     _check_shape(h0, (B, H), "h0")
     run_chunks(forward_chunk, len(f.bounds) - 1, f.bounds, w.table, w.whh, w.bhh, w.wo, w.bo, f.enc_in, f.mask,
-               f.dec_in, np.ascontiguousarray(h0, F32), f.hall, f.gates, workspace("gh", (B * 3 * H,)),
-               f.logits_c, f.logits, f.h_enc)
+               f.dec_in, _in_order(np.ascontiguousarray(h0, F32), f.rows), f.hall, f.gates,
+               workspace("gh", (B * 3 * H,)), f.logits_c, f.logits, f.h_enc)
     return f
 
 
@@ -142,7 +180,7 @@ def _target(target, f: Forward) -> np.ndarray:
     target = _tokens(target, f.logits.shape[2], "target")
     _check_shape(target, f.dec_in.shape, "target")
     _check_shape(f.mask, f.dec_in.shape, "mask")  # the loss is masked like the encoder
-    return target
+    return _in_order(target, f.rows, 1)
 
 
 def loss_and_grads(params: dict, batch):
@@ -153,30 +191,54 @@ def loss_and_grads(params: dict, batch):
     inv_n = 1.0 / max(int(f.mask.sum()), 1)
     scratch, per_chunk = _grad_buffers(f, True)
     run_chunks(train_chunk, len(f.bounds) - 1, f.bounds, w.table, w.whh, w.bhh, w.wo, w.bo,
-               f.enc_in, f.mask, f.dec_in, _target(batch.target, f), inv_n, np.zeros((B, H), F32),
+               f.enc_in, f.mask, f.dec_in, _target(batch.target, f), inv_n, np.zeros((B, H), F32), np.bool_(True),
                f.hall, f.gates, workspace("gh", (B * 3 * H,)), f.logits_c, f.logits, f.h_enc,
                *scratch, *per_chunk)
-    return float(per_chunk[0].sum() * inv_n), _param_grads(w, per_chunk), f.logits.copy()
+    return float(per_chunk[0].sum() * inv_n), _param_grads(w, per_chunk), _in_batch_order(f.logits, f.rows, 1)
 
 
-def predict(params: dict, batch) -> np.ndarray:
+def predict(params, batch) -> np.ndarray:
     """Teacher-forced logits [T, B, C] for a batch."""
-    B, H = batch.enc_in.shape[1], params["embedding.weight"].shape[1]
-    return forward(Weights.of(params), batch.enc_in, batch.mask, batch.dec_in, np.zeros((B, H), F32)).logits.copy()
+    w = Weights.of(params)
+    B, H = batch.enc_in.shape[1], w.whh.shape[1]
+    f = forward(w, batch.enc_in, batch.mask, batch.dec_in, np.zeros((B, H), F32))
+    return _in_batch_order(f.logits, f.rows, 1)
 
 
-def encode(params: dict, enc_in, mask) -> np.ndarray:
+def encode(params, enc_in, mask) -> np.ndarray:
     """enc_in [T, B] token ids, mask [T, B] bool. Returns h_enc [B, H], each sequence's state at its length."""
-    B, H = enc_in.shape[1], params["embedding.weight"].shape[1]
-    f = forward(Weights.of(params), enc_in, mask, np.zeros((0, B), np.int64), np.zeros((B, H), F32))
-    return f.h_enc.copy()
+    w = Weights.of(params)
+    B, H = enc_in.shape[1], w.whh.shape[1]
+    f = forward(w, enc_in, mask, np.zeros((0, B), np.int64), np.zeros((B, H), F32))
+    return _in_batch_order(f.h_enc, f.rows)
 
 
-def decode_forward(params: dict, h0, dec_in):
+def decode_forward(params, h0, dec_in):
     """h0 [B, H] the state to decode, dec_in [T, B] token ids. Returns (logits [T, B, C], cache)."""
     B = dec_in.shape[1]
     f = forward(Weights.of(params), np.zeros((0, B), np.int64), np.zeros((0, B), np.bool_), dec_in, h0, keep=True)
     return f.logits, f
+
+
+def decode_loss(params, h0, dec_in, target, mask, param_grads: bool = False):
+    """Teacher-forced decode of h0 [B, H] over dec_in [T, B], the token cross-entropy against target over mask
+    [T, B], and its backward pass, fused: one call per chunk, no logits gradient leaving the kernel (stage 2: the loss
+    of an edited state and d loss / d h0; a GRU probe: also the weight gradients, param_grads=True).
+    Returns (loss, dh0 [B, H], logits [T, B, C], grads of embedding, cell and head ({} unless param_grads))."""
+    w = Weights.of(params)
+    B = dec_in.shape[1]
+    f = _setup(w, np.zeros((0, B), np.int64), mask, dec_in, keep=False)
+    _check_shape(h0, f.h_enc.shape, "h0")
+    inv_n = 1.0 / max(int(f.mask.sum()), 1)
+    scratch, per_chunk = _grad_buffers(f, param_grads)
+    run_chunks(train_chunk, len(f.bounds) - 1, f.bounds, w.table, w.whh, w.bhh, w.wo, w.bo,
+               f.enc_in, f.mask, f.dec_in, _target(target, f), inv_n,
+               _in_order(np.ascontiguousarray(h0, F32), f.rows),
+               np.bool_(param_grads), f.hall, f.gates, workspace("gh", (B * w.whh.shape[0],)), f.logits_c,
+               f.logits, f.h_enc, *scratch, *per_chunk)
+    grads = _param_grads(w, per_chunk) if param_grads else {}
+    return (float(per_chunk[0].sum() * inv_n), _in_batch_order(scratch[-1], f.rows),
+            _in_batch_order(f.logits, f.rows, 1), grads)
 
 
 def decode_backward(dlogits, cache: Forward, need_param_grads: bool = True):

@@ -90,10 +90,10 @@ def backward_chunk(c, bounds, whh, wo, enc_in, mask, dec_in, target, inv_n, use_
                         dhs_c.reshape((Td * bc, H)), dwo, dbo, param_grads)
     dh_c[:] = 0.0
     gru_backward_chunk(whh, dec_in, mask, NO, b0, hall_c, gates_c, Te, dhs_c, dh_c, dgh_c, param_grads,
-                       dtable, YES)
+                       dtable, YES, use_ce)
     if Te > 0:
         gru_backward_chunk(whh, enc_in, mask, YES, b0, hall_c, gates_c, ZERO, dhs_c[:0], dh_c, dgh_c, param_grads,
-                           dtable, NO)
+                           dtable, NO, NO)
     else:
         copy2(dh_c, dh0[b0:b1])
     if param_grads:
@@ -104,14 +104,14 @@ def backward_chunk(c, bounds, whh, wo, enc_in, mask, dec_in, target, inv_n, use_
 
 
 @njit(**JIT)
-def train_chunk(c, bounds, table, whh, bhh, wo, bo, enc_in, mask, dec_in, target, inv_n, h0,
+def train_chunk(c, bounds, table, whh, bhh, wo, bo, enc_in, mask, dec_in, target, inv_n, h0, param_grads,
                 hall, gates, gh, logits_c, logits_out, h_enc, dlogits_c, dhs, dh, dgh, dh0,
                 loss_c, dtable_c, dbhh_c, dwhh_c, dwo_c, dbo_c):
-    """One training step of chunk c: `forward_chunk`, then `backward_chunk` from the cross-entropy (one task per
-    thread and step, so the threads meet once a step)."""
+    """Forward and backward of chunk c from the cross-entropy: `forward_chunk`, then `backward_chunk` (one task per
+    thread and step, so the threads meet once a step). A training step (param_grads), or stage 2's decode of an
+    edited state h0 (Te = 0, mask [Td, B]: only the loss, the logits and dh0)."""
     forward_chunk(c, bounds, table, whh, bhh, wo, bo, enc_in, mask, dec_in, h0,
                   hall, gates, gh, logits_c, logits_out, h_enc)
-    YES = np.bool_(True)
-    backward_chunk(c, bounds, whh, wo, enc_in, mask, dec_in, target, inv_n, YES, logits_out[:0], YES,
-                   hall, gates, logits_c, dlogits_c, dhs, dh, dgh, dh0,
+    backward_chunk(c, bounds, whh, wo, enc_in, mask, dec_in, target, inv_n, np.bool_(True), logits_out[:0],
+                   param_grads, hall, gates, logits_c, dlogits_c, dhs, dh, dgh, dh0,
                    loss_c, dtable_c, dbhh_c, dwhh_c, dwo_c, dbo_c)
