@@ -67,6 +67,7 @@ class Forward:
     mask: np.ndarray      # [Te, B] bool
     dec_in: np.ndarray    # [Td, B]
     rows: np.ndarray | None  # the batch's rows in the kernels' order (None: as given), see `_sorted_rows`
+    back: np.ndarray | None  # its inverse permutation
     bounds: np.ndarray    # [nc+1] chunk row bounds
     hall: np.ndarray      # (S+1)·B·H states
     gates: np.ndarray     # S·B·4H  r | z | n | hn
@@ -109,13 +110,9 @@ def _in_order(a, rows, axis: int = 0):
     return a if rows is None else np.ascontiguousarray(np.take(a, rows, axis=axis))
 
 
-def _in_batch_order(a, rows, axis: int = 0):
-    """The inverse of `_in_order` (a fresh array)."""
-    if rows is None:
-        return a.copy()
-    out = np.empty_like(a)
-    out[(slice(None),) * axis + (rows,)] = a
-    return out
+def _in_batch_order(a, back, axis: int = 0):
+    """The inverse of `_in_order` (a fresh array); back = the inverse permutation of rows."""
+    return a.copy() if back is None else np.take(a, back, axis=axis)
 
 
 def _setup(w: Weights, enc_in, mask, dec_in, keep: bool) -> Forward:
@@ -133,7 +130,8 @@ def _setup(w: Weights, enc_in, mask, dec_in, keep: bool) -> Forward:
     rows, bounds = _sorted_rows(mask, B)
     enc_in, mask, dec_in = (_in_order(a, rows, 1) for a in (enc_in, mask, dec_in))
     buf = (lambda name, shape: owned(shape)) if keep else workspace
-    f = Forward(w=w, enc_in=enc_in, mask=mask, dec_in=dec_in, rows=rows, bounds=bounds,
+    f = Forward(w=w, enc_in=enc_in, mask=mask, dec_in=dec_in, rows=rows,
+                back=None if rows is None else np.argsort(rows), bounds=bounds,
                 hall=buf("hall", ((S + 1) * B * H,)), gates=buf("gates", (S * B * 4 * H,)),
                 logits_c=buf("logits_c", (Td * B * C,)), logits=np.empty((Td, B, C), F32) if keep else
                 workspace("logits", (Td, B, C)), h_enc=np.empty((B, H), F32) if keep else workspace("h_enc", (B, H)))
@@ -151,7 +149,7 @@ def forward(w: Weights, enc_in, mask, dec_in, h0, keep: bool = False) -> Forward
     B, H = f.h_enc.shape
     _check_shape(h0, (B, H), "h0")
     run_chunks(forward_chunk, len(f.bounds) - 1, f.bounds, w.table, w.whh, w.bhh, w.wo, w.bo, f.enc_in, f.mask,
-               f.dec_in, _in_order(np.ascontiguousarray(h0, F32), f.rows), f.hall, f.gates,
+               f.dec_in, _in_order(np.ascontiguousarray(h0, F32), f.rows), np.bool_(False), f.hall, f.gates,
                workspace("gh", (B * 3 * H,)), f.logits_c, f.logits, f.h_enc)
     return f
 
@@ -192,9 +190,10 @@ def loss_and_grads(params: dict, batch):
     scratch, per_chunk = _grad_buffers(f, True)
     run_chunks(train_chunk, len(f.bounds) - 1, f.bounds, w.table, w.whh, w.bhh, w.wo, w.bo,
                f.enc_in, f.mask, f.dec_in, _target(batch.target, f), inv_n, np.zeros((B, H), F32), np.bool_(True),
+               np.bool_(False),
                f.hall, f.gates, workspace("gh", (B * 3 * H,)), f.logits_c, f.logits, f.h_enc,
                *scratch, *per_chunk)
-    return float(per_chunk[0].sum() * inv_n), _param_grads(w, per_chunk), _in_batch_order(f.logits, f.rows, 1)
+    return float(per_chunk[0].sum() * inv_n), _param_grads(w, per_chunk), _in_batch_order(f.logits, f.back, 1)
 
 
 def predict(params, batch) -> np.ndarray:
@@ -202,7 +201,7 @@ def predict(params, batch) -> np.ndarray:
     w = Weights.of(params)
     B, H = batch.enc_in.shape[1], w.whh.shape[1]
     f = forward(w, batch.enc_in, batch.mask, batch.dec_in, np.zeros((B, H), F32))
-    return _in_batch_order(f.logits, f.rows, 1)
+    return _in_batch_order(f.logits, f.back, 1)
 
 
 def encode(params, enc_in, mask) -> np.ndarray:
@@ -210,7 +209,7 @@ def encode(params, enc_in, mask) -> np.ndarray:
     w = Weights.of(params)
     B, H = enc_in.shape[1], w.whh.shape[1]
     f = forward(w, enc_in, mask, np.zeros((0, B), np.int64), np.zeros((B, H), F32))
-    return _in_batch_order(f.h_enc, f.rows)
+    return _in_batch_order(f.h_enc, f.back)
 
 
 def decode_forward(params, h0, dec_in):
@@ -224,6 +223,8 @@ def decode_loss(params, h0, dec_in, target, mask, param_grads: bool = False):
     """Teacher-forced decode of h0 [B, H] over dec_in [T, B], the token cross-entropy against target over mask
     [T, B], and its backward pass, fused: one call per chunk, no logits gradient leaving the kernel (stage 2: the loss
     of an edited state and d loss / d h0; a GRU probe: also the weight gradients, param_grads=True).
+    The mask must say t < length (a prefix per sequence): the decoder then holds each finished row's state and skips
+    it, so logits at masked positions (which carry no loss) are not the reference's.
     Returns (loss, dh0 [B, H], logits [T, B, C], grads of embedding, cell and head ({} unless param_grads))."""
     w = Weights.of(params)
     B = dec_in.shape[1]
@@ -234,11 +235,12 @@ def decode_loss(params, h0, dec_in, target, mask, param_grads: bool = False):
     run_chunks(train_chunk, len(f.bounds) - 1, f.bounds, w.table, w.whh, w.bhh, w.wo, w.bo,
                f.enc_in, f.mask, f.dec_in, _target(target, f), inv_n,
                _in_order(np.ascontiguousarray(h0, F32), f.rows),
-               np.bool_(param_grads), f.hall, f.gates, workspace("gh", (B * w.whh.shape[0],)), f.logits_c,
+               np.bool_(param_grads), np.bool_(True), f.hall, f.gates, workspace("gh", (B * w.whh.shape[0],)),
+               f.logits_c,
                f.logits, f.h_enc, *scratch, *per_chunk)
     grads = _param_grads(w, per_chunk) if param_grads else {}
-    return (float(per_chunk[0].sum() * inv_n), _in_batch_order(scratch[-1], f.rows),
-            _in_batch_order(f.logits, f.rows, 1), grads)
+    return (float(per_chunk[0].sum() * inv_n), _in_batch_order(scratch[-1], f.back),
+            _in_batch_order(f.logits, f.back, 1), grads)
 
 
 def decode_backward(dlogits, cache: Forward, need_param_grads: bool = True):
@@ -250,6 +252,6 @@ def decode_backward(dlogits, cache: Forward, need_param_grads: bool = True):
     scratch, per_chunk = _grad_buffers(f, need_param_grads)
     run_chunks(backward_chunk, len(f.bounds) - 1, f.bounds, f.w.whh, f.w.wo, f.enc_in, f.mask, f.dec_in,
                np.zeros((0, B), np.int64), 1.0, np.bool_(False), np.ascontiguousarray(dlogits, dtype=F32),
-               np.bool_(need_param_grads), f.hall, f.gates, f.logits_c, *scratch, *per_chunk)
+               np.bool_(need_param_grads), np.bool_(False), f.hall, f.gates, f.logits_c, *scratch, *per_chunk)
     dh0 = scratch[-1]
     return dh0, (_param_grads(f.w, per_chunk) if need_param_grads else {})

@@ -70,7 +70,5 @@ class GruDecoderProbe:
         dx, _, g = gru.backward(dhs, cg)
         grads.update({"gru." + k: v for k, v in g.items()})
         if self.autoregressive:
-            dE = np.zeros_like(params["embedding.weight"])
-            np.add.at(dE, ids.reshape(-1), dx.reshape(-1, dx.shape[-1]))
-            grads["embedding.weight"] = dE
+            grads["embedding.weight"] = layers.embedding_backward(ids, dx, params["embedding.weight"].shape[0])
         return grads
