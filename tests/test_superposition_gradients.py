@@ -54,3 +54,22 @@ def test_seed_axis_is_independent_models():
         np.testing.assert_allclose(loss[i], l1, rtol=1e-13)
         for name in g1:
             np.testing.assert_allclose(grads[name][i], g1[name], rtol=1e-12, atol=1e-15)
+
+
+@settings(max_examples=10)
+@given(model=st.sampled_from(MODELS), tied=st.booleans(), bias=st.booleans(), k=st.integers(0, 3),
+       n_x=st.integers(1, 3), n_h=st.integers(1, 4), B=st.integers(1, 4), n_seeds=st.sampled_from([None, 3]),
+       seed=st.integers(0, 2**31))
+def test_numba_kernel_matches_numpy_reference(model, tied, bias, k, n_x, n_h, B, n_seeds, seed):
+    cfg = ModelConfig(model, n_x, n_h, k, tied, bias)
+    lead = () if n_seeds is None else (n_seeds,)
+    params = init_params(cfg, np.random.default_rng(seed), lead, scale=1.5)
+    x = seed_batches(range(n_seeds or 1), seed % 97, k + 4, B, n_x, 0.6)
+    x = x if n_seeds else x[0]
+    y, imp = delayed_targets(x, k), importance(n_x)
+    loss, grads, _ = loss_and_grads(params, cfg, x, y, imp)
+    loss2, grads2, _ = loss_and_grads(params, cfg, x, y, imp, backend="numba")
+    assert np.shape(loss2) == np.shape(loss) and set(grads2) == set(grads)
+    np.testing.assert_allclose(loss2, loss, rtol=1e-12, atol=1e-14)
+    for name in grads:
+        np.testing.assert_allclose(grads2[name], grads[name], rtol=1e-10, atol=1e-12 * max(1, np.abs(grads[name]).max()))

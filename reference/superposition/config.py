@@ -25,6 +25,7 @@ class SuperConfig:
     init_scale: float = 0.5     # weights ~ N(0, init_scale² / N_h)
     eval_every: int = 100       # metrics row (and checkpoint) every this many steps
     seed: int = 0
+    backend: str = "numba"      # numba (the fused kernel) or numpy (the reference)
 
     @property
     def seq_len(self) -> int:
@@ -57,6 +58,7 @@ class SuperConfig:
             (0 < self.init_scale < 100, f"--init-scale must be in (0, 100), got {self.init_scale}"),
             (self.eval_every >= 1, f"--eval-every must be >= 1, got {self.eval_every}"),
             (self.seed >= 0, f"--seed must be >= 0, got {self.seed}"),
+            (self.backend in ("numba", "numpy"), f"--backend must be numba or numpy, got {self.backend!r}"),
         ]
         for ok, msg in checks:
             if not ok:

@@ -75,8 +75,13 @@ def forward(params: dict, cfg: ModelConfig, x: np.ndarray):
     return y, (wcache, rcache, ocache)
 
 
-def loss_and_grads(params: dict, cfg: ModelConfig, x: np.ndarray, y: np.ndarray, importance: np.ndarray):
-    """(loss [...] per model, gradients of Σ loss, ŷ). y [..., T, B, N_x] targets, importance [N_x]."""
+def loss_and_grads(params: dict, cfg: ModelConfig, x: np.ndarray, y: np.ndarray, importance: np.ndarray,
+                   backend: str = "numpy"):
+    """(loss [...] per model, gradients of Σ loss, ŷ). y [..., T, B, N_x] targets, importance [N_x].
+
+    backend "numba": the fused kernel of cells/linear_rnn_numba.py (ŷ is then None)."""
+    if backend == "numba":
+        return _loss_and_grads_numba(params, cfg, x, y, importance)
     yhat, (wcache, rcache, ocache) = forward(params, cfg, x)
     T, B = x.shape[-3], x.shape[-2]
     err = yhat - y
@@ -90,3 +95,20 @@ def loss_and_grads(params: dict, cfg: ModelConfig, x: np.ndarray, y: np.ndarray,
     if db is not None:
         grads["readout.bias"] = db
     return loss, grads, yhat
+
+
+def _loss_and_grads_numba(params, cfg, x, y, importance):
+    from ..cells import linear_rnn_numba
+
+    lead = params["weight_hh"].shape[:-2]
+    flat = {k: v.reshape((-1,) + v.shape[len(lead):]) for k, v in params.items()}
+    W_y, wcache = readout_weight(flat, cfg)
+    xs, ys = (a.reshape((-1,) + a.shape[-3:]) for a in (x, y))
+    loss, g = linear_rnn_numba.loss_and_grads(xs, ys, flat["weight_ih"], flat["weight_hh"], W_y,
+                                              flat.get("readout.bias"), importance, cfg.relu_h, cfg.relu_y)
+    grads = {"weight_ih": g["W_x"], "weight_hh": g["W_h"]}
+    for name, v in readout_weight_backward(g["W_y"], wcache, flat, cfg).items():
+        grads[name] = grads.get(name, 0) + v
+    if cfg.bias:
+        grads["readout.bias"] = g["b"]
+    return loss.reshape(lead), {k: v.reshape(params[k].shape) for k, v in grads.items()}, None

@@ -92,8 +92,9 @@ def train_seeds(cfg: SuperConfig, seeds, run_dirs, resume: bool = False, progres
             stack.enter_context(runs.RunLock(d))
         groups: dict[int, list] = {}
         for i, (c, d) in enumerate(zip(cfgs, dirs)):
-            if resume and (d / "DONE").exists():
-                results[i] = runs.read_json(d / "result.json")
+            stored = runs.read_json(d / "result.json") if resume and (d / "DONE").exists() else None
+            if stored is not None and stored.get("step") == c.steps:
+                results[i] = stored
             elif resume and (d / "checkpoint.safetensors").exists():
                 p, o, step = _load_checkpoint(d, c)
                 groups.setdefault(step, []).append((i, p, o))
@@ -127,6 +128,7 @@ def _train_group(cfg, cfgs, dirs, members, start, progress) -> list[dict]:
             rows = [r for r in runs.read_jsonl(d / "metrics.jsonl") if r["step"] <= start]
             runs.atomic_write_bytes(d / "metrics.jsonl", "".join(runs.to_json(r) + "\n" for r in rows).encode())
         (d / "FAILED").unlink(missing_ok=True)
+        (d / "DONE").unlink(missing_ok=True)
     mcfg, imp = cfg.model_config(), importance(cfg.features, cfg.decay)
     opt_cfg = adamw.AdamWConfig(lr=cfg.lr, weight_decay=0.0)
     T, B = cfg.seq_len, cfg.batch_size
@@ -135,7 +137,7 @@ def _train_group(cfg, cfgs, dirs, members, start, progress) -> list[dict]:
     t0, losses = time.time(), []
     for step in range(start + 1, cfg.steps + 1):
         x = seed_batches(seeds, step, T, B, cfg.features, cfg.p)
-        loss, grads, _ = loss_and_grads(params, mcfg, x, delayed_targets(x, cfg.k), imp)
+        loss, grads, _ = loss_and_grads(params, mcfg, x, delayed_targets(x, cfg.k), imp, cfg.backend)
         what = divergence.update(params, grads, float(loss.sum()), opt, opt_cfg)
         if what is not None:
             bar.close()

@@ -27,10 +27,11 @@ def importance(n_features: int, decay: float = 0.9) -> np.ndarray:
 
 
 def sample_inputs(seed: int, step: int, T: int, batch: int, n_features: int, p: float) -> np.ndarray:
-    """x [T, B, N_x] float64 drawn from the stream (seed, step) alone."""
-    rng = np.random.default_rng([seed, step, 11])
-    active = rng.random((T, batch, n_features)) < p
-    return np.where(active, rng.random((T, batch, n_features)), 0.0)
+    """x [T, B, N_x] float64 drawn from the stream (seed, step) alone.
+
+    One uniform r per entry: the feature is active when r < p, and then r/p ~ U[0, 1) is its amplitude."""
+    r = np.random.default_rng([seed, step, 11]).random((T, batch, n_features))
+    return np.where(r < p, r / p, 0.0)
 
 
 def delayed_targets(x: np.ndarray, k: int) -> np.ndarray:
