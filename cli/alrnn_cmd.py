@@ -29,7 +29,7 @@ def alrnn():
 @click.option("--mar-units", type=int, default=None, help="MAR on units 0..N-1 [hidden // 2].")
 @click.option("--lr", type=float, default=None, help="Adam learning rate [1e-3].")
 @click.option("--batch", type=int, default=None, help="Trials per step [addition 128, context 64, copy 64].")
-@click.option("--epochs", type=int, default=None, help="Epochs [addition 100, context 1000, copy 300].")
+@click.option("--epochs", type=int, default=None, help="Epochs [addition 200, context 1000, copy 300].")
 @click.option("--eval-every", type=int, default=None, help="Epochs between evaluations and checkpoints.")
 @click.option("--n-train", type=int, default=None, help="Training trials.")
 @click.option("--n-valid", type=int, default=None, help="Validation trials.")

@@ -36,8 +36,13 @@ def load_run(run_dir: Path) -> tuple[ALRNNConfig, dict]:
 
 
 def analyze(run_dir: Path) -> dict:
+    """The analysis of a finished run, written to RUN/regions/."""
     cfg, params = load_run(run_dir)
-    out = Path(run_dir) / "regions"
+    return analyze_model(cfg, params, Path(run_dir) / "regions", {"run": str(run_dir)})
+
+
+def analyze_model(cfg: ALRNNConfig, params: dict, out: Path, extra: dict | None = None) -> dict:
+    """The analysis of `params` on the test trials of `cfg`; figures and regions.json go to `out`."""
     out.mkdir(exist_ok=True)
     trials = data.make_split(cfg, "test")
     zs, y = model.predict(params, trials, cfg.backend)
@@ -46,7 +51,7 @@ def analyze(run_dir: Path) -> dict:
     labels = code_strings(uniq)
     freqs = counts / counts.sum()
     C = transitions(ids, trials.length, len(counts))
-    res = {"run": str(run_dir), "task": cfg.task, "P": cfg.P, "hidden": cfg.hidden, "steps": int(len(codes)),
+    res = {**(extra or {}), "task": cfg.task, "P": cfg.P, "hidden": cfg.hidden, "steps": int(len(codes)),
            "codes_used": int(len(counts)), "codes_possible": 2.0 ** cfg.P,
            "histogram": [{"code": c, "freq": float(f)} for c, f in zip(labels[:50], freqs[:50])],
            "bit_flips_per_step": bit_flips(codes, trials.length),

@@ -2,7 +2,7 @@
 
 Per-task defaults (the spec's values unless marked "laptop"):
     addition  M 20 (laptop; spec 50), T 50 (laptop; spec 100), 10 000 / 1 000 train / test, batch 128,
-              100 epochs (laptop; spec 2 000), model = last epoch
+              200 epochs (laptop; spec 2 000), model = last epoch
     context   M 10, P 5, T 100, 1 000 / 200 / 200 train / valid / test, batch 64, 1 000 epochs, model = best valid loss
     copy      M 20 (laptop; spec 50), seq_len 4, delay 20 (laptop; spec 8, 100), 5 symbols, 2 000 / 200 train / test,
               batch 64, 300 epochs (laptop; spec 8 000), model = best test sequence accuracy (as the authors' code)
@@ -20,7 +20,7 @@ from ..tasks import copy as copy_task
 TASKS = ("addition", "context", "copy")
 SELECTION = {"addition": "last", "context": "best_valid_loss", "copy": "best_test_sequence_accuracy"}
 TASK_DEFAULTS = {
-    "addition": dict(hidden=20, P=1, length=50, n_train=10_000, n_valid=0, n_test=1_000, batch=128, epochs=100,
+    "addition": dict(hidden=20, P=1, length=50, n_train=10_000, n_valid=0, n_test=1_000, batch=128, epochs=200,
                      eval_every=5),
     "context": dict(hidden=10, P=5, length=100, n_train=1_000, n_valid=200, n_test=200, batch=64, epochs=1_000,
                     eval_every=20),
