@@ -33,7 +33,7 @@ def cli(args, capsys):
 
 
 @pytest.mark.parametrize("task,extra", [("addition", ["--length", "12"]), ("context", ["--length", "10", "--n-valid", "20"]),
-                                         ("copy", ["--seq-len", "2", "--delay", "3"])])
+                                         ("copy", ["--seq-len", "2", "--delay", "3"]), ("multitask", [])])
 def test_train_json_and_run_directory(tmp_path, capsys, task, extra):
     rc, out, err = cli(["alrnn", "train", "--task", task, "--hidden", "6", "--P", "2", *extra, *TINY,
                         "--out", tmp_path / "r", "--json"], capsys)
@@ -52,6 +52,10 @@ def test_train_json_and_run_directory(tmp_path, capsys, task, extra):
     assert reg["codes_used"] == res["codes_used"] <= 2 ** 2
     assert np.isclose(sum(h["freq"] for h in reg["histogram"]), 1.0)
     assert (tmp_path / "r" / "regions" / "histogram.png").exists()
+    if task == "multitask":     # the JSD between the 11 tasks within this one model
+        J = np.array(reg["jsd_matrix"])
+        assert J.shape == (11, 11) and np.allclose(J, J.T) and np.allclose(np.diag(J), 0) and J.max() <= 1
+        assert (tmp_path / "r" / "regions" / "jsd.png").exists()
 
 
 def test_resume_is_bit_identical(tmp_path):
@@ -90,6 +94,7 @@ def test_numpy_and_numba_backends_agree(tmp_path):
     (["--task", "copy", "--length", "5"], "too short"),
     (["--hidden", "0"], "--hidden"),
     (["--mar-units", "50"], "--mar-units"),
+    (["--task", "multitask", "--length", "40"], "does not apply"),
 ])
 def test_bad_input_is_one_line_and_exit_2(tmp_path, capsys, args, msg):
     rc, out, err = cli(["alrnn", "train", *args, "--out", tmp_path / "bad", "--quiet"], capsys)

@@ -1,10 +1,11 @@
 """`onionref alrnn regions RUN`: the linear-subregion analysis of a trained run on its test trials (spec A4).
 
 Writes RUN/regions/regions.json and histogram.png, transitions.png, eigenvalues.png (+ jsd.png where the run has
-groups of trials: the two contexts of contextual integration). Task-specific numbers:
+groups of trials: the two contexts of contextual integration, the 11 tasks of the multi-task model). Task-specific numbers:
   addition  the input gate: how often the code leaves its dominant region at marked steps and at unmarked steps;
             the Jacobian eigenvalue nearest 1 of the dominant region (an integrator has one ≈ 1)
   context   the code distribution per context and their JSD; the final-step codes of each context
+  multitask the code distribution per task, the JSD matrix between tasks (one model: shared unit labels) and its mean
 """
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from .. import runs
+from ..tasks import cognitive
 from ..errors import UserError
 from . import data, model
 from .config import ALRNNConfig
@@ -105,4 +107,11 @@ def _task_specific(cfg, trials, codes, ids, n_codes, labels, out, title) -> dict
         final = {f"context {c}": sorted({labels[i] for i in ids[last & (trials.task[trial_of_step] == c)]})[:8]
                  for c in (0, 1)}
         return {"jsd_between_contexts": d, "final_step_codes": final}
+    if cfg.task == "multitask":
+        names = list(cognitive.TASKS)
+        dists = [distribution(ids[trials.task[trial_of_step] == i], n_codes) for i in range(len(names))]
+        J = np.array([[jsd(p, q) for q in dists] for p in dists])
+        plot_matrix(J, names, out / "jsd.png", f"{title}: JSD between tasks")
+        return {"tasks": names, "jsd_matrix": J.tolist(), "jsd_mean": float(J[np.triu_indices(len(names), 1)].mean()),
+                "codes_per_task": [int((d > 0).sum()) for d in dists]}
     return {}

@@ -6,7 +6,10 @@ Per-task defaults (the spec's values unless marked "laptop"):
     context   M 10, P 5, T 100, 1 000 / 200 / 200 train / valid / test, batch 64, 1 000 epochs, model = best valid loss
     copy      M 20 (laptop; spec 50), seq_len 4, delay 20 (laptop; spec 8, 100), 5 symbols, 2 000 / 200 train / test,
               batch 64, 300 epochs (laptop; spec 8 000), model = best test sequence accuracy (as the authors' code)
-MAR: τ = 0.1 on the first M/2 units (the launchers' M_reg = M/2). Optimiser: Adam, lr 1e-3.
+    multitask M 32 (spec A8; launcher 64), P 4, SIMPLE durations, 5 500 / 1 100 train / test (500 / 100 per task, fixed;
+              the launcher draws 5 000 fresh trials per epoch), batch 64, 100 epochs (laptop; spec 300), MAR τ 0.01,
+              the multi-task init (A ≈ 0.9), model = last epoch
+MAR: τ = 0.1 (multitask 0.01) on the first M/2 units (the launchers' M_reg = M/2). Optimiser: Adam, lr 1e-3.
 """
 from __future__ import annotations
 
@@ -15,10 +18,14 @@ from dataclasses import dataclass, fields
 import numpy as np
 
 from ..errors import UserError
-from ..tasks import copy as copy_task
+from ..tasks import cognitive, copy as copy_task
 
-TASKS = ("addition", "context", "copy")
-SELECTION = {"addition": "last", "context": "best_valid_loss", "copy": "best_test_sequence_accuracy"}
+# The longest multi-task trial: context, stimulus, delay, second stimulus, response at their longest.
+MULTITASK_MAX_LENGTH = sum(hi - 1 for _, hi in (cognitive.CONTEXT, cognitive.STIM, cognitive.DELAY, cognitive.STIM,
+                                                 cognitive.RESPONSE))
+TASKS = ("addition", "context", "copy", "multitask")
+SELECTION = {"addition": "last", "context": "best_valid_loss", "copy": "best_test_sequence_accuracy",
+             "multitask": "last"}
 TASK_DEFAULTS = {
     "addition": dict(hidden=20, P=1, length=50, n_train=10_000, n_valid=0, n_test=1_000, batch=128, epochs=200,
                      eval_every=5),
@@ -26,6 +33,8 @@ TASK_DEFAULTS = {
                     eval_every=20),
     "copy": dict(hidden=20, P=5, length=copy_task.length(4, 20), n_train=2_000, n_valid=0, n_test=200, batch=64,
                  epochs=300, eval_every=10),
+    "multitask": dict(hidden=32, P=4, length=MULTITASK_MAX_LENGTH, n_train=5_500, n_valid=0, n_test=1_100, batch=64,
+                      epochs=100, eval_every=5, mar=0.01),
 }
 
 
@@ -116,6 +125,8 @@ def resolve(task: str, given: dict) -> ALRNNConfig:
             if kw["delay"] < 0:
                 raise UserError(f"--length {kw['length']} is too short for --seq-len {seq_len} "
                                 f"(the copy task needs at least 2·seq_len + 1 = {2 * seq_len + 1} steps)")
+    if task == "multitask" and given.get("length") is not None:
+        raise UserError("--length does not apply to multitask: its trial lengths come from the SIMPLE durations")
     if given.get("mar_units") is None:
         kw["mar_units"] = kw.get("hidden", ALRNNConfig.hidden) // 2
     return ALRNNConfig(task=task, **kw).validate()

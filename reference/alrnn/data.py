@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..tasks import addition, context, copy as copy_task
+from ..tasks import addition, cognitive, context, copy as copy_task
 from .config import ALRNNConfig
 
 SPLIT_IDS = {"train": 0, "valid": 1, "test": 2}
@@ -12,7 +12,8 @@ SPLIT_IDS = {"train": 0, "valid": 1, "test": 2}
 
 def io_sizes(cfg: ALRNNConfig) -> tuple[int, int]:
     """(K inputs, N outputs) of the task."""
-    return {"addition": (2, 1), "context": (4, 2), "copy": (cfg.symbols, cfg.symbols - 1)}[cfg.task]
+    return {"addition": (2, 1), "context": (4, 2), "copy": (cfg.symbols, cfg.symbols - 1),
+            "multitask": (cognitive.K, cognitive.N)}[cfg.task]
 
 
 def make_split(cfg: ALRNNConfig, split: str):
@@ -25,9 +26,12 @@ def make_split(cfg: ALRNNConfig, split: str):
         return addition.make(n, cfg.length, rng)
     if cfg.task == "context":
         return context.make(n, cfg.length, rng)
+    if cfg.task == "multitask":
+        return cognitive.make(n, rng)
     return copy_task.make(n, cfg.seq_len, cfg.delay, cfg.symbols, rng)
 
 
 def score(cfg: ALRNNConfig, y_pred, trials) -> dict:
     """The task's metrics (accuracy always; mse for addition; sequence_accuracy for copy)."""
-    return {"addition": addition.score, "context": context.score, "copy": copy_task.score}[cfg.task](y_pred, trials)
+    return {"addition": addition.score, "context": context.score, "copy": copy_task.score,
+            "multitask": cognitive.score}[cfg.task](y_pred, trials)

@@ -27,7 +27,8 @@ from .regions import bitcodes, distinct_codes
 
 def init_params(cfg: ALRNNConfig) -> dict:
     K, N = data.io_sizes(cfg)
-    return alrnn.init(cfg.hidden, cfg.P, K, N, np.random.default_rng([cfg.seed, 1]))
+    return alrnn.init(cfg.hidden, cfg.P, K, N, np.random.default_rng([cfg.seed, 1]),
+                      kind="multitask" if cfg.task == "multitask" else "sequence")
 
 
 def evaluate(params: dict, trials, cfg: ALRNNConfig) -> dict:
