@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..plots import _save
+from ..plots import save_png
 
 
 def _plt():
@@ -35,7 +35,7 @@ def plot_curves(metrics: list, path: Path, title: str) -> None:
     ax[1].set(xlabel="epoch", ylabel="test accuracy", ylim=(-0.02, 1.02))
     for a in ax:
         a.grid(alpha=0.3)
-    _save(fig, Path(path))
+    save_png(fig, Path(path))
     plt.close(fig)
 
 
@@ -47,7 +47,7 @@ def plot_histogram(labels: list, freqs, path: Path, title: str, top: int = 30) -
     if max((len(s) for s in labels[:n]), default=0) <= 12:
         ax.set_xticks(range(n), labels[:n], rotation=90, fontsize=7)
     ax.set(xlabel=f"bitcode (top {n} of {len(freqs)})", ylabel="relative frequency", title=title)
-    _save(fig, Path(path))
+    save_png(fig, Path(path))
     plt.close(fig)
 
 
@@ -69,7 +69,7 @@ def plot_transitions(C, labels: list, path: Path, title: str, top: int = 10) -> 
         ax.text(*(1.18 * xy[i]), labels[i] if len(labels[i]) <= 12 else f"#{i}", ha="center", fontsize=7)
     ax.set(xlim=(-1.5, 1.5), ylim=(-1.5, 1.5), title=title)
     ax.axis("off")
-    _save(fig, Path(path))
+    save_png(fig, Path(path))
     plt.close(fig)
 
 
@@ -84,7 +84,7 @@ def plot_eigenvalues(eigs: dict, path: Path, title: str) -> None:
     ax.set(xlabel="Re λ", ylabel="Im λ", title=title, aspect="equal")
     ax.legend(fontsize=6, title="region", title_fontsize=7)
     ax.grid(alpha=0.3)
-    _save(fig, Path(path))
+    save_png(fig, Path(path))
     plt.close(fig)
 
 
@@ -96,7 +96,7 @@ def plot_matrix(mat, labels: list, path: Path, title: str) -> None:
     ax.set_yticks(range(len(labels)), labels, fontsize=7)
     fig.colorbar(im, ax=ax, label="JSD (bits)")
     ax.set_title(title, fontsize=9)
-    _save(fig, Path(path))
+    save_png(fig, Path(path))
     plt.close(fig)
 
 
@@ -113,5 +113,5 @@ def plot_vs_P(series: dict, path: Path, ylabel: str, title: str, log_y: bool = F
     ax.grid(alpha=0.3)
     if len(series) > 1:
         ax.legend(fontsize=7)
-    _save(fig, Path(path))
+    save_png(fig, Path(path))
     plt.close(fig)
