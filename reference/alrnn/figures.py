@@ -1,4 +1,4 @@
-"""The AL-RNN lab's figures (PNG, matplotlib Agg, written atomically through plots._save).
+"""The AL-RNN lab's figures (PNG, matplotlib Agg, written atomically through plots.save_png).
 
     curves.png        train loss and test accuracy against the epoch
     histogram.png     relative frequency of each distinct bitcode, sorted
