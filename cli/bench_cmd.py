@@ -38,12 +38,18 @@ def parse_hidden(text: str) -> list[int]:
 @click.option("--analyses", is_flag=True, help="Time stage-2 steps (every intervention and probe), not training.")
 @click.option("--methods", default=None,
               help="With --analyses: the analyses to time, comma-separated [default: all].")
+@click.option("--alrnn", is_flag=True, help="Time the AL-RNN training step instead (M 50, T 100, batch 128).")
 @click.option("--json", "as_json", is_flag=True, help="Print the results as one JSON line.")
-def bench_cmd(hidden, steps, threads, backends, max_seconds, analyses, methods, as_json):
+def bench_cmd(hidden, steps, threads, backends, max_seconds, analyses, methods, alrnn, as_json):
     """Milliseconds per training step (batch 256, L 9, AdamW) of each backend, with speed-ups and GFLOP/s;
-    with --analyses, per stage-2 step of each intervention and probe, with one thread and with all."""
+    with --analyses, per stage-2 step of each intervention and probe, with one thread and with all;
+    with --alrnn, per AL-RNN training step."""
     from onionref import bench, bench_analyses
 
+    if alrnn:
+        if analyses or methods is not None or hidden is not None:
+            raise UserError("--alrnn takes none of --analyses, --methods, --hidden")
+        return _bench_alrnn(steps, threads, backends, as_json)
     hiddens = parse_hidden(hidden or (DEFAULT_HIDDEN_ANALYSES if analyses else DEFAULT_HIDDEN))
     if steps < 1:
         raise UserError(f"--steps must be >= 1, got {steps}")
@@ -70,3 +76,17 @@ def bench_cmd(hidden, steps, threads, backends, max_seconds, analyses, methods, 
     res = bench.run(hiddens, steps=steps, threads=threads, backends=names, max_seconds=max_seconds,
                     progress=progress)
     click.echo(to_json(res) if as_json else bench.format_table(res))
+
+
+def _bench_alrnn(steps, threads, backends, as_json):
+    from onionref.alrnn import bench as alrnn_bench
+
+    names = [b.strip() for b in backends.split(",") if b.strip()]
+    if steps < 1 or threads is not None and not 1 <= threads <= 4 * (os.cpu_count() or 1):
+        raise UserError(f"--steps must be >= 1 and --threads in 1..{4 * (os.cpu_count() or 1)}")
+    if not names or any(b not in alrnn_bench.BACKENDS for b in names):
+        raise UserError(f"--backends takes a comma-separated subset of {','.join(alrnn_bench.BACKENDS)}, "
+                        f"got {backends!r}")
+    progress = None if as_json else (lambda msg: click.echo(f"timing {msg} ...", err=True))
+    res = alrnn_bench.run(threads=threads, steps=steps, backends=names, progress=progress)
+    click.echo(to_json(res) if as_json else alrnn_bench.format_table(res))

@@ -11,7 +11,8 @@ from pathlib import Path
 from .runs import atomic_write_bytes
 
 
-def _save(fig, path: Path) -> None:
+def save_png(fig, path: Path) -> None:
+    """Write a matplotlib figure as a PNG, atomically (dpi 110, tight box)."""
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
     atomic_write_bytes(path, buf.getvalue())
@@ -35,12 +36,12 @@ def plot_run(metrics: list, out_dir: Path, score_key: str = "accuracy", title: s
         ax[1].semilogy(*zip(*losses), marker=".")
     ax[1].set(xlabel="step", ylabel="train loss")
     ax[1].grid(alpha=0.3)
-    _save(fig, Path(out_dir) / "curves.png")
+    save_png(fig, Path(out_dir) / "curves.png")
     plt.close(fig)
 
     per = metrics[-1]["valid"]["per_length"]
     fig, ax = plt.subplots(figsize=(4.5, 3))
     ax.bar([str(k) for k in per], list(per.values()))
     ax.set(xlabel="sequence length", ylabel=score_key, ylim=(0, 1.02), title=f"{title} step {steps[-1]}")
-    _save(fig, Path(out_dir) / "per_length.png")
+    save_png(fig, Path(out_dir) / "per_length.png")
     plt.close(fig)
