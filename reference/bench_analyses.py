@@ -29,22 +29,18 @@ from . import adamw
 from .bench import _start_workers, measure_peak, stop_workers
 from .bench_models import B, L, N_SYMBOLS
 from .errors import UserError
-from .onion import seq2seq
+from .onion import methods, seq2seq
 from .onion.analysis import train_step
 from .onion.frozen import Frozen
-from .onion.interventions.linear import LinearIntervention
-from .onion.interventions.onion import OnionIntervention
-from .onion.probes.gru_decoder import GruDecoderProbe
-from .onion.probes.onion import OnionProbe
-from .onion.probes.state_decoder import StateDecoderProbe
 from .tasks.repeat import epoch_batches
 
-METHODS = {"onion": OnionIntervention(True), "onion-noscale": OnionIntervention(False),
-           "linear": LinearIntervention(1), "bigram": LinearIntervention(2),
-           "probe-linear": StateDecoderProbe(1), "probe-mlp": StateDecoderProbe(2), "probe-onion": OnionProbe(),
-           "probe-gru-ar": GruDecoderProbe(True), "probe-gru-noinput": GruDecoderProbe(False)}
-ANALYSES = tuple(METHODS)
+# `intervene --mode M` is timed as "M", `probe --kind K` as "probe-K"
+ANALYSES = methods.INTERVENTIONS + tuple("probe-" + k for k in methods.PROBES)
 N_POOL = 4096  # sequences the batches are drawn from
+
+
+def method_of(name: str):
+    return methods.probe(name[len("probe-"):]) if name.startswith("probe-") else methods.intervention(name)
 
 
 def mean_length(name: str) -> float:
@@ -86,7 +82,7 @@ def onionref_step(backend: str, hidden: int, name: str, threads: int):
         gru_numba.pin_blas()
     model = seq2seq.init_params(hidden, N_SYMBOLS, N_SYMBOLS + 1, np.random.default_rng(0))
     frozen = Frozen(model, N_SYMBOLS, False, backend)
-    method = METHODS[name]
+    method = method_of(name)
     params, buffers = method.init(frozen, np.random.default_rng([0, 2]))
     opt, cfg = adamw.init_state(params), adamw.AdamWConfig(lr=1e-3, weight_decay=0.1)
     tokens, lengths = sequences(name)
