@@ -118,6 +118,18 @@ def test_fused_decode_loss_matches_reference(seed, H, n_symbols, no_input, B, T,
         _close(grads[k], grads_r[k], "decode_loss " + k)
 
 
+@settings(max_examples=30, deadline=None)
+@given(seed=st.integers(0, 2**31), T=st.integers(1, 6), B=st.integers(1, 9), C=st.integers(2, 7))
+def test_cross_entropy_matches_reference(seed, T, B, C):
+    rng = np.random.default_rng(seed)
+    logits = (3 * rng.standard_normal((T, B, C))).astype(np.float32)
+    target, mask = rng.integers(0, C, (T, B)), rng.random((T, B)) < 0.7
+    loss, dlogits = gn.cross_entropy(logits, target, mask)
+    loss_r, dlogits_r = seq2seq.cross_entropy(logits.astype(np.float64), target, mask)
+    assert abs(loss - loss_r) <= 2e-6 * max(1.0, abs(loss_r))
+    _close(dlogits, dlogits_r, "dlogits")
+
+
 def test_decode_cache_survives_other_calls():
     """decode_forward's cache owns its buffers: later calls (which reuse workspaces) must not clobber it."""
     params, batch, rng = _problem(3, 8, 5, False, 6, 4)

@@ -7,6 +7,7 @@ frozen-model pieces stage 2 needs (encode; decode forward / backward with or wit
     decode_forward(params, h0, dec_in)          -> (logits [T, B, C], cache)
     decode_backward(dlogits, cache, need_param_grads=True) -> (dh0 [B, H], grads)   grads = {} if not needed
     decode_loss(params, h0, dec_in, target, mask, param_grads=False) -> (loss, dh0, logits, grads)   fused
+    cross_entropy(logits, target, mask)         -> (loss, dlogits)   seq2seq.cross_entropy on the head's kernel
 `params` is the dict of torch-named arrays, or its `Weights.of(params)` (to convert them once, not every call).
 
 What is fused (gru_numba_kernels.py):
@@ -28,12 +29,13 @@ import numpy as np
 from . import gru_numba_chunks, gru_numba_kernels, head_numba
 from ..jit import blas, math32
 from .gru_numba_chunks import backward_chunk, forward_chunk, train_chunk
+from .head_numba import cross_entropy_chunk
 from ..jit.cache import drop_stale_cache
 from ..jit.threads import (chunk_bounds, get_threads, owned, pin_blas, recycle_when_dead, run_chunks, set_threads,
                             workspace)
 
 __all__ = ["loss_and_grads", "predict", "encode", "decode_forward", "decode_backward", "decode_loss",
-           "Weights", "set_threads", "get_threads", "pin_blas"]
+           "cross_entropy", "Weights", "set_threads", "get_threads", "pin_blas"]
 F32 = np.float32
 drop_stale_cache([math32, blas, gru_numba_kernels, head_numba, gru_numba_chunks])
 
@@ -241,6 +243,21 @@ def decode_loss(params, h0, dec_in, target, mask, param_grads: bool = False):
     grads = _param_grads(w, per_chunk) if param_grads else {}
     return (float(per_chunk[0].sum() * inv_n), _in_batch_order(scratch[-1], f.back),
             _in_batch_order(f.logits, f.back, 1), grads)
+
+
+def cross_entropy(logits, target, mask):
+    """seq2seq.cross_entropy (mean token CE over mask [T, B]) on the class-major kernel of the head: logits
+    [T, B, C] → (loss, dlogits [T, B, C] float32). For the probes, whose logits do not come from the model's head."""
+    T, B, C = logits.shape
+    target = _tokens(target, C, "target")
+    mask = np.ascontiguousarray(mask, dtype=np.bool_)
+    _check_shape(target, (T, B), "target")
+    _check_shape(mask, (T, B), "mask")
+    lt = np.ascontiguousarray(logits.reshape(T * B, C).T, dtype=F32)   # [C, T·B], position t·B + b
+    dlt = np.empty_like(lt)
+    inv_n = 1.0 / max(int(mask.sum()), 1)
+    loss = cross_entropy_chunk(lt, target, mask, 0, inv_n, dlt)
+    return float(loss * inv_n), np.ascontiguousarray(dlt.T).reshape(T, B, C)
 
 
 def decode_backward(dlogits, cache: Forward, need_param_grads: bool = True):

@@ -42,7 +42,7 @@ class OnionProbe:
         x, c1 = layers.linear_forward(x, params["cls1.weight"], params["cls1.bias"])
         x, cr = layers.relu_forward(x)
         logits, c2 = layers.linear_forward(x, params["cls2.weight"], params["cls2.bias"])
-        loss, dlogits, correct = loss_and_correct(logits, batch)
+        loss, dlogits, correct = loss_and_correct(logits, batch, frozen.backend)
         return loss, correct, (dlogits, c_ln, c1, cr, c2, batch.target, sc, sc_cache, params)
 
     def backward(self, cache):
