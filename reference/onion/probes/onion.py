@@ -38,20 +38,26 @@ class OnionProbe:
         sc, sc_cache = scale_forward(params, np.arange(T))                       # [T, H]
         layer = params["E"][batch.target] * sc[:, None, :]                     # [T, B, H]
         hs = h[None] - (np.cumsum(layer, axis=0) - layer)
-        x, c_ln = layers.layer_norm_forward(hs, params["ln.weight"], params["ln.bias"])
+        # the classifier reads only the positions t < L (the others carry no loss; their logits stay 0)
+        valid = batch.mask
+        x, c_ln = layers.layer_norm_forward(hs[valid], params["ln.weight"], params["ln.bias"])
         x, c1 = layers.linear_forward(x, params["cls1.weight"], params["cls1.bias"])
         x, cr = layers.relu_forward(x)
-        logits, c2 = layers.linear_forward(x, params["cls2.weight"], params["cls2.bias"])
+        logits_v, c2 = layers.linear_forward(x, params["cls2.weight"], params["cls2.bias"])
+        logits = np.zeros(valid.shape + logits_v.shape[1:], logits_v.dtype)
+        logits[valid] = logits_v
         loss, dlogits, correct = loss_and_correct(logits, batch, frozen.backend)
-        return loss, correct, (dlogits, c_ln, c1, cr, c2, batch.target, sc, sc_cache, params)
+        return loss, correct, (dlogits, valid, c_ln, c1, cr, c2, batch.target, sc, sc_cache, params)
 
     def backward(self, cache):
-        dlogits, c_ln, c1, cr, c2, target, sc, sc_cache, params = cache
+        dlogits, valid, c_ln, c1, cr, c2, target, sc, sc_cache, params = cache
         grads = {}
-        dx, grads["cls2.weight"], grads["cls2.bias"] = layers.linear_backward(dlogits, c2)
+        dx, grads["cls2.weight"], grads["cls2.bias"] = layers.linear_backward(dlogits[valid], c2)
         dx = layers.relu_backward(dx, cr)
         dx, grads["cls1.weight"], grads["cls1.bias"] = layers.linear_backward(dx, c1)
-        dhs, grads["ln.weight"], grads["ln.bias"] = layers.layer_norm_backward(dx, c_ln)
+        dhs_v, grads["ln.weight"], grads["ln.bias"] = layers.layer_norm_backward(dx, c_ln)
+        dhs = np.zeros(valid.shape + dhs_v.shape[1:], dhs_v.dtype)
+        dhs[valid] = dhs_v
         # layer q is subtracted from every h_p with p > q: d layer_q = −Σ_{p>q} dh_p
         after = np.cumsum(dhs[::-1], axis=0)[::-1] - dhs
         dlayer = -after
