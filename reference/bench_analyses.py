@@ -14,7 +14,8 @@ mean length: 5.5, or 9 for the linear interventions) and the training bench's GR
     onion, onion-noscale      encode 12G + decode 12G + decode back to h0 12G                  + head 4·H·C·B·T̄
     linear (unigram)          the same, plus the rotation's GEMMs 14·B·H² (its eigendecomposition is not counted)
     bigram                    as linear with two encoder passes (base and source): 48G + ...
-    probe-linear, probe-mlp   encode 12G, then Linear(H, 9C) (and Linear(H, H)): 2·in·out·B forward, 4·in·out·B back
+    probe-linear, probe-mlp   encode 12G, then Linear(H, 9C) (and Linear(H, H)): 2·in·out·B forward, 4·in·out·B
+                              backward
     probe-onion               encode 12G, then per position Linear(H, H) and Linear(H, C): 6·(H² + H·C)·B·T̄
     probe-gru-*               encode 12G, a GRU decoder with weight gradients 36G, head 6·H·C·B·T̄
 """
