@@ -12,6 +12,7 @@ rescheduling a job whose worker died, which then resumes from the job's last che
 from __future__ import annotations
 
 import os
+import time
 import uuid
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -33,12 +34,15 @@ class Job:
 
 
 def _call(fn, kwargs, *deps_done):
-    """Run one job inside a worker, with the fast path on one thread and BLAS pinned to one thread."""
+    """Run one job inside a worker, with the fast path on one thread and BLAS pinned to one thread; returns
+    (fn's value, {"start", "end": wall-clock seconds in the worker, "pid"})."""
     from ..jit.threads import pin_blas, set_threads
 
+    start = time.time()
     pin_blas()
     set_threads(1)
-    return fn(**kwargs)
+    value = fn(**kwargs)
+    return value, {"start": start, "end": time.time(), "pid": os.getpid()}
 
 
 def ordered(jobs: list[Job]) -> list[Job]:
@@ -106,20 +110,21 @@ def connect(workers: int | None = None, scheduler: str | None = None):
 
 
 def run_jobs(jobs: list[Job], *, workers: int | None = None, scheduler: str | None = None,
-             progress: bool = True, desc: str = "sweep", client=None) -> dict[str, dict]:
+             progress: bool = True, desc: str = "sweep", client=None, timings: dict | None = None) -> dict[str, dict]:
     """Run every job; return {key: fn's return value}. Jobs whose function raised, or whose dependency did, are
     reported together at the end as one UserError after every other job has finished. With `client` (from
-    `connect`), run on it and leave it open; else connect to `scheduler` or start a LocalCluster of `workers`."""
+    `connect`), run on it and leave it open; else connect to `scheduler` or start a LocalCluster of `workers`.
+    `timings`, if given, receives {key: {"start", "end", "pid"}} of every finished job (measured in its worker)."""
     jobs = ordered(jobs)
     if not jobs:
         return {}
     if client is None:
         with connect(workers, scheduler) as client:
-            return _run_on(client, jobs, progress, desc)
-    return _run_on(client, jobs, progress, desc)
+            return _run_on(client, jobs, progress, desc, timings)
+    return _run_on(client, jobs, progress, desc, timings)
 
 
-def _run_on(client, jobs: list[Job], progress: bool, desc: str) -> dict[str, dict]:
+def _run_on(client, jobs: list[Job], progress: bool, desc: str, timings: dict | None) -> dict[str, dict]:
     from distributed import wait
     from tqdm import tqdm
 
@@ -141,7 +146,9 @@ def _run_on(client, jobs: list[Job], progress: bool, desc: str) -> dict[str, dic
                 done = set()
             for f in done:
                 if f.status == "finished":
-                    results[key_of[f.key]] = f.result()
+                    results[key_of[f.key]], when = f.result()
+                    if timings is not None:
+                        timings[key_of[f.key]] = when
                 else:
                     failed[key_of[f.key]] = f.exception()
                 bar.update(1)
