@@ -136,6 +136,9 @@ def _run_on(client, jobs: list[Job], progress: bool, desc: str, timings: dict | 
         futures[j.key] = f
         key_of[f.key] = j.key
     results, failed = {}, {}
+    cells = {}                         # "h48-ar-s0" of "h48-ar-s0/train": a cell is done when all its jobs are
+    for j in jobs:
+        cells.setdefault(j.key.split("/")[0], []).append(j.key)
     pending = set(futures.values())
     with tqdm(total=len(jobs), desc=desc, unit="job", disable=not progress, dynamic_ncols=True) as bar, \
             client.as_current():
@@ -153,7 +156,9 @@ def _run_on(client, jobs: list[Job], progress: bool, desc: str, timings: dict | 
                     failed[key_of[f.key]] = f.exception()
                 bar.update(1)
             busy = [key_of.get(k, str(k)) for ks in client.processing().values() for k in ks]
-            bar.set_postfix_str(("on: " + ", ".join(sorted(busy))) if busy else "", refresh=True)
+            n_done = sum(all(k in results or k in failed for k in ks) for ks in cells.values())
+            bar.set_postfix_str(f"cells {n_done}/{len(cells)}" + ("; on: " + ", ".join(sorted(busy)) if busy else ""),
+                                refresh=True)
     if failed:
         first_key, first = next(iter(failed.items()))
         raise UserError(f"{len(failed)} of {len(jobs)} jobs failed; first {first_key}: "
