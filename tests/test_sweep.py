@@ -98,7 +98,6 @@ def test_driver_killed_mid_sweep_then_the_same_command_finishes_identically(refe
         stop([proc] + family)
     interrupted = _in_progress(out)
     assert interrupted, "the kill landed after every started job had finished"
-    assert not (out / "h8-ar-s0/probe/linear/DONE").exists() or not (out / "h8-noinput-s0/probe/linear/DONE").exists()
     done = subprocess.run(args, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
     res = json.loads(done.stdout.strip().splitlines()[-1])

@@ -90,7 +90,9 @@ def _client(workers: int | None, scheduler: str | None):
     # Saturation 1.0: the scheduler hands a worker its next job only when it is free, so a late or rescheduled job
     # goes to whichever worker frees first, and `processing` is exactly the job each worker is on.
     with dask.config.set({"distributed.scheduler.worker-saturation": 1.0}):
-        cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None,
+        # dashboard_address ":0": the scheduler's HTTP server on a free port (None means 8787, which a second
+        # sweep on the machine finds taken, and says so on stderr)
+        cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=":0",
                                silence_logs=logging.ERROR, env=ONE_THREAD_ENV)
     return Client(cluster, set_as_default=False)
 
