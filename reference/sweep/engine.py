@@ -35,14 +35,14 @@ class Job:
 
 def _call(fn, kwargs, *deps_done):
     """Run one job inside a worker, with the fast path on one thread and BLAS pinned to one thread; returns
-    (fn's value, {"start", "end": wall-clock seconds in the worker, "pid"})."""
+    (fn's value, {"start", "end": wall-clock seconds in the worker, "cpu": its CPU seconds, "pid"})."""
     from ..jit.threads import pin_blas, set_threads
 
-    start = time.time()
+    start, cpu = time.time(), time.process_time()
     pin_blas()
     set_threads(1)
     value = fn(**kwargs)
-    return value, {"start": start, "end": time.time(), "pid": os.getpid()}
+    return value, {"start": start, "end": time.time(), "cpu": time.process_time() - cpu, "pid": os.getpid()}
 
 
 def ordered(jobs: list[Job]) -> list[Job]:
@@ -116,7 +116,8 @@ def run_jobs(jobs: list[Job], *, workers: int | None = None, scheduler: str | No
     """Run every job; return {key: fn's return value}. Jobs whose function raised, or whose dependency did, are
     reported together at the end as one UserError after every other job has finished. With `client` (from
     `connect`), run on it and leave it open; else connect to `scheduler` or start a LocalCluster of `workers`.
-    `timings`, if given, receives {key: {"start", "end", "pid"}} of every finished job (measured in its worker)."""
+    `timings`, if given, receives {key: {"start", "end", "cpu", "pid"}} of every finished job (measured in its
+    worker)."""
     jobs = ordered(jobs)
     if not jobs:
         return {}
