@@ -7,6 +7,7 @@ import json
 import shutil
 import subprocess
 import time
+from dataclasses import asdict
 
 import psutil
 from threadpoolctl import threadpool_limits
@@ -121,3 +122,26 @@ def test_analysis_names_and_the_jobs_of_a_grid(tmp_path):
     noinput = next(j for j in jobs if j.key == "h48-noinput-s1/train").kwargs["config"]
     assert noinput["no_input"] is True and noinput["seed"] == 1 and noinput["steps"] == 40_000
     assert not any(tmp_path.iterdir())             # planning writes nothing
+
+
+def test_a_job_waits_while_another_process_holds_its_directory(reference_sweep, tmp_path):
+    import threading
+
+    from onionref.onion.sweep import Budget, analysis_job
+    ref, _ = reference_sweep
+    cell = tmp_path / "h8-ar-s0"
+    shutil.copytree(ref / "h8-ar-s0", cell)
+    shutil.rmtree(cell / "intervene")
+    (cell / "intervene/onion").mkdir(parents=True)
+    cfg = asdict(Budget(analysis_steps=6, batch=32, eval_every=5).analysis_config())
+    got = {}
+    with threadpool_limits(1):                             # the sweep's workers run on one thread
+        with runs.RunLock(cell / "intervene/onion"):        # as a killed worker's task still exiting would
+            job = threading.Thread(target=lambda: got.update(analysis_job(str(cell), "onion", cfg)))
+            job.start()
+            job.join(1.5)
+            assert job.is_alive() and not (cell / "intervene/onion/DONE").exists()
+        job.join(120)
+    assert not job.is_alive() and (cell / "intervene/onion/DONE").exists()
+    assert strip_timing(json.loads(runs.to_json(got))) == strip_timing(
+        runs.read_json(ref / "h8-ar-s0/intervene/onion/result.json"))

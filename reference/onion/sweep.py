@@ -83,9 +83,10 @@ def _same_config(path_dir: Path, want: dict, cell: str) -> None:
         raise UserError(f"cell {cell}: {path_dir / 'config.json'} disagrees with the sweep's budget: {shown}")
 
 
-def _when_unlocked(run_dir: Path, fn):
-    """fn(), retried while another process holds run_dir's lock (a dead worker's or driver's task still exiting,
-    or a task Dask let run on after its client left): that process finishes or dies, and the retry resumes."""
+def _when_unlocked(fn):
+    """fn(), retried while another process holds the lock of the directory it works in (the task of a dead worker
+    or driver still exiting, or one Dask let run on after its client left): that process finishes or dies, and
+    the retry reads its result or resumes from its checkpoint."""
     while True:
         try:
             return fn()
@@ -104,7 +105,7 @@ def train_job(run_dir: str, config: dict) -> dict:
         if (run_dir / "DONE").exists():
             return runs.read_json(run_dir / "result.json")
         return train(cfg, run_dir, resume=(run_dir / "checkpoint.safetensors").exists(), progress=False)
-    return _when_unlocked(run_dir, go)
+    return _when_unlocked(go)
 
 
 def analysis_job(run_dir: str, analysis: str, config: dict) -> dict:
@@ -126,7 +127,7 @@ def analysis_job(run_dir: str, analysis: str, config: dict) -> dict:
         frozen = Frozen(params, model_cfg.symbols, model_cfg.no_input, model_cfg.backend)
         return run(method, frozen, model_cfg, cfg, out_dir, name, progress=False,
                    resume=(out_dir / "checkpoint.safetensors").exists())
-    return _when_unlocked(out_dir, go)
+    return _when_unlocked(go)
 
 
 def _is_cell(path: Path) -> bool:
