@@ -7,6 +7,7 @@ import click
 
 from onionref.cli import cli
 from onionref.cli.train_cmd import resumed_config
+from onionref.errors import UserError
 from onionref.runs import to_json
 from onionref.superposition.config import SuperConfig
 from onionref.superposition.model import MODELS
@@ -29,7 +30,7 @@ def model_options(f):
         click.option("--T", "T", type=int, default=D.T, show_default=True, help="Sequence length (0: k + 20)."),
         click.option("--steps", type=int, default=D.steps, show_default=True, help="Adam steps."),
         click.option("--batch", type=int, default=D.batch, show_default=True,
-                     help="Sequences per step (0: at least 1024 and at least 400 active events)."),
+                     help="Sequences per step (0: at least 512 and at least 200 active events)."),
         click.option("--lr", type=float, default=D.lr, show_default=True, help="Adam learning rate."),
         click.option("--decay", type=float, default=D.decay, show_default=True,
                      help="Feature importance I_i = decay^i."),
@@ -81,3 +82,78 @@ def train_cmd(ctx, out, resume, as_json, quiet, **kw):
         click.echo(f"features kept: {result['features_kept']}")
     if "analytic_loss" in result:
         click.echo("analytic loss " + "  ".join(f"{k} {v:.4g}" for k, v in result["analytic_loss"].items()))
+
+
+def _floats(text: str, name: str) -> list:
+    try:
+        vals = [float(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise UserError(f"--{name} must be a comma-separated list of numbers, got {text!r}") from None
+    if not vals:
+        raise UserError(f"--{name} is empty")
+    return vals
+
+
+def _ints(text: str, name: str) -> list:
+    vals = _floats(text, name)
+    if any(v != int(v) for v in vals):
+        raise UserError(f"--{name} must be a comma-separated list of integers, got {text!r}")
+    return [int(v) for v in vals]
+
+
+@superposition.command("sweep")
+@click.option("--p", "p_list", default="1,0.5,0.2,0.1,0.05,0.02", show_default=True, help="Values of p.")
+@click.option("--k", "k_list", default="1,2,3,4,5", show_default=True, help="Values of the delay k.")
+@click.option("--models", default="linear,ssm,relu", show_default=True, help="Models (linear, ssm, relu).")
+@click.option("--seeds", type=int, default=5, show_default=True, help="Seeds per cell (0..N-1), trained side by side.")
+@model_options
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True, help="Sweep directory.")
+@click.option("--workers", type=int, default=None, help="Dask workers [default: one per core].")
+@click.option("--scheduler", default=None, help="Address of a running Dask scheduler (tcp://HOST:PORT).")
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as one JSON line.")
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+def sweep_cmd(p_list, k_list, models, seeds, out, workers, scheduler, as_json, quiet, **kw):
+    """Train the (model, p, k) grid × seeds on the sweep engine; summary.json and phase figures in OUT."""
+    import time
+
+    from onionref import runs
+    from onionref.superposition import sweep
+    from onionref.superposition.sweep_figures import sweep_figures
+
+    models = [m.strip() for m in models.split(",") if m.strip()]
+    bad = [m for m in models if m not in MODELS]
+    if bad or not models:
+        raise UserError(f"--models must be a comma-separated subset of {', '.join(MODELS)}, got {bad or models}")
+    ps, ks = _floats(p_list, "p"), _ints(k_list, "k")
+    if not 1 <= seeds <= 1000:
+        raise UserError(f"--seeds must be in 1..1000, got {seeds}")
+    if workers is not None and workers < 1:
+        raise UserError(f"--workers must be >= 1, got {workers}")
+    base = SuperConfig(**kw).validate()
+    sweep.cells(base, models, ps, ks)            # every cell is checked before anything is written
+    from onionref.sweep.engine import Job, run_jobs
+    from onionref.sweep.sweepdir import open_sweep
+
+    budget = {k: v for k, v in kw.items()}
+    open_sweep(out, {"paper": "temporal-superposition", "models": models, "p": ps, "k": ks, "seeds": seeds}, budget)
+    specs = sweep.job_specs(out, base, models, ps, ks, seeds)
+    t0 = time.time()
+    done = run_jobs([Job(s["key"], sweep.train_cell, s["kwargs"]) for s in specs], workers=workers,
+                    scheduler=scheduler, progress=not quiet, desc="superposition sweep")
+    wall = time.time() - t0
+    summary = sweep.aggregate([r for s in specs for r in done[s["key"]]["results"]])
+    summary.update({"wall_seconds": wall, "jobs": len(specs), "runs": len(specs) * seeds, "budget": budget})
+    runs.write_json(out / "summary.json", summary)
+    summary["figures"] = sweep_figures(summary, out)
+    if as_json:
+        click.echo(to_json({k: v for k, v in summary.items() if k != "cells"} | {"summary": str(out / "summary.json")}))
+        return
+    click.echo(f"{'model':<7}{'k':>3}{'p':>7}{'loss/norm':>11}{'kθ':>7}{'ρ':>7}{'free':>6}{'frac':>6}")
+    for r in summary["cells"]:
+        th = "-" if r["k_theta_deg"] is None else f"{r['k_theta_deg']:.0f}"
+        click.echo(f"{r['model']:<7}{r['k']:>3}{r['p']:>7g}{r['loss_normalised']:>11.3f}{th:>7}"
+                   f"{r['spectral_radius']:>7.2f}{'yes' if r['interference_free'] else 'no':>6}"
+                   f"{r['fraction_interference_free']:>6.0%}")
+    for j in summary["jumps"]:
+        click.echo(f"jump p ({j['model']}, k={j['k']}): {j['jump_p']}")
+    click.echo(f"wall time {wall:.0f} s for {len(specs)} jobs; summary in {out / 'summary.json'}")

@@ -19,7 +19,7 @@ class SuperConfig:
     bias: bool = True           # output bias b
     T: int = 0                  # sequence length; 0 = k + 20
     steps: int = 2000           # Adam steps
-    batch: int = 0              # sequences per step; 0 = auto (≥ 1024 and ≥ 400 active events per step)
+    batch: int = 0              # sequences per step; 0 = auto (≥ 512 and ≥ 200 active events per step)
     lr: float = 0.01            # Adam learning rate (AdamW with weight decay 0)
     decay: float = 0.9          # importance I_i = decay^i
     init_scale: float = 0.5     # weights ~ N(0, init_scale² / N_h)
@@ -33,7 +33,7 @@ class SuperConfig:
 
     @property
     def batch_size(self) -> int:
-        return self.batch or max(1024, math.ceil(400 / (self.p * self.seq_len * self.features)))
+        return self.batch or max(512, math.ceil(200 / (self.p * self.seq_len * self.features)))
 
     @property
     def eval_batch(self) -> int:
