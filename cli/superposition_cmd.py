@@ -148,12 +148,44 @@ def sweep_cmd(p_list, k_list, models, seeds, out, workers, scheduler, as_json, q
     if as_json:
         click.echo(to_json({k: v for k, v in summary.items() if k != "cells"} | {"summary": str(out / "summary.json")}))
         return
-    click.echo(f"{'model':<7}{'k':>3}{'p':>7}{'loss/norm':>11}{'kθ':>7}{'ρ':>7}{'free':>6}{'frac':>6}")
+    click.echo(f"{'model':<7}{'k':>3}{'p':>7}{'loss/norm':>11}{'kθ':>7}{'ρ':>7}  geometry (lowest-loss seed)")
     for r in summary["cells"]:
         th = "-" if r["k_theta_deg"] is None else f"{r['k_theta_deg']:.0f}"
+        geo = (f"features kept {r['features_kept']}" if r["fraction_interference_free"] is None else
+               f"interference-free {'yes' if r['interference_free'] else 'no'}, "
+               f"{r['fraction_interference_free']:.0%} of seeds")
         click.echo(f"{r['model']:<7}{r['k']:>3}{r['p']:>7g}{r['loss_normalised']:>11.3f}{th:>7}"
-                   f"{r['spectral_radius']:>7.2f}{'yes' if r['interference_free'] else 'no':>6}"
-                   f"{r['fraction_interference_free']:>6.0%}")
+                   f"{r['spectral_radius']:>7.2f}  {geo}")
     for j in summary["jumps"]:
         click.echo(f"jump p ({j['model']}, k={j['k']}): {j['jump_p']}")
     click.echo(f"wall time {wall:.0f} s for {len(specs)} jobs; summary in {out / 'summary.json'}")
+
+
+@superposition.command("plot")
+@click.argument("run_dirs", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Directory for the figures [default: each run's own directory].")
+@click.option("--json", "as_json", is_flag=True, help="Print the files written as one JSON line.")
+def plot_cmd(run_dirs, out, as_json):
+    """Draw a finished run's figures (trace, geometry, W_yᵀW_k); with several 2-D runs also geometry_panels.png."""
+    from onionref import runs
+    from onionref.superposition.figures import plot_geometry_panels, run_figures
+    from onionref.superposition.train import load_weights
+
+    items, written = [], []
+    for d in run_dirs:
+        if not (d / "DONE").is_file():
+            raise UserError(f"{d} is not a finished run (no DONE)")
+        cfg = SuperConfig.from_dict(runs.read_config(d))
+        params, result = load_weights(d, cfg), runs.read_json(d / "result.json")
+        target = d if out is None else out / d.name
+        target.mkdir(parents=True, exist_ok=True)
+        run_figures(runs.read_jsonl(d / "metrics.jsonl"), params, cfg, result, target)
+        written += [str(p) for p in sorted(target.glob("*.png"))]
+        items.append((params, cfg, result))
+    if len(items) > 1 and all(c.hidden == 2 for _, c, _ in items):
+        path = (out or Path(".")) / "geometry_panels.png"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        plot_geometry_panels(items, path)
+        written.append(str(path))
+    click.echo(to_json({"figures": written}) if as_json else "\n".join(written))

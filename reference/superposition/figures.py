@@ -99,3 +99,15 @@ def run_figures(metrics: list, params: dict, cfg, result: dict, run_dir: Path) -
     if cfg.features > 1:
         A_k = np.asarray(result["a"])[cfg.k]
         plot_projection_matrix(A_k, f"W_yᵀ W_{cfg.k}  ({cfg.model}, N_h={cfg.hidden})", run_dir / "projections.png")
+
+
+def plot_geometry_panels(items: list, path: Path) -> None:
+    """Several 2-D models side by side: items = [(params, cfg, result)], one geometry panel each."""
+    plt = _plt()
+    fig, axes = plt.subplots(1, len(items), figsize=(3.6 * len(items), 3.8), squeeze=False)
+    for ax, (params, cfg, result) in zip(axes[0], items):
+        th = result.get("k_theta_deg")
+        draw_geometry(ax, params, cfg, f"{cfg.model} k={cfg.k} p={cfg.p:g}\nρ={result['spectral_radius']:.2f}"
+                      + (f"  kθ={th:.0f}°" if th is not None else ""))
+    save_png(fig, path)
+    plt.close(fig)

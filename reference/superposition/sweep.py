@@ -46,9 +46,12 @@ def job_specs(out: Path, base: SuperConfig, models, ps, ks, n_seeds: int) -> lis
     return specs
 
 
-def interference_free(result: dict) -> bool:
-    """a_k ≥ 0.9 and every other a_s ≤ 0.05 (one feature): the readout sees only w_k, the rest lie behind it."""
+def interference_free(result: dict) -> bool | None:
+    """a_k ≥ 0.9 and every other a_s ≤ 0.05 (one feature): the readout sees only w_k, the rest lie behind it.
+    None for vector inputs (see features_kept there)."""
     a, k = result["a"], result["k"]
+    if result.get("features", 1) != 1:
+        return None
     return a[k] >= A_K_MIN and all(v <= A_OTHER_MAX for s, v in enumerate(a) if s != k)
 
 
@@ -60,11 +63,14 @@ def aggregate(results: list[dict]) -> dict:
     rows = []
     for (model, k, p), rs in sorted(by_cell.items(), key=lambda kv: (kv[0][0], kv[0][1], -kv[0][2])):
         best = min(rs, key=lambda r: r["loss"])
+        free = [interference_free(r) for r in rs]
         rows.append({"model": model, "k": k, "p": p, "seeds": len(rs), "best_seed": best["seed"],
                      "loss": best["loss"], "loss_normalised": best["loss_normalised"],
                      "k_theta_deg": best["k_theta_deg"], "spectral_radius": best["spectral_radius"],
                      "a": best["a"], "interference_free": interference_free(best),
-                     "fraction_interference_free": sum(map(interference_free, rs)) / len(rs),
+                     "fraction_interference_free": None if free[0] is None else sum(free) / len(rs),
+                     "features_kept": best.get("features_kept"), "diag_WyT_Wk": best.get("diag_WyT_Wk"),
+                     "offdiag_mean_WyT_Wk": best.get("offdiag_mean_WyT_Wk"),
                      "analytic_loss": best.get("analytic_loss", {}).get("total"),
                      "all_seeds": [{"seed": r["seed"], "loss_normalised": r["loss_normalised"],
                                     "k_theta_deg": r["k_theta_deg"], "spectral_radius": r["spectral_radius"]}
@@ -74,7 +80,7 @@ def aggregate(results: list[dict]) -> dict:
         line = sorted((r for r in rows if r["model"] == model and r["k"] == k), key=lambda r: r["p"])
         jump = None
         for r in line:                      # from the sparsest p upwards: the last p of the unbroken sparse run
-            if not r["interference_free"]:
+            if r["interference_free"] is not True:
                 break
             jump = r["p"]
         jumps.append({"model": model, "k": k, "jump_p": jump,

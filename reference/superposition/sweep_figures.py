@@ -4,6 +4,7 @@
                                 (line: lowest-loss seed; dots: every seed)
     phase_diagram.png           the SSM's kθ over the (p, k) plane (lowest-loss seed), with the fraction of
                                 seeds in the interference-free geometry in each cell
+    features_kept.png           vector inputs: diag(W_yᵀ W_k) of the lowest-loss seed, one row per (model, k, p)
 """
 from __future__ import annotations
 
@@ -70,10 +71,31 @@ def plot_phase_diagram(rows: list, path: Path, model: str = "ssm") -> None:
     plt.close(fig)
 
 
+def plot_features_kept(rows: list, path: Path) -> None:
+    plt = _plt()
+    diag = np.array([r["diag_WyT_Wk"] for r in rows])
+    fig, ax = plt.subplots(figsize=(0.5 * diag.shape[1] + 2.5, 0.4 * len(rows) + 1.4))
+    v = max(float(np.abs(diag).max()), 1e-9)
+    im = ax.imshow(diag, cmap="RdBu_r", vmin=-v, vmax=v, aspect="auto")
+    fig.colorbar(im, ax=ax, label="diag(W_yᵀ W_k)")
+    ax.set_yticks(range(len(rows)), [f"{r['model']} k={r['k']} p={r['p']:g}" for r in rows], fontsize=7)
+    ax.set(xlabel="feature (importance 0.9^i)", title="features kept: diag > 0.5 (lowest-loss seed)")
+    for i, r in enumerate(rows):
+        for j in r["features_kept"]:
+            ax.text(j, i, "✓", ha="center", va="center", fontsize=8)
+    save_png(fig, path)
+    plt.close(fig)
+
+
 def sweep_figures(summary: dict, out: Path) -> list:
     """Every sweep figure into `out`; the list of files written."""
-    rows, out = summary["cells"], Path(out)
+    out = Path(out)
+    vector = [r for r in summary["cells"] if r["diag_WyT_Wk"] is not None]
+    rows = [r for r in summary["cells"] if r["diag_WyT_Wk"] is None]
     written = []
+    if vector:
+        plot_features_kept(vector, out / "features_kept.png")
+        written.append(out / "features_kept.png")
     for k in sorted({r["k"] for r in rows}):
         plot_phase_transition(rows, k, out / f"phase_transition_k{k}.png")
         written.append(out / f"phase_transition_k{k}.png")
