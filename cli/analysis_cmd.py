@@ -11,11 +11,7 @@ from onionref.cli import cli
 from onionref.cli.eval_cmd import load_run
 from onionref.errors import UserError
 from onionref.onion.frozen import Frozen
-from onionref.onion.interventions.linear import LinearIntervention
-from onionref.onion.interventions.onion import OnionIntervention
-from onionref.onion.probes.gru_decoder import GruDecoderProbe
-from onionref.onion.probes.onion import OnionProbe
-from onionref.onion.probes.state_decoder import StateDecoderProbe
+from onionref.onion.methods import INTERVENTIONS, PROBES, fitted, intervention, probe
 from onionref.runs import read_config, to_json
 
 D = AnalysisConfig()
@@ -44,8 +40,7 @@ def _run(run_dir, kind, name, method, backend, as_json, quiet, resume, **kw):
     model_cfg, params = load_run(run_dir)
     if resume and (run_dir / kind / name / "checkpoint.safetensors").exists():
         cfg = _resumed_config(run_dir / kind / name, cfg)
-    if getattr(method, "max_len", model_cfg.max_len) != model_cfg.max_len:
-        method = type(method)(**{**method.__dict__, "max_len": model_cfg.max_len})
+    method = fitted(method, model_cfg)
     frozen = Frozen(params, model_cfg.symbols, model_cfg.no_input, backend or model_cfg.backend)
     result = run(method, frozen, model_cfg, cfg, run_dir / kind / name, name, progress=not quiet, resume=resume)
     if as_json:
@@ -80,7 +75,7 @@ def _resumed_config(out_dir: Path, cfg: AnalysisConfig) -> AnalysisConfig:
 
 @cli.command("intervene")
 @click.argument("run_dir", metavar="RUN", type=click.Path(path_type=Path))
-@click.option("--mode", type=click.Choice(["linear", "bigram", "onion", "onion-noscale"]), required=True,
+@click.option("--mode", type=click.Choice(INTERVENTIONS), required=True,
               help="linear: unigram subspaces; bigram: n-gram subspaces; onion: per-position scale; "
                    "onion-noscale: the ablation without position.")
 @click.option("--ngram", type=int, default=None, help="n of the n-gram intervention (with --mode bigram) [2].")
@@ -92,19 +87,15 @@ def intervene_cmd(run_dir, mode, ngram, **kw):
     n = 2 if ngram is None else ngram
     if mode == "bigram" and not 2 <= n <= 9:
         raise UserError(f"--ngram must be in 2..9, got {n}")
-    methods = {"linear": LinearIntervention(1), "bigram": LinearIntervention(n),
-               "onion": OnionIntervention(True), "onion-noscale": OnionIntervention(False)}
     name = f"ngram{n}" if mode == "bigram" and n != 2 else mode
-    _run(run_dir, "intervene", name, methods[mode], **kw)
+    _run(run_dir, "intervene", name, intervention(mode, n), **kw)
 
 
 @cli.command("probe")
 @click.argument("run_dir", metavar="RUN", type=click.Path(path_type=Path))
-@click.option("--kind", type=click.Choice(["linear", "mlp", "onion", "gru-ar", "gru-noinput"]), required=True,
+@click.option("--kind", type=click.Choice(PROBES), required=True,
               help="linear / mlp: all positions at once; onion: the peeling probe; gru-*: a fresh GRU decoder.")
 @_analysis_options
 def probe_cmd(run_dir, kind, **kw):
     """Train a probe that decodes the whole sequence from the frozen encoder state of RUN."""
-    probes = {"linear": StateDecoderProbe(1), "mlp": StateDecoderProbe(2), "onion": OnionProbe(),
-              "gru-ar": GruDecoderProbe(True), "gru-noinput": GruDecoderProbe(False)}
-    _run(run_dir, "probe", kind, probes[kind], **kw)
+    _run(run_dir, "probe", kind, probe(kind), **kw)

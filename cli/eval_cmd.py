@@ -8,17 +8,9 @@ import click
 from onionref.cli import cli
 from onionref.errors import UserError
 from onionref.onion.evaluate import evaluate
-from onionref.runs import read_config, to_json
-from onionref.onion.train import TrainConfig, load_weights, predict_fn
+from onionref.runs import to_json
+from onionref.onion.train import load_run, predict_fn
 from onionref.tasks.repeat import load_set, valid_sets
-
-
-def load_run(run: Path):
-    """(config, params) of a run directory, with clear errors."""
-    if not run.is_dir():
-        raise UserError(f"no run directory at {run}")
-    cfg = TrainConfig.from_dict(read_config(run))
-    return cfg, load_weights(run, cfg)
 
 
 @cli.command("eval")

@@ -107,6 +107,15 @@ def load_data(cfg: TrainConfig):
     return train, valid
 
 
+def load_run(run: Path):
+    """(config, params) of a run directory, with clear errors."""
+    run = Path(run)
+    if not run.is_dir():
+        raise UserError(f"no run directory at {run}")
+    cfg = TrainConfig.from_dict(runs.read_config(run))
+    return cfg, load_weights(run, cfg)
+
+
 def load_weights(run_dir: Path, cfg: TrainConfig) -> dict:
     """The run's weights, checked against the shapes its config implies."""
     params, _ = runs.load_arrays(Path(run_dir) / "weights.safetensors")

@@ -1,0 +1,155 @@
+"""The one sweep engine: a grid of jobs with dependencies, run on Dask distributed.
+
+A *job* is one call `fn(**kwargs)` that owns one run directory: training a model, or one analysis of a trained
+model. Jobs are idempotent (a finished run directory is read back, an interrupted one resumes from its checkpoint),
+so running a sweep again, after a crash or with a wider grid, redoes nothing that is done. Dask does the rest:
+ordering by `deps`, one single-threaded worker process per core (or the workers of a running cluster), and
+rescheduling a job whose worker died, which then resumes from the job's last checkpoint.
+
+    jobs = [Job("h48-s0/train", train_job, {...}), Job("h48-s0/onion", analysis_job, {...}, deps=("h48-s0/train",))]
+    results = run_jobs(jobs, workers=2)          # {"h48-s0/train": {...}, "h48-s0/onion": {...}}
+"""
+from __future__ import annotations
+
+import os
+import uuid
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Callable
+
+from ..errors import UserError
+
+# Each worker runs one job at a time on one core: Numba, BLAS and OpenMP must not start threads of their own.
+ONE_THREAD_ENV = {k: "1" for k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
+                                   "NUMBA_NUM_THREADS")}
+
+
+@dataclass(frozen=True)
+class Job:
+    key: str                           # unique and readable: "h48-ar-s0/train", "h48-ar-s0/intervene-onion"
+    fn: Callable[..., dict]            # a module-level function (importable in a worker); returns a small dict
+    kwargs: dict = field(default_factory=dict)   # plain JSON-able arguments
+    deps: tuple[str, ...] = ()         # keys of the jobs that must finish first
+
+
+def _call(fn, kwargs, *deps_done):
+    """Run one job inside a worker, with the fast path on one thread and BLAS pinned to one thread."""
+    from ..jit.threads import pin_blas, set_threads
+
+    pin_blas()
+    set_threads(1)
+    return fn(**kwargs)
+
+
+def ordered(jobs: list[Job]) -> list[Job]:
+    """The jobs in an order where every job comes after its dependencies; UserError on a bad graph."""
+    by_key = {}
+    for j in jobs:
+        if j.key in by_key:
+            raise UserError(f"two jobs share the key {j.key!r}")
+        by_key[j.key] = j
+    out, state = [], {}            # state: 1 = being visited, 2 = done
+
+    def visit(j, path):
+        if state.get(j.key) == 2:
+            return
+        if state.get(j.key) == 1:
+            raise UserError(f"jobs depend on each other in a cycle: {' -> '.join(path + [j.key])}")
+        state[j.key] = 1
+        for d in j.deps:
+            if d not in by_key:
+                raise UserError(f"job {j.key!r} depends on {d!r}, which is not in the sweep")
+            visit(by_key[d], path + [j.key])
+        state[j.key] = 2
+        out.append(j)
+
+    for j in jobs:
+        visit(j, [])
+    return out
+
+
+def _client(workers: int | None, scheduler: str | None):
+    """A Dask client: on the running cluster at `scheduler`, or on a new LocalCluster of `workers` processes."""
+    import logging
+
+    import dask
+    from distributed import Client, LocalCluster
+
+    if scheduler is not None:
+        try:
+            return Client(scheduler, timeout="5s", set_as_default=False)
+        except (OSError, TimeoutError, ValueError) as e:
+            raise UserError(f"cannot reach the Dask scheduler at {scheduler}: {str(e).splitlines()[0]}") from None
+    n = workers or len(os.sched_getaffinity(0))
+    if n < 1:
+        raise UserError(f"--workers must be >= 1, got {n}")
+    # Saturation 1.0: the scheduler hands a worker its next job only when it is free, so a late or rescheduled job
+    # goes to whichever worker frees first, and `processing` is exactly the job each worker is on.
+    with dask.config.set({"distributed.scheduler.worker-saturation": 1.0}):
+        cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None,
+                               silence_logs=logging.ERROR, env=ONE_THREAD_ENV)
+    return Client(cluster, set_as_default=False)
+
+
+@contextmanager
+def connect(workers: int | None = None, scheduler: str | None = None):
+    """A Dask client for `run_jobs(..., client=)`, closed (with its LocalCluster, if it made one) on exit.
+    Connecting first lets a caller refuse an unreachable scheduler before it writes anything."""
+    client = _client(workers, scheduler)
+    try:
+        yield client
+    finally:
+        cluster = client.cluster
+        client.close()
+        if cluster is not None:
+            cluster.close()
+
+
+def run_jobs(jobs: list[Job], *, workers: int | None = None, scheduler: str | None = None,
+             progress: bool = True, desc: str = "sweep", client=None) -> dict[str, dict]:
+    """Run every job; return {key: fn's return value}. Jobs whose function raised, or whose dependency did, are
+    reported together at the end as one UserError after every other job has finished. With `client` (from
+    `connect`), run on it and leave it open; else connect to `scheduler` or start a LocalCluster of `workers`."""
+    jobs = ordered(jobs)
+    if not jobs:
+        return {}
+    if client is None:
+        with connect(workers, scheduler) as client:
+            return _run_on(client, jobs, progress, desc)
+    return _run_on(client, jobs, progress, desc)
+
+
+def _run_on(client, jobs: list[Job], progress: bool, desc: str) -> dict[str, dict]:
+    from distributed import wait
+    from tqdm import tqdm
+
+    run_id = uuid.uuid4().hex[:8]      # fresh Dask keys, so a long-lived scheduler never serves an old result
+    futures, key_of = {}, {}
+    for j in jobs:
+        f = client.submit(_call, j.fn, j.kwargs, *[futures[d] for d in j.deps],
+                          key=f"{j.key}#{run_id}", pure=False)
+        futures[j.key] = f
+        key_of[f.key] = j.key
+    results, failed = {}, {}
+    pending = set(futures.values())
+    with tqdm(total=len(jobs), desc=desc, unit="job", disable=not progress, dynamic_ncols=True) as bar, \
+            client.as_current():
+        while pending:
+            try:
+                done, pending = wait(pending, timeout=2, return_when="FIRST_COMPLETED")
+            except TimeoutError:       # nothing finished in 2 s (Dask raises): refresh the bar, wait again
+                done = set()
+            for f in done:
+                if f.status == "finished":
+                    results[key_of[f.key]] = f.result()
+                else:
+                    failed[key_of[f.key]] = f.exception()
+                bar.update(1)
+            busy = [key_of.get(k, str(k)) for ks in client.processing().values() for k in ks]
+            bar.set_postfix_str(("on: " + ", ".join(sorted(busy))) if busy else "", refresh=True)
+    if failed:
+        first_key, first = next(iter(failed.items()))
+        raise UserError(f"{len(failed)} of {len(jobs)} jobs failed; first {first_key}: "
+                        f"{' '.join(str(first).split()) or type(first).__name__}")
+    return {j.key: results[j.key] for j in jobs}
+
