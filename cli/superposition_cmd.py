@@ -38,6 +38,8 @@ def model_options(f):
                      help="Initial weights ~ N(0, scale²/N_h)."),
         click.option("--eval-every", type=int, default=D.eval_every, show_default=True,
                      help="Geometry trace row and checkpoint every N steps."),
+        click.option("--eval-events", type=int, default=D.eval_events, show_default=True,
+                     help="About this many active events in the final evaluation batch."),
         click.option("--backend", type=click.Choice(["numba", "numpy"]), default=D.backend, show_default=True,
                      help="numba: the fused kernel; numpy: the reference."),
     ]
@@ -114,9 +116,6 @@ def _ints(text: str, name: str) -> list:
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 def sweep_cmd(p_list, k_list, models, seeds, out, workers, scheduler, as_json, quiet, **kw):
     """Train the (model, p, k) grid × seeds on the sweep engine; summary.json and phase figures in OUT."""
-    import time
-
-    from onionref import runs
     from onionref.superposition import sweep
     from onionref.superposition.sweep_figures import sweep_figures
 
@@ -124,27 +123,10 @@ def sweep_cmd(p_list, k_list, models, seeds, out, workers, scheduler, as_json, q
     bad = [m for m in models if m not in MODELS]
     if bad or not models:
         raise UserError(f"--models must be a comma-separated subset of {', '.join(MODELS)}, got {bad or models}")
-    ps, ks = _floats(p_list, "p"), _ints(k_list, "k")
-    if not 1 <= seeds <= 1000:
-        raise UserError(f"--seeds must be in 1..1000, got {seeds}")
-    if workers is not None and workers < 1:
-        raise UserError(f"--workers must be >= 1, got {workers}")
-    base = SuperConfig(**kw).validate()
-    sweep.cells(base, models, ps, ks)            # every cell is checked before anything is written
-    from onionref.sweep.engine import Job, run_jobs
-    from onionref.sweep.sweepdir import open_sweep
-
-    budget = {k: v for k, v in kw.items()}
-    open_sweep(out, {"paper": "temporal-superposition", "models": models, "p": ps, "k": ks, "seeds": seeds}, budget)
-    specs = sweep.job_specs(out, base, models, ps, ks, seeds)
-    t0 = time.time()
-    done = run_jobs([Job(s["key"], sweep.train_cell, s["kwargs"]) for s in specs], workers=workers,
-                    scheduler=scheduler, progress=not quiet, desc="superposition sweep")
-    wall = time.time() - t0
-    summary = sweep.aggregate([r for s in specs for r in done[s["key"]]["results"]])
-    summary.update({"wall_seconds": wall, "jobs": len(specs), "runs": len(specs) * seeds, "budget": budget})
-    runs.write_json(out / "summary.json", summary)
+    summary = sweep.run_sweep(out, SuperConfig(**kw), models, _floats(p_list, "p"), _ints(k_list, "k"), seeds,
+                              workers=workers, scheduler=scheduler, progress=not quiet)
     summary["figures"] = sweep_figures(summary, out)
+    wall = summary["wall_seconds"]
     if as_json:
         click.echo(to_json({k: v for k, v in summary.items() if k != "cells"} | {"summary": str(out / "summary.json")}))
         return
@@ -158,7 +140,7 @@ def sweep_cmd(p_list, k_list, models, seeds, out, workers, scheduler, as_json, q
                    f"{r['spectral_radius']:>7.2f}  {geo}")
     for j in summary["jumps"]:
         click.echo(f"jump p ({j['model']}, k={j['k']}): {j['jump_p']}")
-    click.echo(f"wall time {wall:.0f} s for {len(specs)} jobs; summary in {out / 'summary.json'}")
+    click.echo(f"wall time {wall:.0f} s for {summary['jobs']} jobs; summary in {out / 'summary.json'}")
 
 
 @superposition.command("plot")

@@ -7,7 +7,7 @@ from onionref.superposition.config import SuperConfig
 from onionref.superposition.sweep_figures import sweep_figures
 from runhelpers import strip_timing
 
-BASE = SuperConfig(steps=12, batch=32, T=6, eval_every=6)
+BASE = SuperConfig(steps=8, batch=16, T=5, eval_every=4, eval_events=500)
 
 
 def test_jobs_are_idempotent_and_aggregate(tmp_path):
@@ -43,3 +43,43 @@ def test_interference_free_and_jump():
     assert s["jumps"] == [{"model": "ssm", "k": 3, "jump_p": 0.1, "note": s["jumps"][0]["note"]}]
     cell = next(r for r in s["cells"] if r["p"] == 0.02)
     assert cell["fraction_interference_free"] == 0.5 and cell["best_seed"] == 0
+
+
+def test_sweep_command_on_the_engine(tmp_path):
+    """`onionref superposition sweep` on a one-worker LocalCluster: summary, figures, run directories; another
+    budget is refused with one line and exit 2 (that jobs redo nothing is tested above, without the engine)."""
+    import json
+
+    from runhelpers import run_cli
+
+    out = tmp_path / "sw"
+    args = ["superposition", "sweep", "--p", "0.5,0.1", "--k", "1", "--models", "ssm", "--seeds", "2", "--steps", "8",
+            "--batch", "16", "--T", "5", "--eval-every", "4", "--eval-events", "500", "--workers", "1", "--out", out, "--json", "--quiet"]
+    r = run_cli(args, timeout=600)
+    assert r.returncode == 0, r.stderr
+    res = json.loads(r.stdout.strip().splitlines()[-1])
+    assert res["jobs"] == 2 and res["runs"] == 4 and res["wall_seconds"] > 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert [(c["model"], c["k"], c["p"]) for c in summary["cells"]] == [("ssm", 1, 0.5), ("ssm", 1, 0.1)]
+    assert (out / "sweep.json").is_file() and (out / "phase_diagram.png").is_file()
+    assert sorted(p.name for p in out.iterdir() if p.is_dir()) == [f"ssm-k1-p{p}-s{s}" for p in (0.1, 0.5)
+                                                                     for s in (0, 1)]
+    other = run_cli([a if a != "8" else "9" for a in args], timeout=600)
+    assert other.returncode == 2 and len(other.stderr.strip().splitlines()) == 1 and "budget" in other.stderr
+
+
+import pytest  # noqa: E402
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--p", "0,0.5"], "--p must be in (0, 1]"), (["--k", "1,-1"], "--k must be"),
+    (["--models", "linear,gru"], "--models must be"), (["--hidden", "0"], "--hidden must be"),
+    (["--p", "a,b"], "comma-separated list of numbers"), (["--seeds", "0"], "--seeds must be"),
+])
+def test_sweep_bad_input_is_one_line_and_exit_2(tmp_path, args, message):
+    from runhelpers import run_cli
+
+    out = tmp_path / "never"
+    r = run_cli(["superposition", "sweep", "--out", out, "--quiet", *args])
+    assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1 and message in r.stderr
+    assert not out.exists()

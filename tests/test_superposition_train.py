@@ -12,7 +12,7 @@ from onionref.superposition.config import SuperConfig
 from onionref.superposition.train import train, train_seeds
 from runhelpers import run_cli, strip_timing
 
-TINY = SuperConfig(model="ssm", k=2, p=0.3, hidden=2, steps=30, batch=64, eval_every=10, T=8)
+TINY = SuperConfig(model="ssm", k=2, p=0.3, hidden=2, steps=30, batch=64, eval_every=10, T=8, eval_events=2000)
 
 
 def weights(d):
@@ -47,7 +47,7 @@ def test_resume_is_bit_for_bit(tmp_path, backend):
 def test_train_command_json_and_files(tmp_path):
     out = tmp_path / "run"
     r = run_cli(["superposition", "train", "--model", "linear", "--k", "2", "--p", "0.5", "--steps", "40",
-                 "--batch", "64", "--T", "8", "--eval-every", "20", "--out", out, "--json", "--quiet"])
+                 "--batch", "64", "--T", "8", "--eval-every", "20", "--eval-events", "2000", "--out", out, "--json", "--quiet"])
     assert r.returncode == 0, r.stderr
     res = json.loads(r.stdout.strip().splitlines()[-1])
     for key in ("model", "k", "p", "loss", "loss_normalised", "spectral_radius", "k_theta_deg", "a", "analytic_loss"):

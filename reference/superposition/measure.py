@@ -30,10 +30,10 @@ def geometry_row(params: dict, cfg: SuperConfig) -> dict:
 
 
 def eval_loss(params: dict, cfg: SuperConfig) -> float:
-    """The loss on the fixed evaluation batch of the seed (about 50,000 active events)."""
+    """The loss on the fixed evaluation batch of the seed (about cfg.eval_events active events)."""
     x = sample_inputs(cfg.seed, EVAL_STREAM, cfg.seq_len, cfg.eval_batch, cfg.features, cfg.p)
     loss, _, _ = loss_and_grads(params, cfg.model_config(), x, delayed_targets(x, cfg.k),
-                                importance(cfg.features, cfg.decay))
+                                importance(cfg.features, cfg.decay), cfg.backend)
     return float(loss)
 
 

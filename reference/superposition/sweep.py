@@ -1,7 +1,8 @@
 """The (model, p, k) × seeds grid of the temporal-superposition lab on the one sweep engine (sweep/engine.py).
 
 One job per (model, p, k): it trains all seeds of that cell side by side (train.train_seeds), each seed in its own
-run directory OUT/runs/<model>-k<k>-p<p>-s<seed>, and returns their result dicts. Jobs are idempotent: a finished
+run directory OUT/<model>-k<k>-p<p>-s<seed>, and returns their result dicts. OUT/sweep.json (sweep/sweepdir.py)
+records the grid and the budget; OUT/summary.json and the figures are written after the jobs. Jobs are idempotent: a finished
 run directory returns its result.json, an interrupted one resumes from its checkpoint.
 
 Aggregation, per (model, k, p): the lowest-loss seed's numbers, and the fraction of seeds that reach the
@@ -10,16 +11,21 @@ which on (towards sparser inputs) the lowest-loss seed is in that geometry.
 """
 from __future__ import annotations
 
+import time
 from dataclasses import asdict, replace
 from pathlib import Path
 
+from .. import runs
+from ..errors import UserError
+from ..sweep.engine import Job, connect, run_jobs
+from ..sweep.sweepdir import open_sweep
 from .config import SuperConfig
 
 A_K_MIN, A_OTHER_MAX = 0.9, 0.05
 
 
 def run_dir(out: Path, model: str, k: int, p: float, seed: int) -> Path:
-    return Path(out) / "runs" / f"{model}-k{k}-p{p:g}-s{seed}"
+    return Path(out) / f"{model}-k{k}-p{p:g}-s{seed}"
 
 
 def train_cell(config: dict, seeds: list, run_dirs: list) -> dict:
@@ -86,3 +92,33 @@ def aggregate(results: list[dict]) -> dict:
         jumps.append({"model": model, "k": k, "jump_p": jump,
                       "note": "largest p with the interference-free geometry at every sparser p (lowest-loss seed)"})
     return {"cells": rows, "jumps": jumps}
+
+
+def run_sweep(out: Path, base: SuperConfig, models, ps, ks, n_seeds: int, *, workers: int | None = None,
+              scheduler: str | None = None, progress: bool = True) -> dict:
+    """Run the grid models × ps × ks × range(n_seeds) (every other setting from `base`) on the engine, then write
+    OUT/summary.json. Every check (the grid, the budget against OUT/sweep.json, the scheduler) comes before
+    anything is written. Returns the summary (aggregate + wall time)."""
+    out = Path(out)
+    if not 1 <= n_seeds <= 1000:
+        raise UserError(f"--seeds must be in 1..1000, got {n_seeds}")
+    if workers is not None and workers < 1:
+        raise UserError(f"--workers must be >= 1, got {workers}")
+    if workers is not None and scheduler is not None:
+        raise UserError("--workers and --scheduler exclude each other (a running cluster has its own workers)")
+    cells(base, models, ps, ks)                      # validates every cell
+    budget = {k: v for k, v in asdict(base).items() if k not in ("model", "k", "p", "seed")}
+    manifest = {"kind": "superposition", "grid": {"model": list(models), "p": list(ps), "k": list(ks),
+                                                  "seed": list(range(n_seeds))}}
+    open_sweep(out, manifest, budget, write=False)
+    specs = job_specs(out, base, models, ps, ks, n_seeds)
+    t0 = time.time()
+    with connect(workers, scheduler) as client:
+        open_sweep(out, manifest, budget)
+        done = run_jobs([Job(s["key"], train_cell, s["kwargs"]) for s in specs], progress=progress,
+                        desc=f"superposition {out.name}", client=client)
+    summary = aggregate([r for s in specs for r in done[s["key"]]["results"]])
+    summary.update({"wall_seconds": time.time() - t0, "jobs": len(specs), "runs": len(specs) * n_seeds,
+                    "budget": budget})
+    runs.write_json(out / "summary.json", summary)
+    return summary
