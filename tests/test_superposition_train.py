@@ -59,6 +59,14 @@ def test_train_command_json_and_files(tmp_path):
         assert (out / name).is_file(), name
     again = run_cli(["superposition", "train", "--out", out, "--quiet"])
     assert again.returncode == 2 and "not empty" in again.stderr
+    figs = tmp_path / "figs"
+    r = run_cli(["superposition", "plot", out, "--out", figs, "--json"])
+    assert r.returncode == 0, r.stderr
+    written = json.loads(r.stdout.strip().splitlines()[-1])["figures"]
+    assert sorted(p.rsplit("/", 1)[1] for p in written) == ["geometry.png", "trace.png"]
+    assert all((figs / "run" / n).stat().st_size > 1000 for n in ("geometry.png", "trace.png"))
+    r = run_cli(["superposition", "plot", tmp_path / "nothing"])
+    assert r.returncode == 2 and "not a finished run" in r.stderr
 
 
 @pytest.mark.parametrize("args, message", [

@@ -32,11 +32,11 @@ def plot_trace(metrics: list, cfg, path: Path) -> None:
     for s in range(cfg.k + 1):
         ax[0].plot(steps, a[:, s] if a.ndim == 2 else a[:, s, 0], label=f"a_{s}", lw=2 if s == cfg.k else 1)
     ax[0].axhline(0, color="k", lw=0.5)
-    ax[0].set(xlabel="step", ylabel="a_s = w_yᵀ W_h^s W_x" + (" (feature 0)" if a.ndim == 3 else ""),
+    ax[0].set(xscale="log", xlabel="step (log)", ylabel="a_s = w_yᵀ W_h^s W_x" + (" (feature 0)" if a.ndim == 3 else ""),
               title=f"{cfg.model} k={cfg.k} p={cfg.p:g} seed {cfg.seed}")
     ax[0].legend(fontsize=7, ncol=2)
-    ax[1].semilogy(steps, [m["train_loss"] for m in metrics])
-    ax[1].set(xlabel="step", ylabel="train loss")
+    ax[1].loglog(steps, [m["train_loss"] for m in metrics])
+    ax[1].set(xlabel="step (log)", ylabel="train loss")
     for x in ax:
         x.grid(alpha=0.3)
     save_png(fig, path)
