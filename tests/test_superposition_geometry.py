@@ -39,3 +39,19 @@ def test_feature_dimensionality_pentagon_and_orthogonal():
     np.testing.assert_allclose(G.feature_dimensionality(ortho), [1, 1, 0], atol=1e-12)
     assert G.features_kept(pentagon.T @ pentagon) == [0, 1, 2, 3, 4]
     assert G.features_kept(ortho.T @ ortho) == [0, 1]
+
+
+def test_impulse_response_is_exact_for_one_event_and_forgets_sharply():
+    """The ReLU RNN's states after one event of size u are u·R_s (positive homogeneity); a state with no positive
+    entry is forgotten at the next step."""
+    from onionref.cells.linear_rnn import rnn_forward
+
+    W_x, W_h = np.array([[0.8], [-0.3]]), np.array([[-1.2, 0.4], [-0.5, 0.9]])
+    x = np.zeros((5, 1, 1))
+    x[0, 0, 0] = 0.7
+    h, _ = rnn_forward(x, W_x, W_h, relu_h=True)
+    R = G.impulse_response(W_x, W_h, 4, relu_h=True)
+    np.testing.assert_allclose(h[:, 0, :], 0.7 * R[:, :, 0], atol=1e-14)
+    assert (R[1, :, 0] < 0).all() and np.all(R[2:] == 0)      # a negative state at s = 1, forgotten after
+    assert not np.allclose(R, G.directions(W_x, W_h, 4))
+    np.testing.assert_allclose(G.impulse_response(W_x, W_h, 4, relu_h=False), G.directions(W_x, W_h, 4))

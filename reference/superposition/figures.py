@@ -1,7 +1,7 @@
 """Figures of one delayed-recall run (PNG, written atomically through plots.save_png).
 
     trace.png      a_s over training (the paper's "staircase") and the train loss
-    geometry.png   N_h = 2: the arrows w_0..w_k (N_x = 1) or the feature columns of W_k (N_x > 1, e.g. the TMS
+    geometry.png   N_h = 2: the arrows w_0..w_k (N_x = 1; the ReLU RNN's response to one event) or the feature columns of W_k (N_x > 1, e.g. the TMS
                    pentagon at k = 0), the readout w_y, the interference-free half-plane {w : w_yᵀ w ≤ 0} shaded
     projections.png  N_x > 1: the heat map of W_yᵀ W_k
 """
@@ -48,7 +48,7 @@ def draw_geometry(ax, params: dict, cfg, title: str = "") -> None:
     the half-plane w_yᵀ w ≤ 0 shaded (N_x = 1)."""
     W_x, W_h = params["weight_ih"], params["weight_hh"]
     W_y, _ = readout_weight(params, cfg.model_config())
-    Ws = G.directions(W_x, W_h, cfg.k)
+    Ws = G.impulse_response(W_x, W_h, cfg.k, cfg.relu_h)      # W_h^s W_x unless the recurrence is ReLU
     vecs = Ws[:, :, 0] if cfg.features == 1 else Ws[cfg.k].T
     r = max(float(np.abs(vecs).max()), float(np.abs(W_y).max()), 1e-9) * 1.15
     if cfg.features == 1:

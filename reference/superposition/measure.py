@@ -38,7 +38,8 @@ def eval_loss(params: dict, cfg: SuperConfig) -> float:
 
 
 def measure(params: dict, cfg: SuperConfig) -> dict:
-    """Every number the paper reports for one trained model."""
+    """Every number the paper reports for one trained model. "a" holds a_s = W_yᵀ W_h^s W_x (the paper's linear
+    directions) for every model; the ReLU RNN adds "a_impulse" = W_yᵀ R_s, its response to an isolated event."""
     W_x, W_h = params["weight_ih"], params["weight_hh"]
     W_y, _ = readout_weight(params, cfg.model_config())
     A = G.projections(W_y, W_x, W_h, cfg.k)
@@ -52,6 +53,10 @@ def measure(params: dict, cfg: SuperConfig) -> dict:
            "a": A[:, 0, 0].tolist() if cfg.features == 1 else A.tolist(),
            "features_kept": G.features_kept(A[cfg.k]),
            "feature_dimensionality": G.feature_dimensionality(W_y).tolist()}
+    if cfg.model == "relu":   # what the readout sees s steps after an isolated event: W_yᵀ R_s
+        R = G.impulse_response(W_x, W_h, cfg.k, relu_h=True)
+        A_imp = np.einsum("hi,shj->sij", W_y, R)
+        out["a_impulse"] = A_imp[:, 0, 0].tolist() if cfg.features == 1 else A_imp.tolist()
     if cfg.features > 1:
         off = A[cfg.k][~np.eye(cfg.features, dtype=bool)]
         out["diag_WyT_Wk"] = np.diag(A[cfg.k]).tolist()

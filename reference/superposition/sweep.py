@@ -54,8 +54,8 @@ def job_specs(out: Path, base: SuperConfig, models, ps, ks, n_seeds: int) -> lis
 
 def interference_free(result: dict) -> bool | None:
     """a_k ≥ 0.9 and every other a_s ≤ 0.05 (one feature): the readout sees only w_k, the rest lie behind it.
-    None for vector inputs (see features_kept there)."""
-    a, k = result["a"], result["k"]
+    For the ReLU RNN, a_s of its response to an isolated event. None for vector inputs (see features_kept)."""
+    a, k = result.get("a_impulse", result["a"]), result["k"]
     if result.get("features", 1) != 1:
         return None
     return a[k] >= A_K_MIN and all(v <= A_OTHER_MAX for s, v in enumerate(a) if s != k)
@@ -73,7 +73,7 @@ def aggregate(results: list[dict]) -> dict:
         rows.append({"model": model, "k": k, "p": p, "seeds": len(rs), "best_seed": best["seed"],
                      "loss": best["loss"], "loss_normalised": best["loss_normalised"],
                      "k_theta_deg": best["k_theta_deg"], "spectral_radius": best["spectral_radius"],
-                     "a": best["a"], "interference_free": interference_free(best),
+                     "a": best["a"], "a_impulse": best.get("a_impulse"), "interference_free": interference_free(best),
                      "fraction_interference_free": None if free[0] is None else sum(free) / len(rs),
                      "features_kept": best.get("features_kept"), "diag_WyT_Wk": best.get("diag_WyT_Wk"),
                      "offdiag_mean_WyT_Wk": best.get("offdiag_mean_WyT_Wk"),
