@@ -81,3 +81,12 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path, args, message):
     assert r.returncode == 2
     assert len(r.stderr.strip().splitlines()) == 1 and message in r.stderr and "Traceback" not in r.stderr
     assert not out.exists()
+
+
+@pytest.mark.parametrize("model, features", [("relu", 1), ("ssm", 3)])
+def test_figures_of_each_kind_of_run(tmp_path, model, features):
+    cfg = SuperConfig(**{**TINY.__dict__, "model": model, "features": features, "steps": 10, "eval_every": 5})
+    res = train(cfg, tmp_path / "r", progress=False)
+    names = {"trace.png", "geometry.png"} | ({"projections.png"} if features > 1 else set())
+    assert {p.name for p in (tmp_path / "r").glob("*.png")} == names
+    assert ("a_impulse" in res) == (model == "relu")

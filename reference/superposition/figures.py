@@ -48,7 +48,7 @@ def draw_geometry(ax, params: dict, cfg, title: str = "") -> None:
     the half-plane w_yᵀ w ≤ 0 shaded (N_x = 1)."""
     W_x, W_h = params["weight_ih"], params["weight_hh"]
     W_y, _ = readout_weight(params, cfg.model_config())
-    Ws = G.impulse_response(W_x, W_h, cfg.k, cfg.relu_h)      # W_h^s W_x unless the recurrence is ReLU
+    Ws = G.impulse_response(W_x, W_h, cfg.k, cfg.model == "relu")   # W_h^s W_x unless the recurrence is ReLU
     vecs = Ws[:, :, 0] if cfg.features == 1 else Ws[cfg.k].T
     r = max(float(np.abs(vecs).max()), float(np.abs(W_y).max()), 1e-9) * 1.15
     if cfg.features == 1:
