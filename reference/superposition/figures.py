@@ -1,6 +1,7 @@
 """Figures of one delayed-recall run (PNG, written atomically through plots.save_png).
 
-    trace.png      a_s over training (the paper's "staircase") and the train loss
+    trace.png      a_s over training (the paper's "staircase") and the train loss (with the four analytic terms
+                   for the linear model)
     geometry.png   N_h = 2: the arrows w_0..w_k (N_x = 1; the ReLU RNN's response to one event) or the feature columns of W_k (N_x > 1, e.g. the TMS
                    pentagon at k = 0), the readout w_y, the interference-free half-plane {w : w_yᵀ w ≤ 0} shaded
     projections.png  N_x > 1: the heat map of W_yᵀ W_k
@@ -35,8 +36,17 @@ def plot_trace(metrics: list, cfg, path: Path) -> None:
     ax[0].set(xscale="log", xlabel="step (log)", ylabel="a_s = w_yᵀ W_h^s W_x" + (" (feature 0)" if a.ndim == 3 else ""),
               title=f"{cfg.model} k={cfg.k} p={cfg.p:g} seed {cfg.seed}")
     ax[0].legend(fontsize=7, ncol=2)
-    ax[1].loglog(steps, [m["train_loss"] for m in metrics])
-    ax[1].set(xlabel="step (log)", ylabel="train loss")
+    ax[1].loglog(steps, [m["train_loss"] for m in metrics], label="train loss (empirical)", color="k")
+    if "analytic_loss" in metrics[0]:       # the linear model: the four terms and their sum
+        ax[1].loglog(steps, [m["analytic_loss"]["total"] for m in metrics], ls="--", color="tab:red",
+                     label="analytic (sum)")
+        for term in ("task", "projection_interference"):
+            ax[1].loglog(steps, [m["analytic_loss"][term] for m in metrics], lw=0.8, label=term)
+        for term in ("composition_interference", "mean_correction", "bias"):
+            ax[1].loglog(steps, [abs(m["analytic_loss"][term]) for m in metrics], lw=0.8, ls=":",
+                         label=f"|{term}|")
+        ax[1].legend(fontsize=6)
+    ax[1].set(xlabel="step (log)", ylabel="loss")
     for x in ax:
         x.grid(alpha=0.3)
     save_png(fig, path)

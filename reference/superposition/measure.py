@@ -18,13 +18,24 @@ def normaliser(cfg: SuperConfig) -> float:
     return float(importance(cfg.features, cfg.decay).sum() * (m["var"] if cfg.bias else m["second"]))
 
 
+def linear_analytic_loss(params: dict, cfg: SuperConfig) -> dict:
+    """The four-term expected loss (analytic_loss.py) of a linear model's weights."""
+    W_x, W_h = params["weight_ih"], params["weight_hh"]
+    W_y, _ = readout_weight(params, cfg.model_config())
+    m = moments(cfg.p)
+    return analytic_loss(G.projections(W_y, W_x, W_h, cfg.seq_len - 1), cfg.k, m["mean"], m["second"],
+                         importance(cfg.features, cfg.decay), params.get("readout.bias"))
+
+
 def geometry_row(params: dict, cfg: SuperConfig) -> dict:
-    """Cheap numbers from the weights alone (one model): a (A_s for s = 0..k), kθ, ρ. The training trace."""
+    """Cheap numbers from the weights alone (one model): a (A_s for s = 0..k), kθ, ρ, and for the linear model the
+    four-term analytic loss. The training trace."""
     W_x, W_h = params["weight_ih"], params["weight_hh"]
     W_y, _ = readout_weight(params, cfg.model_config())
     A = G.projections(W_y, W_x, W_h, cfg.k)
     theta = G.k_theta_deg(W_x, W_h, cfg.k)
-    return {"a": A[:, 0, 0].tolist() if cfg.features == 1 else [np.diag(a).tolist() for a in A],
+    extra = {"analytic_loss": linear_analytic_loss(params, cfg)} if cfg.model == "linear" else {}
+    return {**extra, "a": A[:, 0, 0].tolist() if cfg.features == 1 else [np.diag(a).tolist() for a in A],
             "k_theta_deg": None if theta is None else abs(theta),
             "spectral_radius": G.spectral_radius(W_h)}
 
@@ -62,8 +73,5 @@ def measure(params: dict, cfg: SuperConfig) -> dict:
         out["diag_WyT_Wk"] = np.diag(A[cfg.k]).tolist()
         out["offdiag_mean_WyT_Wk"] = float(off.mean())
     if cfg.model == "linear":
-        m = moments(cfg.p)
-        A_all = G.projections(W_y, W_x, W_h, cfg.seq_len - 1)
-        out["analytic_loss"] = analytic_loss(A_all, cfg.k, m["mean"], m["second"],
-                                             importance(cfg.features, cfg.decay), params.get("readout.bias"))
+        out["analytic_loss"] = linear_analytic_loss(params, cfg)
     return out
