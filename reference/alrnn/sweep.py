@@ -29,7 +29,7 @@ def run_name(cfg: ALRNNConfig) -> str:
     return f"{cfg.task}-m{cfg.hidden}-p{cfg.P}-s{cfg.seed}"
 
 
-def grid(base: ALRNNConfig, Ps, seeds: int) -> list[ALRNNConfig]:
+def grid(base: ALRNNConfig, Ps, seeds) -> list[ALRNNConfig]:
     """One config per (P, seed), P ≤ M; M_reg stays the base's (the first units, linear whenever P ≤ M − M_reg)."""
     return [replace(base, P=P, seed=s).validate() for P in Ps for s in range(seeds)]
 

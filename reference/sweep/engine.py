@@ -110,7 +110,10 @@ def run_jobs(jobs: list[Job], *, workers: int | None = None, scheduler: str | No
         with tqdm(total=len(jobs), desc=desc, unit="job", disable=not progress, dynamic_ncols=True) as bar, \
                 client.as_current():
             while pending:
-                done, pending = wait(pending, timeout=2, return_when="FIRST_COMPLETED")
+                try:
+                    done, pending = wait(pending, timeout=2, return_when="FIRST_COMPLETED")
+                except TimeoutError:       # distributed.wait raises when nothing finished within the timeout
+                    done = set()
                 for f in done:
                     if f.status == "finished":
                         results[key_of[f.key]] = f.result()
