@@ -123,9 +123,10 @@ def parse_ints(text: str, flag: str) -> list[int]:
 @click.option("--mar-units", type=int, default=None, help="MAR units [hidden // 2].")
 @click.option("--workers", type=int, default=None, help="Local worker processes [one per core].")
 @click.option("--scheduler", type=str, default=None, help="Address of a running Dask scheduler (tcp://HOST:PORT).")
+@click.option("--collect", is_flag=True, help="Only report the runs already finished in --out (train nothing).")
 @click.option("--json", "as_json", is_flag=True, help="Print the per-P summary as one JSON line.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
-def sweep_cmd(task, Ps, seeds, out, workers, scheduler, as_json, quiet, **given):
+def sweep_cmd(task, Ps, seeds, out, workers, scheduler, collect, as_json, quiet, **given):
     """Train one task over P × seeds on the sweep engine, analyse every run, and report the numbers against P."""
     from onionref.alrnn import sweep
     from onionref.alrnn.config import resolve
@@ -144,8 +145,11 @@ def sweep_cmd(task, Ps, seeds, out, workers, scheduler, as_json, quiet, **given)
     budget = {k: v for k, v in asdict(base).items() if k not in ("P", "seed")}
     rec = open_sweep(out, {"kind": f"alrnn-{task}", "grid": {"P": P_list, "seed": list(range(seeds))}}, budget)
     configs = [replace(base, P=P, seed=s).validate() for P in rec["grid"]["P"] for s in rec["grid"]["seed"]]
-    results = run_jobs(sweep.jobs_of(out, configs, Job), workers=workers, scheduler=scheduler, progress=not quiet,
-                       desc=f"alrnn sweep {task}")
+    if collect:
+        results = sweep.collect(out, configs)
+    else:
+        results = run_jobs(sweep.jobs_of(out, configs, Job), workers=workers, scheduler=scheduler,
+                           progress=not quiet, desc=f"alrnn sweep {task}")
     summary = sweep.aggregate(task, configs, results, out)
     if as_json:
         click.echo(to_json(summary))

@@ -1,6 +1,6 @@
 """`onionref alrnn sweep` on the sweep engine, at a tiny budget: the grid's run directories, the per-P summary and
 figures; jobs are idempotent (a second sweep retrains nothing); another budget in the same directory is refused
-(exit 2, one line); a diverged run counts as unsolved."""
+(exit 2, one line); --collect reports finished runs only; a diverged run counts as unsolved."""
 from __future__ import annotations
 
 import json
@@ -43,6 +43,10 @@ def test_sweep_runs_the_grid_and_is_idempotent(tmp_path, capsys):
     again = sweep.train_job(str(out), asdict(cfg))
     assert again == runs.read_json(out / names[0] / "result.json")
     assert (out / names[0] / "weights.safetensors").stat().st_mtime_ns == stamp
+    # --collect reports the finished runs without the engine: the same summary.
+    rc, stdout2, err = cli(["alrnn", "sweep", *TINY, "--out", out, "--json", "--collect"], capsys)
+    assert rc == 0, err
+    assert json.loads(stdout2.strip().splitlines()[-1]) == summary
     args = [a if a != "2" else "3" for a in TINY]                     # --epochs 3 (and --seeds 3): another budget
     rc, _, err = cli(["alrnn", "sweep", *args, "--out", out], capsys)
     assert rc == 2 and "another budget" in err and len(err.strip().splitlines()) == 1

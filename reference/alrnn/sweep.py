@@ -78,6 +78,17 @@ def jobs_of(out: Path, configs: list[ALRNNConfig], Job) -> list:
     return jobs
 
 
+def collect(out: Path, configs: list[ALRNNConfig]) -> dict:
+    """The results of the runs already finished (DONE or FAILED) in `out`, in this process, training nothing."""
+    results = {}
+    for cfg in configs:
+        name = run_name(cfg)
+        if (Path(out) / name / "DONE").exists() or (Path(out) / name / "FAILED").exists():
+            results[f"train/{name}"] = train_job(str(out), asdict(cfg))
+            results[f"regions/{name}"] = regions_job(str(Path(out) / name))
+    return results
+
+
 def aggregate(task: str, configs: list[ALRNNConfig], results: dict, out: Path) -> dict:
     """Per-P summary over seeds (JSON-ready) and the figures vs_P.png, codes_vs_P.png in `out`."""
     from .figures import plot_matrix, plot_vs_P
