@@ -6,16 +6,11 @@ from pathlib import Path
 
 import click
 
-from onionref.onion.analysis import AnalysisConfig, run
+from onionref.onion import methods
+from onionref.onion.analysis import AnalysisConfig
 from onionref.cli import cli
-from onionref.cli.eval_cmd import load_run
 from onionref.errors import UserError
-from onionref.onion.frozen import Frozen
-from onionref.onion.interventions.linear import LinearIntervention
-from onionref.onion.interventions.onion import OnionIntervention
-from onionref.onion.probes.gru_decoder import GruDecoderProbe
-from onionref.onion.probes.onion import OnionProbe
-from onionref.onion.probes.state_decoder import StateDecoderProbe
+from onionref.onion.methods import analyse
 from onionref.runs import read_config, to_json
 
 D = AnalysisConfig()
@@ -41,13 +36,11 @@ def _analysis_options(f):
 
 def _run(run_dir, kind, name, method, backend, as_json, quiet, resume, **kw):
     cfg = AnalysisConfig(**kw).validate()
-    model_cfg, params = load_run(run_dir)
+    if not run_dir.is_dir():
+        raise UserError(f"no run directory at {run_dir}")
     if resume and (run_dir / kind / name / "checkpoint.safetensors").exists():
         cfg = _resumed_config(run_dir / kind / name, cfg)
-    if getattr(method, "max_len", model_cfg.max_len) != model_cfg.max_len:
-        method = type(method)(**{**method.__dict__, "max_len": model_cfg.max_len})
-    frozen = Frozen(params, model_cfg.symbols, model_cfg.no_input, backend or model_cfg.backend)
-    result = run(method, frozen, model_cfg, cfg, run_dir / kind / name, name, progress=not quiet, resume=resume)
+    result = analyse(run_dir, kind, name, method, cfg, backend, progress=not quiet, resume=resume)
     if as_json:
         click.echo(to_json(result))
     else:
@@ -87,15 +80,8 @@ def _resumed_config(out_dir: Path, cfg: AnalysisConfig) -> AnalysisConfig:
 @_analysis_options
 def intervene_cmd(run_dir, mode, ngram, **kw):
     """Train an interchange intervention on the frozen model of RUN and report its IIA."""
-    if ngram is not None and mode != "bigram":
-        raise UserError("--ngram only applies to --mode bigram")
-    n = 2 if ngram is None else ngram
-    if mode == "bigram" and not 2 <= n <= 9:
-        raise UserError(f"--ngram must be in 2..9, got {n}")
-    methods = {"linear": LinearIntervention(1), "bigram": LinearIntervention(n),
-               "onion": OnionIntervention(True), "onion-noscale": OnionIntervention(False)}
-    name = f"ngram{n}" if mode == "bigram" and n != 2 else mode
-    _run(run_dir, "intervene", name, methods[mode], **kw)
+    name, method = methods.intervention(mode, ngram)
+    _run(run_dir, "intervene", name, method, **kw)
 
 
 @cli.command("probe")
@@ -105,6 +91,4 @@ def intervene_cmd(run_dir, mode, ngram, **kw):
 @_analysis_options
 def probe_cmd(run_dir, kind, **kw):
     """Train a probe that decodes the whole sequence from the frozen encoder state of RUN."""
-    probes = {"linear": StateDecoderProbe(1), "mlp": StateDecoderProbe(2), "onion": OnionProbe(),
-              "gru-ar": GruDecoderProbe(True), "gru-noinput": GruDecoderProbe(False)}
-    _run(run_dir, "probe", kind, probes[kind], **kw)
+    _run(run_dir, "probe", *methods.probe(kind), **kw)
