@@ -1,0 +1,42 @@
+"""`onionref report DIR`: the paper's tables and figures of a sweep; `onionref report RUN`: one run's figures."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from onionref.cli import cli
+from onionref.errors import UserError
+from onionref.runs import to_json
+
+
+def kind_of(path: Path) -> str:
+    """"sweep" (DIR/sweep.json) or "run" (RUN/config.json and RUN/weights.safetensors); UserError otherwise."""
+    if not path.is_dir():
+        raise UserError(f"no directory at {path}")
+    if (path / "sweep.json").is_file():
+        return "sweep"
+    if (path / "config.json").is_file() and (path / "weights.safetensors").is_file():
+        return "run"
+    raise UserError(f"{path} is neither a sweep directory (sweep.json) nor a trained run directory "
+                    f"(config.json and weights.safetensors)")
+
+
+@cli.command("report")
+@click.argument("path", metavar="DIR|RUN", type=click.Path(path_type=Path))
+@click.option("--input", "sequence", default=None,
+              help='Input of the gate figure, e.g. "a b 1 c" [default: the paper\'s "a b 1 c a d f 2"].')
+@click.option("--json", "as_json", is_flag=True, help="Print the result as one JSON line.")
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+def report_cmd(path, sequence, as_json, quiet):
+    """DIR (a sweep): write DIR/report.md, DIR/report.json and DIR/figures/. RUN (one trained run): draw its
+    figures into RUN/figures/."""
+    if kind_of(path) == "sweep":
+        from onionref.onion.report import write_sweep_report
+        result = write_sweep_report(path, sequence, progress=not quiet)
+        msg = f"wrote {result['report']} ({result['cells']} finished cells, {len(result['figures'])} figures)"
+    else:
+        from onionref.onion.run_figures import write_run_report
+        result = write_run_report(path, sequence)
+        msg = f"wrote {len(result['figures'])} figures to {path / 'figures'}"
+    click.echo(to_json(result) if as_json else msg)
