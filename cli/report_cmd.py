@@ -6,20 +6,8 @@ from pathlib import Path
 import click
 
 from onionref.cli import cli
-from onionref.errors import UserError
+from onionref.onion.report import kind_of, write_sweep_report
 from onionref.runs import to_json
-
-
-def kind_of(path: Path) -> str:
-    """"sweep" (DIR/sweep.json) or "run" (RUN/config.json and RUN/weights.safetensors); UserError otherwise."""
-    if not path.is_dir():
-        raise UserError(f"no directory at {path}")
-    if (path / "sweep.json").is_file():
-        return "sweep"
-    if (path / "config.json").is_file() and (path / "weights.safetensors").is_file():
-        return "run"
-    raise UserError(f"{path} is neither a sweep directory (sweep.json) nor a trained run directory "
-                    f"(config.json and weights.safetensors)")
 
 
 @cli.command("report")
@@ -32,7 +20,6 @@ def report_cmd(path, sequence, as_json, quiet):
     """DIR (a sweep): write DIR/report.md, DIR/report.json and DIR/figures/. RUN (one trained run): draw its
     figures into RUN/figures/."""
     if kind_of(path) == "sweep":
-        from onionref.onion.report import write_sweep_report
         result = write_sweep_report(path, sequence, progress=not quiet)
         msg = f"wrote {result['report']} ({result['cells']} finished cells, {len(result['figures'])} figures)"
     else:

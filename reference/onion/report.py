@@ -44,6 +44,18 @@ PAPER = {("probe-linear", 48): "0.01", ("probe-linear", 64): "0.01",
 CELL = re.compile(r"^h(\d+)-(ar|noinput)-s(\d+)$")
 
 
+def kind_of(path: Path) -> str:
+    """"sweep" (DIR/sweep.json) or "run" (RUN/config.json and RUN/weights.safetensors); UserError otherwise."""
+    if not path.is_dir():
+        raise UserError(f"no directory at {path}")
+    if (path / "sweep.json").is_file():
+        return "sweep"
+    if (path / "config.json").is_file() and (path / "weights.safetensors").is_file():
+        return "run"
+    raise UserError(f"{path} is neither a sweep directory (sweep.json) nor a trained run directory "
+                    f"(config.json and weights.safetensors)")
+
+
 def _done_result(d: Path):
     """The result.json of a finished run or analysis directory, or None if it has not finished."""
     return runs.read_json(d / "result.json") if (d / "DONE").is_file() else None
