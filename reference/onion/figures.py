@@ -18,6 +18,7 @@ LABEL = {"ar": "AR", "noinput": "no input"}
 
 
 def _done(fig) -> bytes:
+    fig.tight_layout()
     data = png_bytes(fig, dpi=100)
     pyplot().close(fig)
     return data
@@ -100,7 +101,7 @@ def onion_scale(scales: dict, title: str) -> bytes:
     """scales: {label: s [P, H]} (s[p] = g ⊙ γ^p + p·ℓ + b). One panel per label: |s| of every channel (thin) and
     the median over channels (thick) against p, log axis."""
     plt = pyplot()
-    fig, axes = plt.subplots(1, len(scales), figsize=(4.2 * len(scales), 3.2), squeeze=False)
+    fig, axes = plt.subplots(1, len(scales), figsize=(4.6 * len(scales), 3.2), squeeze=False)
     for ax, (label, s) in zip(axes[0], scales.items()):
         a = np.maximum(np.abs(s), 1e-12)
         p = np.arange(a.shape[0])
