@@ -40,8 +40,8 @@ def test_example_runs_end_to_end(tmp_path):
     assert lines[0] == f"H = 8, valid exact match {acc:.4f}"
     iia = runs.read_json(out / "intervene" / "onion" / "result.json")["iia"]
     assert lines[1].startswith(f"intervene onion: iia {iia:.4f}")
-    assert lines[-1] == f"5 figures in {out / 'figures'}"
-    assert len(list((out / "figures").glob("*.png"))) == 5
+    assert lines[-1] == f"6 figures in {out / 'figures'}"
+    assert len(list((out / "figures").glob("*.png"))) == 6
 
 
 def test_api_matches_the_cli(tiny, tmp_path):

@@ -95,7 +95,7 @@ def test_report_of_a_sweep(sweep):
     assert "| *paper* |" not in md                                  # no N = 48 / 64 rows here
     pngs = sorted((sweep / "figures").rglob("*.png"))
     assert {p.name for p in pngs} >= {"iia_vs_hidden.png", "probe_vs_hidden.png", "onion_iia_per_length.png",
-                                      "gates.png", "state_differences.png", "onion_scale.png"}
+                                      "gates.png", "pair_difference.png", "state_differences.png", "onion_scale.png"}
     for p in pngs:
         data = p.read_bytes()
         assert _png_ok(data) and len(data) < 200_000, p
@@ -112,7 +112,7 @@ def test_report_of_a_run(sweep, tmp_path):
     assert r.returncode == 0, r.stderr
     out = json.loads(r.stdout.strip().splitlines()[-1])
     names = {p.split("/")[-1] for p in out["figures"]}
-    assert names == {"gates.png", "state_differences.png", "onion_scale.png", "iia_per_length.png",
+    assert names == {"gates.png", "pair_difference.png", "state_differences.png", "onion_scale.png", "iia_per_length.png",
                      "probe_per_length.png"}
     assert out["input"] == "a b 1 c" and len(out["gates"]["mean_1_minus_z_encoder"]) == 4
     assert len(out["state_differences"]["median_norm_per_position"]) == 9

@@ -3,6 +3,7 @@
     metric_vs_hidden     IIA or probe accuracy against the hidden size, mean ± std over seeds, both decoder variants
     per_length_by_hidden a score per sequence length, one line per hidden size, one panel per variant
     gate_heatmap         1 − z (how much each step overwrites each channel) over encoder and decoder steps
+    pair_difference      |h'(t) − h(t)| of two inputs differing in one token, over encoder and decoder steps
     state_differences    |h(x') − h(x)| for x' = x with token i changed, for every i (log scale: the onion's layers)
     onion_scale          the learned |g ⊙ γ^p + p·ℓ + b| per channel against the position p (log axis)
     per_length           one run's scores per sequence length
@@ -72,6 +73,19 @@ def gate_heatmap(one_minus_z: np.ndarray, step_labels: list, n_encoder: int, tit
     ax.set_xticks(range(T), step_labels, fontsize=8)
     ax.set(xlabel="encoder steps | decoder steps", ylabel="channel", title=title)
     fig.colorbar(im, ax=ax, label="1 − z")
+    return _done(fig)
+
+
+def pair_difference(diff: np.ndarray, step_labels: list, n_encoder: int, title: str) -> bytes:
+    """diff [H, T]: |h'(t) − h(t)| of two inputs that differ in one token, over encoder then decoder steps (log10)."""
+    plt = pyplot()
+    H, T = diff.shape
+    fig, ax = plt.subplots(figsize=(min(2 + 0.35 * T, 9), min(1.5 + 0.06 * H, 6)))
+    im = ax.imshow(np.log10(np.maximum(diff, 1e-8)), aspect="auto", cmap="magma", vmin=-6, interpolation="nearest")
+    ax.axvline(n_encoder - 0.5, color="w", lw=1.5)
+    ax.set_xticks(range(T), step_labels, fontsize=8)
+    ax.set(xlabel="encoder steps | decoder steps", ylabel="channel", title=title)
+    fig.colorbar(im, ax=ax, label="log10 |h' − h|")
     return _done(fig)
 
 

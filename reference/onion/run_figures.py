@@ -1,5 +1,6 @@
-"""One run's figures (`onionref report RUN`): the gate heat map, single-token state differences, the learned onion
-scale, and the analyses' scores per sequence length; with the numbers behind them.
+"""One run's figures (`onionref report RUN`): the gate heat map, a one-token pair's state difference over every
+step, single-token state differences at the final state, the learned onion scale, and the analyses' scores per
+sequence length; with the numbers behind them.
 
     run_figures(run_dir, sequence=None) -> (figures {file name: PNG bytes}, numbers {...})
     write_run_report(run_dir, sequence=None) -> dict       writes RUN/figures/*.png and RUN/figures/figures.json
@@ -62,6 +63,14 @@ def run_figures(run_dir: Path, sequence: str | None = None):
     enc_labels = [ALPHABET[t] for t in tok[0]]
     dec_labels = ["S"] + (["NI"] * (L - 1) if cfg.no_input else enc_labels[:-1])
     out["gates.png"] = figures.gate_heatmap(one_minus_z, enc_labels + dec_labels, L, f"1 − z, {tag}: {seq}")
+    i = min(2, L - 1)
+    tok2 = tok.copy()
+    tok2[0, i] = (tok[0, i] + 1) % cfg.symbols
+    g2 = inspect.gates(params, tok2, ln, cfg.no_input)
+    diff = np.abs(np.concatenate([g2[k]["h"][:, 0] - g[k]["h"][:, 0] for k in ("encoder", "decoder")])).T
+    out["pair_difference.png"] = figures.pair_difference(
+        diff, enc_labels + dec_labels, L, f"{tag}: {seq} vs {decode_tokens(tok2[0])}")
+    numbers["pair_difference"] = {"other": decode_tokens(tok2[0]), "norm_per_step": np.linalg.norm(diff, axis=0)}
     pred, _ = inspect.greedy_decode(params, g["encoder"]["h"][-1], ln, cfg.no_input)
     numbers["gates"] = {"mean_1_minus_z_encoder": one_minus_z[:, :L].mean(0), "mean_1_minus_z_decoder":
                         one_minus_z[:, L:].mean(0), "decoded": decode_tokens(pred[0])}
