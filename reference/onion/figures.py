@@ -111,15 +111,17 @@ def state_differences(d: np.ndarray, title: str) -> bytes:
     return _done(fig)
 
 
-def onion_scale(scales: dict, title: str) -> bytes:
-    """scales: {label: s [P, H]} (s[p] = g ⊙ γ^p + p·ℓ + b). One panel per label: |s| of every channel (thin) and
-    the median over channels (thick) against p, log axis."""
+def onion_scale(scales: dict, title: str, max_lines: int = 16) -> bytes:
+    """scales: {label: s [P, H]} (s[p] = g ⊙ γ^p + p·ℓ + b). One panel per label against p, log axis: the median
+    of |s| over channels, its 10–90% band, and up to max_lines channels (thin; evenly spread over the channels)."""
     plt = pyplot()
     fig, axes = plt.subplots(1, len(scales), figsize=(4.6 * len(scales), 3.2), squeeze=False)
     for ax, (label, s) in zip(axes[0], scales.items()):
         a = np.maximum(np.abs(s), 1e-12)
         p = np.arange(a.shape[0])
-        ax.semilogy(p, a, color="0.6", lw=0.5)
+        pick = np.unique(np.linspace(0, a.shape[1] - 1, min(max_lines, a.shape[1])).astype(int))
+        ax.semilogy(p, a[:, pick], color="0.6", lw=0.5)
+        ax.fill_between(p, *np.percentile(a, [10, 90], axis=1), color="C3", alpha=0.15, label="10–90% of channels")
         ax.semilogy(p, np.median(a, axis=1), color="C3", lw=2, marker="o", label="median over channels")
         ax.set(xlabel="position p (0-based)", ylabel="|scale(p)| per channel", title=f"{title}: {label}")
         ax.grid(alpha=0.3, which="both")
