@@ -7,6 +7,7 @@ import click
 
 from onionref.cli import cli
 from onionref.onion.report import kind_of, write_sweep_report
+from onionref.onion.run_figures import write_run_report
 from onionref.runs import to_json
 
 
@@ -14,16 +15,17 @@ from onionref.runs import to_json
 @click.argument("path", metavar="DIR|RUN", type=click.Path(path_type=Path))
 @click.option("--input", "sequence", default=None,
               help='Input of the gate figure, e.g. "a b 1 c" [default: the paper\'s "a b 1 c a d f 2"].')
+@click.option("--out", type=click.Path(path_type=Path), default=None,
+              help="Write here instead [default: DIR itself, or RUN/figures]; the sweep or run is then only read.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as one JSON line.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
-def report_cmd(path, sequence, as_json, quiet):
+def report_cmd(path, sequence, out, as_json, quiet):
     """DIR (a sweep): write DIR/report.md, DIR/report.json and DIR/figures/. RUN (one trained run): draw its
     figures into RUN/figures/."""
     if kind_of(path) == "sweep":
-        result = write_sweep_report(path, sequence, progress=not quiet)
+        result = write_sweep_report(path, sequence, progress=not quiet, out=out)
         msg = f"wrote {result['report']} ({result['cells']} finished cells, {len(result['figures'])} figures)"
     else:
-        from onionref.onion.run_figures import write_run_report
-        result = write_run_report(path, sequence)
-        msg = f"wrote {len(result['figures'])} figures to {path / 'figures'}"
+        result = write_run_report(path, sequence, out)
+        msg = f"wrote {len(result['figures'])} figures to {out or path / 'figures'}"
     click.echo(to_json(result) if as_json else msg)

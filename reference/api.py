@@ -143,12 +143,13 @@ def sweep(out, **kw) -> dict:
     return run_sweep(Path(out), **kw)
 
 
-def report(path, sequence: str | None = None, progress: bool = False) -> dict:
-    """`onionref report`: a sweep directory gets report.md, report.json and figures/; a run gets RUN/figures/."""
+def report(path, sequence: str | None = None, progress: bool = False, out=None) -> dict:
+    """`onionref report`: a sweep directory gets report.md, report.json and figures/; a run gets RUN/figures/
+    (or both go to `out`)."""
     from .onion.report import kind_of, write_sweep_report
 
     path = Path(path)
     if kind_of(path) == "sweep":
-        return write_sweep_report(path, sequence, progress)
+        return write_sweep_report(path, sequence, progress, out)
     from .onion.run_figures import write_run_report
-    return write_run_report(path, sequence)
+    return write_run_report(path, sequence, out)

@@ -5,7 +5,7 @@ h4-ar-s{0,1}, h8-ar-s0 and h4-noinput-s0, with a few analyses each; h8-ar-s1 is 
 - table(): mean, std (ddof 1) and n over seeds, the model's own accuracy, per-length stats (synthetic results);
 - report.md holds every row and the numbers recomputed here from the cells' result.json files, the paper's
   values only beside N = 48/64 autoregressive rows; figures are whole PNGs under 200 KB; --json is one line;
-- report RUN draws the run's figures into RUN/figures/;
+- report RUN draws the run's figures into RUN/figures/; with --out both write elsewhere and leave DIR/RUN unchanged;
 - a directory that is neither a sweep nor a run, an empty sweep, another kind of sweep: one line, exit 2, nothing
   written.
 """
@@ -103,6 +103,22 @@ def test_report_of_a_sweep(sweep):
     after = tree_hashes(sweep)
     changed = {k for k in set(before) | set(after) if before.get(k) != after.get(k)}
     assert all(k.startswith(("figures", "report.")) for k in changed), changed   # the cells are only read
+
+
+def test_report_elsewhere_leaves_the_sweep_untouched(sweep, tmp_path):
+    before = tree_hashes(sweep)
+    r = run_cli(["report", sweep, "--out", tmp_path / "docs", "--quiet"])
+    assert r.returncode == 0, r.stderr
+    assert tree_hashes(sweep) == before
+    md = (tmp_path / "docs" / "report.md").read_text()
+    for link in md.split("](")[1:]:
+        assert (tmp_path / "docs" / link.split(")")[0]).is_file()
+    r = run_cli(["report", sweep / "h4-ar-s1", "--out", tmp_path / "run-figs"])
+    assert r.returncode == 0 and len(list((tmp_path / "run-figs").glob("*.png"))) == 6, r.stderr
+    assert tree_hashes(sweep) == before
+    (tmp_path / "file").write_text("x")
+    r = run_cli(["report", sweep, "--out", tmp_path / "file"])
+    assert r.returncode == 2 and "not a directory" in r.stderr and tree_hashes(sweep) == before
 
 
 def test_report_of_a_run(sweep, tmp_path):

@@ -184,15 +184,20 @@ def markdown(sweep_dir: Path, data: dict, rows: list, figures: list) -> str:
     return "\n".join(out) + "\n"
 
 
-def write_sweep_report(sweep_dir: Path, sequence: str | None = None, progress: bool = False) -> dict:
-    """DIR/report.md, DIR/report.json and DIR/figures/*.png; for each (hidden, variant) the lowest seed's run
-    figures go to DIR/figures/<cell>/. Everything is computed before anything is written."""
+def write_sweep_report(sweep_dir: Path, sequence: str | None = None, progress: bool = False,
+                       out: Path | None = None) -> dict:
+    """OUT/report.md, OUT/report.json and OUT/figures/*.png (OUT = DIR unless given; the sweep itself is only
+    read); for each (hidden, variant) the lowest seed's run figures go to OUT/figures/<cell>/. Everything is
+    computed before anything is written."""
     from tqdm import tqdm
 
     from . import figures
     from .run_figures import run_figures, write_figures
 
     sweep_dir = Path(sweep_dir)
+    out = sweep_dir if out is None else Path(out)
+    if out.exists() and not out.is_dir():
+        raise UserError(f"--out {out} is not a directory")
     data = read_sweep(sweep_dir)
     rows = table(data["cells"])
     figs = {}
@@ -210,14 +215,14 @@ def write_sweep_report(sweep_dir: Path, sequence: str | None = None, progress: b
         per_cell[name] = run_figures(sweep_dir / name, sequence)
     listed = [f"figures/{n}" for n in figs] + [f"figures/{c}/{n}" for c, (f, _) in per_cell.items() for n in f]
     md = markdown(sweep_dir, data, rows, listed)
-    fig_dir = sweep_dir / "figures"
-    fig_dir.mkdir(exist_ok=True)
+    fig_dir = out / "figures"
+    fig_dir.mkdir(parents=True, exist_ok=True)
     for name, png in figs.items():
         runs.atomic_write_bytes(fig_dir / name, png)
     for cell, (f, numbers) in per_cell.items():
         write_figures(fig_dir / cell, f, numbers)
-    result = {"report": str(sweep_dir / "report.md"), "cells": len(data["cells"]), "rows": rows,
-              "figures": [str(sweep_dir / f) for f in listed]}
-    runs.write_json(sweep_dir / "report.json", result)
-    runs.atomic_write_bytes(sweep_dir / "report.md", md.encode())
+    result = {"report": str(out / "report.md"), "sweep": str(sweep_dir), "cells": len(data["cells"]), "rows": rows,
+              "figures": [str(out / f) for f in listed]}
+    runs.write_json(out / "report.json", result)
+    runs.atomic_write_bytes(out / "report.md", md.encode())
     return result

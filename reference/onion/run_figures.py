@@ -3,7 +3,7 @@ step, single-token state differences at the final state, the learned onion scale
 sequence length; with the numbers behind them.
 
     run_figures(run_dir, sequence=None) -> (figures {file name: PNG bytes}, numbers {...})
-    write_run_report(run_dir, sequence=None) -> dict       writes RUN/figures/*.png and RUN/figures/figures.json
+    write_run_report(run_dir, sequence=None, out=None)     writes OUT/*.png and OUT/figures.json (OUT = RUN/figures)
 
 The gate figure's default input is the paper's "a b 1 c a d f 2" (spec §5, gate.pdf) when the run's alphabet and
 lengths allow it, otherwise the first sequence of maximal length from a fixed generator.
@@ -105,7 +105,7 @@ def run_figures(run_dir: Path, sequence: str | None = None):
 
 def write_figures(out_dir: Path, figs: dict, numbers: dict) -> list:
     """Write figures and figures.json into out_dir; returns the written paths."""
-    out_dir.mkdir(parents=True, exist_ok=True)
+    Path(out_dir).mkdir(parents=True, exist_ok=True)
     paths = []
     for name, data in figs.items():
         runs.atomic_write_bytes(out_dir / name, data)
@@ -114,8 +114,11 @@ def write_figures(out_dir: Path, figs: dict, numbers: dict) -> list:
     return paths
 
 
-def write_run_report(run_dir: Path, sequence: str | None = None) -> dict:
-    """Draw one run's figures into RUN/figures/; returns {"figures": [paths], **numbers}."""
+def write_run_report(run_dir: Path, sequence: str | None = None, out: Path | None = None) -> dict:
+    """Draw one run's figures into OUT (default RUN/figures/); returns {"figures": [paths], **numbers}."""
+    out = Path(run_dir) / "figures" if out is None else Path(out)
+    if out.exists() and not out.is_dir():
+        raise UserError(f"--out {out} is not a directory")
     figs, numbers = run_figures(run_dir, sequence)
-    paths = write_figures(Path(run_dir) / "figures", figs, numbers)
+    paths = write_figures(out, figs, numbers)
     return {"figures": [str(p) for p in paths], **numbers}
