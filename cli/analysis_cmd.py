@@ -6,11 +6,11 @@ from pathlib import Path
 
 import click
 
-from onionref.onion import methods
 from onionref.onion.analysis import AnalysisConfig
 from onionref.cli import cli
 from onionref.errors import UserError
-from onionref.onion.methods import analyse
+from onionref.onion.methods import INTERVENTIONS, PROBES, analyse, intervention, intervention_name, probe
+from onionref.onion.train import load_run
 from onionref.runs import read_config, to_json
 
 D = AnalysisConfig()
@@ -36,11 +36,11 @@ def _analysis_options(f):
 
 def _run(run_dir, kind, name, method, backend, as_json, quiet, resume, **kw):
     cfg = AnalysisConfig(**kw).validate()
-    if not run_dir.is_dir():
-        raise UserError(f"no run directory at {run_dir}")
+    model_cfg, params = load_run(run_dir)
     if resume and (run_dir / kind / name / "checkpoint.safetensors").exists():
         cfg = _resumed_config(run_dir / kind / name, cfg)
-    result = analyse(run_dir, kind, name, method, cfg, backend, progress=not quiet, resume=resume)
+    result = analyse(run_dir, kind, name, method, cfg, backend, progress=not quiet, resume=resume,
+                     model=(model_cfg, params))
     if as_json:
         click.echo(to_json(result))
     else:
@@ -73,22 +73,22 @@ def _resumed_config(out_dir: Path, cfg: AnalysisConfig) -> AnalysisConfig:
 
 @cli.command("intervene")
 @click.argument("run_dir", metavar="RUN", type=click.Path(path_type=Path))
-@click.option("--mode", type=click.Choice(["linear", "bigram", "onion", "onion-noscale"]), required=True,
+@click.option("--mode", type=click.Choice(INTERVENTIONS), required=True,
               help="linear: unigram subspaces; bigram: n-gram subspaces; onion: per-position scale; "
                    "onion-noscale: the ablation without position.")
 @click.option("--ngram", type=int, default=None, help="n of the n-gram intervention (with --mode bigram) [2].")
 @_analysis_options
 def intervene_cmd(run_dir, mode, ngram, **kw):
     """Train an interchange intervention on the frozen model of RUN and report its IIA."""
-    name, method = methods.intervention(mode, ngram)
-    _run(run_dir, "intervene", name, method, **kw)
+    name, n = intervention_name(mode, ngram)
+    _run(run_dir, "intervene", name, intervention(mode, n), **kw)
 
 
 @cli.command("probe")
 @click.argument("run_dir", metavar="RUN", type=click.Path(path_type=Path))
-@click.option("--kind", type=click.Choice(["linear", "mlp", "onion", "gru-ar", "gru-noinput"]), required=True,
+@click.option("--kind", type=click.Choice(PROBES), required=True,
               help="linear / mlp: all positions at once; onion: the peeling probe; gru-*: a fresh GRU decoder.")
 @_analysis_options
 def probe_cmd(run_dir, kind, **kw):
     """Train a probe that decodes the whole sequence from the frozen encoder state of RUN."""
-    _run(run_dir, "probe", *methods.probe(kind), **kw)
+    _run(run_dir, "probe", kind, probe(kind), **kw)

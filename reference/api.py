@@ -49,15 +49,17 @@ class Run:
                   resume: bool = False, **cfg) -> dict:
         """`onionref intervene RUN --mode MODE`: train the intervention; cfg = AnalysisConfig fields (steps,
         batch, lr, wd, eval_every, seed). Returns its result.json dict (IIA and the model's own accuracy)."""
-        name, method = methods.intervention(mode, ngram)
-        return methods.analyse(self.path, "intervene", name, method, _analysis_config(cfg), backend, progress,
-                               resume)
+        name, n = methods.intervention_name(mode, ngram)
+        return methods.analyse(self.path, "intervene", name, methods.intervention(mode, n), _analysis_config(cfg),
+                               backend, progress, resume)
 
     def probe(self, kind: str, backend: str | None = None, progress: bool = True, resume: bool = False,
               **cfg) -> dict:
         """`onionref probe RUN --kind KIND`; as `intervene`."""
-        name, method = methods.probe(kind)
-        return methods.analyse(self.path, "probe", name, method, _analysis_config(cfg), backend, progress, resume)
+        if kind not in methods.PROBES:
+            raise UserError(f"unknown probe {kind!r}; known: {', '.join(methods.PROBES)}")
+        return methods.analyse(self.path, "probe", kind, methods.probe(kind), _analysis_config(cfg), backend,
+                               progress, resume)
 
     def analysis_result(self, group: str, name: str) -> dict | None:
         """The result.json of RUN/<group>/<name>/ once it has finished, else None."""

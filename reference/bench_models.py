@@ -78,14 +78,20 @@ def torch_step(hidden: int, threads: int):
 BACKENDS = {"numba": numba_step, "numpy": numpy_step, "torch": torch_step}
 
 
-def worker(conn, backend: str, threads: int) -> None:
-    """Serve timing requests for one backend: receives (hidden, warmup, steps, max_seconds), answers
-    ("times", [seconds per step]) or ("error", message); None ends the worker."""
+def worker(conn, backend: str, threads: int, suite: str = "train") -> None:
+    """Serve timing requests for one backend: receives (args, warmup, steps, max_seconds), answers
+    ("times", [seconds per step]) or ("error", message); None ends the worker. The step timed is
+    make_step(*args, threads), make_step = BACKENDS[backend] of the suite: "train" (this file: args = (hidden,)) or
+    "analyses" (bench_analyses.py: args = (hidden, analysis))."""
     try:
         from threadpoolctl import threadpool_limits
 
         threadpool_limits(1 if backend == "numba" else threads, user_api="blas")
-        make_step = BACKENDS[backend]
+        if suite == "analyses":
+            from .bench_analyses import BACKENDS as table
+        else:
+            table = BACKENDS
+        make_step = table[backend]
         if backend == "torch":
             import torch  # noqa: F401  (fails here, not in the parent, when torch is absent or broken)
     except Exception as e:  # an absent or broken torch only removes its column
@@ -94,7 +100,7 @@ def worker(conn, backend: str, threads: int) -> None:
     conn.send(("ready", backend))
     while (req := conn.recv()) is not None:
         try:
-            conn.send(("times", time_steps(make_step(req[0], threads), *req[1:])))
+            conn.send(("times", time_steps(make_step(*req[0], threads), *req[1:])))
         except Exception as e:  # e.g. MemoryError at a huge H: the parent reports it
             conn.send(("error", f"{type(e).__name__}: {e}"))
 

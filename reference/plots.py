@@ -12,10 +12,15 @@ from .runs import atomic_write_bytes
 
 
 def png_bytes(fig, dpi: int = 110) -> bytes:
-    """The figure as PNG bytes (so a caller can check everything before it writes anything)."""
+    """The figure as PNG bytes, tight box (so a caller can check everything before it writes anything)."""
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight")
     return buf.getvalue()
+
+
+def save_png(fig, path: Path) -> None:
+    """Write a matplotlib figure as a PNG, atomically (dpi 110, tight box)."""
+    atomic_write_bytes(path, png_bytes(fig))
 
 
 def pyplot():
@@ -24,10 +29,6 @@ def pyplot():
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     return plt
-
-
-def _save(fig, path: Path) -> None:
-    atomic_write_bytes(path, png_bytes(fig))
 
 
 def plot_run(metrics: list, out_dir: Path, score_key: str = "accuracy", title: str = "") -> None:
@@ -45,12 +46,12 @@ def plot_run(metrics: list, out_dir: Path, score_key: str = "accuracy", title: s
         ax[1].semilogy(*zip(*losses), marker=".")
     ax[1].set(xlabel="step", ylabel="train loss")
     ax[1].grid(alpha=0.3)
-    _save(fig, Path(out_dir) / "curves.png")
+    save_png(fig, Path(out_dir) / "curves.png")
     plt.close(fig)
 
     per = metrics[-1]["valid"]["per_length"]
     fig, ax = plt.subplots(figsize=(4.5, 3))
     ax.bar([str(k) for k in per], list(per.values()))
     ax.set(xlabel="sequence length", ylabel=score_key, ylim=(0, 1.02), title=f"{title} step {steps[-1]}")
-    _save(fig, Path(out_dir) / "per_length.png")
+    save_png(fig, Path(out_dir) / "per_length.png")
     plt.close(fig)

@@ -194,6 +194,10 @@ def start_over(run_dir: Path, message: str) -> None:
         (Path(run_dir) / name).unlink(missing_ok=True)
 
 
+class LockedError(UserError):
+    """The run directory is in use by another process (its lock is held)."""
+
+
 class RunLock:
     """An exclusive flock on RUN/.lock for as long as a process works in the directory."""
 
@@ -207,7 +211,7 @@ class RunLock:
             fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             os.close(self.fd)
-            raise UserError(f"run directory {self.path.parent} is in use by another process") from None
+            raise LockedError(f"run directory {self.path.parent} is in use by another process") from None
         # Temporary files left by a killed writer: safe to remove while we hold the lock.
         for tmp in self.path.parent.glob(".*.tmp"):
             tmp.unlink(missing_ok=True)

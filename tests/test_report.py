@@ -30,8 +30,8 @@ ANALYSES = {"h4-ar-s0": ("onion", "probe-onion", "linear"), "h4-ar-s1": ("onion"
 
 def _analyse(cell, name):
     cfg = AnalysisConfig(steps=2, batch=16, eval_every=2, seed=5)
-    group, (dname, method) = (("probe", methods.probe(name[6:])) if name.startswith("probe-")
-                              else ("intervene", methods.intervention(name)))
+    group, dname = ("probe", name[6:]) if name.startswith("probe-") else ("intervene", name)
+    method = methods.probe(dname) if group == "probe" else methods.intervention(dname)
     methods.analyse(cell, group, dname, method, cfg, progress=False)
 
 
@@ -42,7 +42,7 @@ def sweep(tmp_path_factory):
                                                "analysis": ["onion", "linear", "probe-onion"]}},
                {"train_steps": 12, "analysis_steps": 2})
     for name in list(ANALYSES) + ["h8-ar-s1"]:
-        H, variant, seed = report.CELL.match(name).groups()
+        H, variant, seed = report.CELL_NAME.match(name).groups()
         train(TrainConfig(hidden=int(H), n_train=3000, batch=32, steps=12, eval_every=6, seed=int(seed),
                           backend="numpy", no_input=variant == "noinput"), out / name, progress=False)
         for a in ANALYSES.get(name, ()):
@@ -82,7 +82,7 @@ def test_report_of_a_sweep(sweep):
     assert out["cells"] == 4
     md = (sweep / "report.md").read_text()
     for name, analyses in ANALYSES.items():
-        H, variant, _ = report.CELL.match(name).groups()
+        H, variant, _ = report.CELL_NAME.match(name).groups()
         label = report.VARIANTS[variant]
         assert f"| {H} | {label} |" in md
     # h4 autoregressive onion IIA: recompute from the cells' own result.json files

@@ -1,57 +1,68 @@
-"""The stage-2 methods by the names the CLI, the sweep and the Python API use, and running one on a run directory.
+"""The stage-2 methods by the names the CLI and the sweep use: `intervene --mode MODE`, `probe --kind KIND`.
 
-    intervention(mode, ngram=None) -> (name, method)   mode: linear | bigram | onion | onion-noscale
-    probe(kind) -> (name, method)                      kind: linear | mlp | onion | gru-ar | gru-noinput
-    analyse(run_dir, group, name, method, cfg, ...)    train it on the frozen model; RUN/<group>/<name>/
+    intervention("onion")  -> OnionIntervention(True)        probe("gru-ar") -> GruDecoderProbe(True)
+    fitted(method, model_cfg)  the method with its max_len set to the trained model's (methods that have one)
+    intervention_name(mode, ngram) -> (directory name, n)   checked: "ngram3" for --mode bigram --ngram 3
+    analyse(run_dir, group, name, method, cfg, ...)        train a method on a run's frozen model (the CLI's and
+                                                           the Python API's one way to run an analysis)
 """
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 from ..errors import UserError
-from .analysis import AnalysisConfig, run
-from .frozen import Frozen
+
 from .interventions.linear import LinearIntervention
 from .interventions.onion import OnionIntervention
 from .probes.gru_decoder import GruDecoderProbe
 from .probes.onion import OnionProbe
 from .probes.state_decoder import StateDecoderProbe
-from .train import load_run
 
-MODES = ("linear", "bigram", "onion", "onion-noscale")
-KINDS = ("linear", "mlp", "onion", "gru-ar", "gru-noinput")
+INTERVENTIONS = ("linear", "bigram", "onion", "onion-noscale")
+PROBES = ("linear", "mlp", "onion", "gru-ar", "gru-noinput")
 
 
-def intervention(mode: str, ngram: int | None = None):
-    """(directory name, method) of an intervention; `ngram` (default 2) only with mode bigram."""
-    if mode not in MODES:
-        raise UserError(f"unknown intervention {mode!r}; known: {', '.join(MODES)}")
+def intervention(mode: str, ngram: int = 2):
+    """linear: unigram subspaces; bigram: n-gram subspaces; onion: per-position scale; onion-noscale: ablation."""
+    return {"linear": lambda: LinearIntervention(1), "bigram": lambda: LinearIntervention(ngram),
+            "onion": lambda: OnionIntervention(True), "onion-noscale": lambda: OnionIntervention(False)}[mode]()
+
+
+def probe(kind: str):
+    """linear / mlp: all positions from the final state at once; onion: peeling; gru-*: a fresh GRU decoder."""
+    return {"linear": lambda: StateDecoderProbe(1), "mlp": lambda: StateDecoderProbe(2), "onion": OnionProbe,
+            "gru-ar": lambda: GruDecoderProbe(True), "gru-noinput": lambda: GruDecoderProbe(False)}[kind]()
+
+
+def fitted(method, model_cfg):
+    """The method sized for the trained model: methods with a max_len take the model's."""
+    if getattr(method, "max_len", model_cfg.max_len) != model_cfg.max_len:
+        return replace(method, max_len=model_cfg.max_len)
+    return method
+
+
+def intervention_name(mode: str, ngram: int | None = None) -> tuple[str, int]:
+    """(directory name, n) of an intervention: the mode itself, or ngram<n> for a bigram mode with n != 2."""
+    if mode not in INTERVENTIONS:
+        raise UserError(f"unknown intervention {mode!r}; known: {', '.join(INTERVENTIONS)}")
     if ngram is not None and mode != "bigram":
         raise UserError("--ngram only applies to --mode bigram")
     n = 2 if ngram is None else ngram
     if mode == "bigram" and not 2 <= n <= 9:
         raise UserError(f"--ngram must be in 2..9, got {n}")
-    methods = {"linear": LinearIntervention(1), "bigram": LinearIntervention(n),
-               "onion": OnionIntervention(True), "onion-noscale": OnionIntervention(False)}
-    return (f"ngram{n}" if mode == "bigram" and n != 2 else mode), methods[mode]
+    return (f"ngram{n}" if mode == "bigram" and n != 2 else mode), n
 
 
-def probe(kind: str):
-    """(directory name, method) of a probe."""
-    probes = {"linear": StateDecoderProbe(1), "mlp": StateDecoderProbe(2), "onion": OnionProbe(),
-              "gru-ar": GruDecoderProbe(True), "gru-noinput": GruDecoderProbe(False)}
-    if kind not in probes:
-        raise UserError(f"unknown probe {kind!r}; known: {', '.join(KINDS)}")
-    return kind, probes[kind]
+def analyse(run_dir: Path, group: str, name: str, method, cfg, backend: str | None = None, progress: bool = True,
+            resume: bool = False, model: tuple | None = None) -> dict:
+    """Train `method` on the frozen model of run_dir into run_dir/<group>/<name>/ (group: intervene | probe) and
+    return its result dict. backend None: the run's own; model: its (config, params) if already loaded."""
+    from .analysis import run
+    from .frozen import Frozen
+    from .train import load_run
 
-
-def analyse(run_dir: Path, group: str, name: str, method, cfg: AnalysisConfig, backend: str | None = None,
-            progress: bool = True, resume: bool = False) -> dict:
-    """Train `method` on the frozen model of run_dir into run_dir/<group>/<name>/ (group: intervene | probe);
-    returns its result dict. backend None: the run's own."""
-    model_cfg, params = load_run(Path(run_dir))
-    if getattr(method, "max_len", model_cfg.max_len) != model_cfg.max_len:
-        method = type(method)(**{**method.__dict__, "max_len": model_cfg.max_len})
+    model_cfg, params = load_run(Path(run_dir)) if model is None else model
     frozen = Frozen(params, model_cfg.symbols, model_cfg.no_input, backend or model_cfg.backend)
-    return run(method, frozen, model_cfg, cfg.validate(), Path(run_dir) / group / name, name, progress=progress,
-               resume=resume)
+    return run(fitted(method, model_cfg), frozen, model_cfg, cfg.validate(), Path(run_dir) / group / name, name,
+               progress=progress, resume=resume)

@@ -9,7 +9,6 @@ model's own exact-match accuracy on the same split (mean over the same seeds). T
 """
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 import numpy as np
@@ -17,21 +16,14 @@ import numpy as np
 from .. import runs
 from ..errors import UserError
 from ..sweep.sweepdir import SWEEP_FORMAT
+from .sweep import ANALYSES, CELL_NAME, cell_name
 
-# name in the sweep grid -> (directory under the cell, result key, table label)
-ANALYSES = {
-    "linear": ("intervene/linear", "iia", "Linear Unigram"),
-    "bigram": ("intervene/bigram", "iia", "Linear Bigram"),
-    "onion": ("intervene/onion", "iia", "Onion Unigram"),
-    "onion-noscale": ("intervene/onion-noscale", "iia", "Onion, no position (ablation)"),
-    "probe-linear": ("probe/linear", "accuracy", "Linear"),
-    "probe-mlp": ("probe/mlp", "accuracy", "MLP"),
-    "probe-onion": ("probe/onion", "accuracy", "Onion"),
-    "probe-gru-ar": ("probe/gru-ar", "accuracy", "GRU-AR"),
-    "probe-gru-noinput": ("probe/gru-noinput", "accuracy", "GRU-no-input"),
-}
-INTERVENTIONS = ("linear", "bigram", "onion", "onion-noscale")
-PROBES = ("probe-linear", "probe-mlp", "probe-onion", "probe-gru-ar", "probe-gru-noinput")
+# name in the sweep grid (sweep.ANALYSES) -> table label
+LABELS = {"linear": "Linear Unigram", "bigram": "Linear Bigram", "onion": "Onion Unigram",
+          "onion-noscale": "Onion, no position (ablation)", "probe-linear": "Linear", "probe-mlp": "MLP",
+          "probe-onion": "Onion", "probe-gru-ar": "GRU-AR", "probe-gru-noinput": "GRU-no-input"}
+INTERVENTIONS = tuple(a for a, (group, _) in ANALYSES.items() if group == "intervene")
+PROBES = tuple(a for a, (group, _) in ANALYSES.items() if group == "probe")
 VARIANTS = {"ar": "Autoregressive", "noinput": "No input"}
 
 # The paper's values that could be recovered (spec §7), presumably its autoregressive rows; (quantity, N) -> text.
@@ -41,7 +33,6 @@ PAPER = {("probe-linear", 48): "0.01", ("probe-linear", 64): "0.01",
          **{(q, n): "0.00–0.01" for q in ("linear", "bigram") for n in (48, 64)},
          **{("onion", n): "≈0.83–0.89" for n in (48, 64)}}
 
-CELL = re.compile(r"^h(\d+)-(ar|noinput)-s(\d+)$")
 
 
 def kind_of(path: Path) -> str:
@@ -70,14 +61,14 @@ def read_sweep(sweep_dir: Path) -> dict:
         raise UserError(f"{sweep_dir / 'sweep.json'} is not an onion sweep (format {rec.get('format')!r}, "
                         f"kind {rec.get('kind')!r})")
     cells = {}
-    for d in sorted(p for p in sweep_dir.iterdir() if p.is_dir() and CELL.match(p.name)):
+    for d in sorted(p for p in sweep_dir.iterdir() if p.is_dir() and CELL_NAME.match(p.name)):
         train = _done_result(d)
         if train is None:
             continue
-        H, variant, seed = CELL.match(d.name).groups()
+        H, variant, seed = CELL_NAME.match(d.name).groups()
         cell = {"hidden": int(H), "variant": variant, "seed": int(seed), "train": train}
-        for name, (sub, _, _) in ANALYSES.items():
-            res = _done_result(d / sub)
+        for name, (group, method) in ANALYSES.items():
+            res = _done_result(d / group / method)
             if res is not None:
                 cell[name] = res
         cells[d.name] = cell
@@ -110,11 +101,12 @@ def table(cells: dict) -> list:
         row = {"hidden": H, "variant": variant, "seeds": sorted(c["seed"] for _, c in members),
                "accuracy": stats([_number(c["train"].get("accuracy"), f"{n}/result.json accuracy")
                                   for n, c in members])}
-        for q, (sub, key, _) in ANALYSES.items():
+        for q, (group, method) in ANALYSES.items():
             got = [(n, c[q]) for n, c in members if q in c]
             if not got:
                 continue
-            where = [f"{n}/{sub}/result.json" for n, _ in got]
+            key = "iia" if group == "intervene" else "accuracy"
+            where = [f"{n}/{group}/{method}/result.json" for n, _ in got]
             entry = stats([_number(r.get(key), w) for (_, r), w in zip(got, where)])
             entry["model_accuracy"] = stats([_number(r.get("model_accuracy"), w) for (_, r), w in zip(got, where)])["mean"]
             entry["per_length"] = _per_length([r.get("per_length") for _, r in got], where)
@@ -140,7 +132,7 @@ def fmt(s: dict | None) -> str:
 
 
 def _md_table(rows: list, quantities: tuple, with_model: bool) -> list:
-    head = ["N", "decoder"] + [ANALYSES[q][2] if q in ANALYSES else q for q in quantities]
+    head = ["N", "decoder"] + [LABELS.get(q, q) for q in quantities]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in rows:
         cells = []
@@ -201,8 +193,8 @@ def write_sweep_report(sweep_dir: Path, sequence: str | None = None, progress: b
     data = read_sweep(sweep_dir)
     rows = table(data["cells"])
     figs = {}
-    iv = {q: ANALYSES[q][2] for q in INTERVENTIONS if any(q in r for r in rows)}
-    pr = {q: ANALYSES[q][2] for q in PROBES if any(q in r for r in rows)}
+    iv = {q: LABELS[q] for q in INTERVENTIONS if any(q in r for r in rows)}
+    pr = {q: LABELS[q] for q in PROBES if any(q in r for r in rows)}
     if iv:
         figs["iia_vs_hidden.png"] = figures.metric_vs_hidden(rows, iv, "IIA", "interchange interventions")
     if pr:
@@ -211,7 +203,7 @@ def write_sweep_report(sweep_dir: Path, sequence: str | None = None, progress: b
         figs["onion_iia_per_length.png"] = figures.per_length_by_hidden(rows, "onion", "IIA", "onion IIA")
     per_cell = {}
     for r in tqdm(rows, desc="report: run figures", disable=not progress, dynamic_ncols=True):
-        name = f"h{r['hidden']}-{r['variant']}-s{r['seeds'][0]}"
+        name = cell_name(r["hidden"], r["variant"], r["seeds"][0])
         per_cell[name] = run_figures(sweep_dir / name, sequence)
     listed = [f"figures/{n}" for n in figs] + [f"figures/{c}/{n}" for c, (f, _) in per_cell.items() for n in f]
     md = markdown(sweep_dir, data, rows, listed)

@@ -107,21 +107,21 @@ def load_data(cfg: TrainConfig):
     return train, valid
 
 
+def load_run(run: Path):
+    """(config, params) of a run directory, with clear errors."""
+    run = Path(run)
+    if not run.is_dir():
+        raise UserError(f"no run directory at {run}")
+    cfg = TrainConfig.from_dict(runs.read_config(run))
+    return cfg, load_weights(run, cfg)
+
+
 def load_weights(run_dir: Path, cfg: TrainConfig) -> dict:
     """The run's weights, checked against the shapes its config implies."""
     params, _ = runs.load_arrays(Path(run_dir) / "weights.safetensors")
     check_shapes(params, _expected_params(cfg, params, Path(run_dir) / "weights.safetensors"),
                  Path(run_dir) / "weights.safetensors")
     return {k: v.astype(np.float32) for k, v in params.items()}
-
-
-def load_run(run_dir: Path) -> tuple[TrainConfig, dict]:
-    """(config, params) of a run directory, with clear errors."""
-    run_dir = Path(run_dir)
-    if not run_dir.is_dir():
-        raise UserError(f"no run directory at {run_dir}")
-    cfg = TrainConfig.from_dict(runs.read_config(run_dir))
-    return cfg, load_weights(run_dir, cfg)
 
 
 def evaluate_run(cfg: TrainConfig, params: dict, names=None) -> dict:

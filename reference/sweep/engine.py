@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import uuid
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -71,62 +72,84 @@ def _client(workers: int | None, scheduler: str | None):
     """A Dask client: on the running cluster at `scheduler`, or on a new LocalCluster of `workers` processes."""
     import logging
 
+    import dask
     from distributed import Client, LocalCluster
 
     if scheduler is not None:
         try:
             return Client(scheduler, timeout="5s", set_as_default=False)
-        except (OSError, TimeoutError) as e:
+        except (OSError, TimeoutError, ValueError) as e:
             raise UserError(f"cannot reach the Dask scheduler at {scheduler}: {str(e).splitlines()[0]}") from None
     n = workers or len(os.sched_getaffinity(0))
     if n < 1:
         raise UserError(f"--workers must be >= 1, got {n}")
-    cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None,
-                           silence_logs=logging.ERROR, env=ONE_THREAD_ENV)
+    # Saturation 1.0: the scheduler hands a worker its next job only when it is free, so a late or rescheduled job
+    # goes to whichever worker frees first, and `processing` is exactly the job each worker is on.
+    with dask.config.set({"distributed.scheduler.worker-saturation": 1.0}):
+        cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None,
+                               silence_logs=logging.ERROR, env=ONE_THREAD_ENV)
     return Client(cluster, set_as_default=False)
 
 
-def run_jobs(jobs: list[Job], *, workers: int | None = None, scheduler: str | None = None,
-             progress: bool = True, desc: str = "sweep") -> dict[str, dict]:
-    """Run every job; return {key: fn's return value}. Jobs whose function raised, or whose dependency did, are
-    reported together at the end as one UserError after every other job has finished."""
-    from distributed import wait
-    from tqdm import tqdm
-
-    jobs = ordered(jobs)
-    if not jobs:
-        return {}
+@contextmanager
+def connect(workers: int | None = None, scheduler: str | None = None):
+    """A Dask client for `run_jobs(..., client=)`, closed (with its LocalCluster, if it made one) on exit.
+    Connecting first lets a caller refuse an unreachable scheduler before it writes anything."""
     client = _client(workers, scheduler)
-    run_id = uuid.uuid4().hex[:8]      # fresh Dask keys, so a long-lived scheduler never serves an old result
     try:
-        futures, key_of = {}, {}
-        for j in jobs:
-            f = client.submit(_call, j.fn, j.kwargs, *[futures[d] for d in j.deps],
-                              key=f"{j.key}#{run_id}", pure=False)
-            futures[j.key] = f
-            key_of[f.key] = j.key
-        results, failed = {}, {}
-        pending = set(futures.values())
-        with tqdm(total=len(jobs), desc=desc, unit="job", disable=not progress, dynamic_ncols=True) as bar, \
-                client.as_current():
-            while pending:
-                done, pending = wait(pending, timeout=2, return_when="FIRST_COMPLETED")
-                for f in done:
-                    if f.status == "finished":
-                        results[key_of[f.key]] = f.result()
-                    else:
-                        failed[key_of[f.key]] = f.exception()
-                    bar.update(1)
-                busy = [key_of.get(k, str(k)) for ks in client.processing().values() for k in ks]
-                bar.set_postfix_str(("on: " + ", ".join(sorted(busy))) if busy else "", refresh=True)
-        if failed:
-            first_key, first = next(iter(failed.items()))
-            raise UserError(f"{len(failed)} of {len(jobs)} jobs failed; first {first_key}: "
-                            f"{' '.join(str(first).split()) or type(first).__name__}")
-        return {j.key: results[j.key] for j in jobs}
+        yield client
     finally:
         cluster = client.cluster
         client.close()
         if cluster is not None:
             cluster.close()
+
+
+def run_jobs(jobs: list[Job], *, workers: int | None = None, scheduler: str | None = None,
+             progress: bool = True, desc: str = "sweep", client=None) -> dict[str, dict]:
+    """Run every job; return {key: fn's return value}. Jobs whose function raised, or whose dependency did, are
+    reported together at the end as one UserError after every other job has finished. With `client` (from
+    `connect`), run on it and leave it open; else connect to `scheduler` or start a LocalCluster of `workers`."""
+    jobs = ordered(jobs)
+    if not jobs:
+        return {}
+    if client is None:
+        with connect(workers, scheduler) as client:
+            return _run_on(client, jobs, progress, desc)
+    return _run_on(client, jobs, progress, desc)
+
+
+def _run_on(client, jobs: list[Job], progress: bool, desc: str) -> dict[str, dict]:
+    from distributed import wait
+    from tqdm import tqdm
+
+    run_id = uuid.uuid4().hex[:8]      # fresh Dask keys, so a long-lived scheduler never serves an old result
+    futures, key_of = {}, {}
+    for j in jobs:
+        f = client.submit(_call, j.fn, j.kwargs, *[futures[d] for d in j.deps],
+                          key=f"{j.key}#{run_id}", pure=False)
+        futures[j.key] = f
+        key_of[f.key] = j.key
+    results, failed = {}, {}
+    pending = set(futures.values())
+    with tqdm(total=len(jobs), desc=desc, unit="job", disable=not progress, dynamic_ncols=True) as bar, \
+            client.as_current():
+        while pending:
+            try:
+                done, pending = wait(pending, timeout=2, return_when="FIRST_COMPLETED")
+            except TimeoutError:       # nothing finished in 2 s (Dask raises): refresh the bar, wait again
+                done = set()
+            for f in done:
+                if f.status == "finished":
+                    results[key_of[f.key]] = f.result()
+                else:
+                    failed[key_of[f.key]] = f.exception()
+                bar.update(1)
+            busy = [key_of.get(k, str(k)) for ks in client.processing().values() for k in ks]
+            bar.set_postfix_str(("on: " + ", ".join(sorted(busy))) if busy else "", refresh=True)
+    if failed:
+        first_key, first = next(iter(failed.items()))
+        raise UserError(f"{len(failed)} of {len(jobs)} jobs failed; first {first_key}: "
+                        f"{' '.join(str(first).split()) or type(first).__name__}")
+    return {j.key: results[j.key] for j in jobs}
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Callable
 
 from .. import runs
 from ..errors import UserError
@@ -26,9 +27,14 @@ def _merged(old: dict, new: dict) -> dict:
     return out
 
 
-def open_sweep(out: Path, manifest: dict, budget: dict) -> dict:
+def open_sweep(out: Path, manifest: dict, budget: dict, *, is_cell: Callable[[Path], bool] | None = None,
+               write: bool = True) -> dict:
     """Create or reopen OUT/sweep.json. `manifest` = {"kind": str, "grid": {axis: [values]}}; `budget` holds every
-    setting that makes two runs of a cell differ (steps, batch, lr, ...). Returns the stored record."""
+    setting that makes two runs of a cell differ (steps, batch, lr, ...). Returns the stored record.
+
+    A directory without sweep.json becomes a sweep if it is empty, or if every entry in it passes `is_cell` (cells
+    trained before the sweep existed; the caller checks their configs). With write=False nothing is written: the
+    checks run and the record that would be stored is returned."""
     out = Path(out)
     path = out / "sweep.json"
     budget = json.loads(runs.to_json(budget))        # normalise (tuples -> lists, numpy -> python)
@@ -51,10 +57,11 @@ def open_sweep(out: Path, manifest: dict, budget: dict) -> dict:
             return rec
         rec = {**rec, "grid": merged}
     else:
-        if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        if out.exists() and (not out.is_dir() or not all(is_cell and is_cell(p) for p in out.iterdir())):
             raise UserError(f"{out} exists and is not a sweep directory (no sweep.json)")
-        out.mkdir(parents=True, exist_ok=True)
         rec = {"format": SWEEP_FORMAT, "kind": manifest["kind"], "grid": grid, "budget": budget,
                "versions": runs.package_versions()}
-    runs.write_json(path, rec)
+    if write:
+        out.mkdir(parents=True, exist_ok=True)
+        runs.write_json(path, rec)
     return rec

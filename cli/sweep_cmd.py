@@ -1,0 +1,58 @@
+"""`onionref sweep`: the onion paper's grid (hidden × variant × seed, every analysis) on Dask."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from onionref.cli import cli
+from onionref.errors import UserError
+from onionref.onion.sweep import ANALYSES, VARIANTS, Budget, run_sweep
+from onionref.runs import to_json
+
+D = Budget()
+
+
+def _ints(text: str, flag: str) -> list[int]:
+    try:
+        return [int(x) for x in text.split(",")] if text.strip() else []
+    except ValueError:
+        raise UserError(f"{flag} must be comma-separated integers, got {text!r}") from None
+
+
+def _names(text: str) -> list[str]:
+    return [x.strip() for x in text.split(",")] if text.strip() else []
+
+
+@cli.command("sweep")
+@click.option("--hidden", default="48", show_default=True, help="Hidden sizes, comma-separated (48,64,128).")
+@click.option("--seeds", type=int, default=1, show_default=True, help="Seeds per cell: 0..N-1.")
+@click.option("--variants", default="ar", show_default=True, help=f"Decoder variants: {', '.join(VARIANTS)}.")
+@click.option("--analyses", default="all", show_default=True,
+              help=f"all, or comma-separated from: {', '.join(ANALYSES)}.")
+@click.option("--train-steps", type=int, default=D.train_steps, show_default=True, help="Training steps per GRU.")
+@click.option("--analysis-steps", type=int, default=D.analysis_steps, show_default=True, help="Steps per analysis.")
+@click.option("--batch", type=int, default=D.batch, show_default=True, help="Sequences per step (all jobs).")
+@click.option("--eval-every", type=int, default=D.eval_every, show_default=True, help="Validate/checkpoint every N.")
+@click.option("--n-train", type=int, default=D.n_train, show_default=True, help="Training-set size.")
+@click.option("--backend", type=click.Choice(["numba", "numpy"]), default=D.backend, show_default=True,
+              help="numba: the fast path; numpy: the reference.")
+@click.option("--out", type=click.Path(path_type=Path), required=True, help="Sweep directory.")
+@click.option("--workers", type=int, default=None,
+              help="Local single-threaded worker processes [default: one per core].")
+@click.option("--scheduler", default=None, help="Run on a running Dask cluster: tcp://HOST:PORT.")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as one JSON line.")
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+def sweep_cmd(hidden, seeds, variants, analyses, out, workers, scheduler, as_json, quiet, **budget):
+    """Train every GRU of the grid once, then run every chosen analysis on it; resumable and idempotent."""
+    if workers is not None and scheduler is not None:
+        raise UserError("--workers and --scheduler exclude each other (a running cluster has its own workers)")
+    res = run_sweep(out, hidden=_ints(hidden, "--hidden"), variants=_names(variants), seeds=seeds,
+                    analyses=_names(analyses), workers=workers, scheduler=scheduler, progress=not quiet, **budget)
+    if as_json:
+        click.echo(to_json(res))
+        return
+    for cell, results in res["cells"].items():
+        scores = "  ".join(f"{k}={v.get('iia', v.get('accuracy')):.3f}" for k, v in results.items())
+        click.echo(f"{cell}: {scores}")
+    click.echo(f"done: {res['jobs']} jobs in {res['wall_s']:.1f} s; results in {out}")

@@ -1,0 +1,189 @@
+"""The onion paper's grid as one sweep: hidden size × decoder variant × seed, each GRU trained once, then analysed.
+
+    OUT/sweep.json                          grid, budget, versions (sweep/sweepdir.py)
+    OUT/h{H}-{variant}-s{seed}/             exactly what `onionref train --hidden H [--no-input] --seed S` writes
+    OUT/h48-ar-s0/intervene/onion/          exactly what `onionref intervene RUN --mode onion` writes
+    OUT/h48-ar-s0/probe/gru-ar/             exactly what `onionref probe RUN --kind gru-ar` writes
+
+Training a cell is one job on the sweep engine (Dask); each analysis of it is a job that depends on it. Jobs are
+idempotent: a finished directory (DONE) is read back, an interrupted one resumes from its checkpoint, anything else
+starts; a directory whose config.json disagrees with the sweep's budget is refused, naming the cell.
+"""
+from __future__ import annotations
+
+import json
+import re
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from .. import runs
+from ..errors import UserError
+from ..sweep.engine import Job, connect, run_jobs
+from ..sweep.sweepdir import open_sweep
+from . import methods
+from .analysis import AnalysisConfig
+from .train import TrainConfig
+
+VARIANTS = ("ar", "noinput")               # ar: the autoregressive decoder; noinput: `train --no-input`
+# analysis name in the grid -> (subdirectory of the cell, method name); `all` = all nine
+ANALYSES = {**{m: ("intervene", m) for m in methods.INTERVENTIONS},
+            **{f"probe-{k}": ("probe", k) for k in methods.PROBES}}
+CELL_NAME = re.compile(r"^h(\d+)-(ar|noinput)-s(\d+)$")
+LOCK_POLL_S = 0.5
+
+
+@dataclass(frozen=True)
+class Budget:
+    """Everything besides the grid that makes two sweeps' cells differ (recorded in sweep.json)."""
+    train_steps: int = 40_000
+    analysis_steps: int = 60_000
+    batch: int = 256            # sequences per step, training and analyses
+    lr: float = 1e-3
+    wd: float = 0.1
+    eval_every: int = 1000      # validate and checkpoint every this many steps (training and analyses)
+    n_train: int = 1_000_000
+    backend: str = "numba"
+    analysis_seed: int = 0      # what `onionref intervene` / `probe` use by default
+
+    def train_config(self, hidden: int, variant: str, seed: int) -> TrainConfig:
+        return TrainConfig(hidden=hidden, steps=self.train_steps, batch=self.batch, lr=self.lr, wd=self.wd,
+                           eval_every=self.eval_every, seed=seed, no_input=variant == "noinput",
+                           n_train=self.n_train, backend=self.backend)
+
+    def analysis_config(self) -> AnalysisConfig:
+        return AnalysisConfig(steps=self.analysis_steps, batch=self.batch, lr=self.lr, wd=self.wd,
+                              eval_every=self.eval_every, seed=self.analysis_seed)
+
+
+def cell_name(hidden: int, variant: str, seed: int) -> str:
+    return f"h{hidden}-{variant}-s{seed}"
+
+
+def expand_analyses(analyses) -> list[str]:
+    """"all", or a list of names from ANALYSES (order kept, duplicates dropped)."""
+    names = list(ANALYSES) if analyses == "all" or list(analyses) == ["all"] else list(dict.fromkeys(analyses))
+    unknown = [a for a in names if a not in ANALYSES]
+    if unknown:
+        raise UserError(f"unknown analysis {unknown[0]!r}; choose from all, {', '.join(ANALYSES)}")
+    return names
+
+
+def _same_config(path_dir: Path, want: dict, cell: str) -> None:
+    """UserError naming the cell if path_dir/config.json exists and its config differs from `want`."""
+    if not (path_dir / "config.json").exists():
+        return
+    have = runs.read_config(path_dir)
+    want = json.loads(runs.to_json(want))
+    if have != want:
+        diff = sorted(k for k in set(have) | set(want) if have.get(k) != want.get(k))
+        shown = ", ".join(f"{k} {have.get(k)} (sweep: {want.get(k)})" for k in diff)
+        raise UserError(f"cell {cell}: {path_dir / 'config.json'} disagrees with the sweep's budget: {shown}")
+
+
+def _when_unlocked(run_dir: Path, fn):
+    """fn(), retried while another process holds run_dir's lock (a dead worker's or driver's task still exiting,
+    or a task Dask let run on after its client left): that process finishes or dies, and the retry resumes."""
+    while True:
+        try:
+            return fn()
+        except runs.LockedError:
+            time.sleep(LOCK_POLL_S)
+
+
+def train_job(run_dir: str, config: dict) -> dict:
+    """Train one cell: its result.json if DONE, else resume from its checkpoint, else start."""
+    from .train import train
+
+    run_dir, cfg = Path(run_dir), TrainConfig.from_dict(config)
+    _same_config(run_dir, asdict(cfg), run_dir.name)
+
+    def go():
+        if (run_dir / "DONE").exists():
+            return runs.read_json(run_dir / "result.json")
+        return train(cfg, run_dir, resume=(run_dir / "checkpoint.safetensors").exists(), progress=False)
+    return _when_unlocked(run_dir, go)
+
+
+def analysis_job(run_dir: str, analysis: str, config: dict) -> dict:
+    """One analysis of a trained cell, in RUN/intervene/MODE or RUN/probe/KIND; idempotent like train_job."""
+    from .analysis import run
+    from .frozen import Frozen
+    from .train import load_run
+
+    kind, name = ANALYSES[analysis]
+    run_dir, cfg = Path(run_dir), AnalysisConfig(**config).validate()
+    out_dir = run_dir / kind / name
+    _same_config(out_dir, asdict(cfg), f"{run_dir.name} ({analysis})")
+
+    def go():
+        if (out_dir / "DONE").exists():
+            return runs.read_json(out_dir / "result.json")
+        model_cfg, params = load_run(run_dir)
+        method = methods.fitted(methods.intervention(name) if kind == "intervene" else methods.probe(name), model_cfg)
+        frozen = Frozen(params, model_cfg.symbols, model_cfg.no_input, model_cfg.backend)
+        return run(method, frozen, model_cfg, cfg, out_dir, name, progress=False,
+                   resume=(out_dir / "checkpoint.safetensors").exists())
+    return _when_unlocked(out_dir, go)
+
+
+def _is_cell(path: Path) -> bool:
+    """A run directory named like a cell (cells trained before the sweep existed can be adopted)."""
+    return path.is_dir() and CELL_NAME.match(path.name) is not None and (path / "config.json").is_file()
+
+
+def plan(out: Path, cells: list[tuple[int, str, int]], analyses: list[str], budget: Budget) -> list[Job]:
+    """The jobs of a grid, after checking every existing cell against the budget (before anything is written)."""
+    jobs, acfg = [], asdict(budget.analysis_config())
+    for hidden, variant, seed in cells:
+        cell = cell_name(hidden, variant, seed)
+        run_dir, tcfg = out / cell, asdict(budget.train_config(hidden, variant, seed))
+        _same_config(run_dir, tcfg, cell)
+        jobs.append(Job(f"{cell}/train", train_job, {"run_dir": str(run_dir), "config": tcfg}))
+        for a in analyses:
+            kind, name = ANALYSES[a]
+            _same_config(run_dir / kind / name, acfg, f"{cell} ({a})")
+            jobs.append(Job(f"{cell}/{a}", analysis_job, {"run_dir": str(run_dir), "analysis": a, "config": acfg},
+                            deps=(f"{cell}/train",)))
+    return jobs
+
+
+def run_sweep(out, *, hidden=(48,), variants=("ar",), seeds=1, analyses="all", train_steps=40_000,
+              analysis_steps=60_000, workers=None, scheduler=None, progress=True, **budget) -> dict:
+    """Run the grid hidden × variants × range(seeds) with `analyses` on every cell, in OUT.
+
+    `budget` may also set batch, lr, wd, eval_every, n_train, backend, analysis_seed (see Budget). Every check
+    (the grid, the budget against OUT/sweep.json and every existing cell, the scheduler) happens before anything is
+    written. Returns {"out", "cells": {cell: {"train": result, analysis: result, ...}}, "jobs", "wall_s"}."""
+    t0 = time.time()
+    out = Path(out)
+    try:
+        b = Budget(train_steps=train_steps, analysis_steps=analysis_steps, **budget)
+    except TypeError as e:
+        raise UserError(f"unknown budget setting: {e}") from None
+    hidden, variants, analyses = list(hidden), list(variants), expand_analyses(analyses)
+    bad = [v for v in variants if v not in VARIANTS]
+    if bad:
+        raise UserError(f"unknown variant {bad[0]!r}; choose from {', '.join(VARIANTS)}")
+    if not isinstance(seeds, int) or seeds < 0:
+        raise UserError(f"--seeds must be a count >= 1, got {seeds}")
+    cells = [(h, v, s) for h in dict.fromkeys(hidden) for v in dict.fromkeys(variants) for s in range(seeds)]
+    if not cells:
+        raise UserError("the grid is empty: give at least one --hidden, one --variants and --seeds >= 1")
+    for h, v, s in cells:
+        b.train_config(h, v, s).validate()
+    b.analysis_config().validate()
+    if workers is not None and workers < 1:
+        raise UserError(f"--workers must be >= 1, got {workers}")
+    manifest = {"kind": "onion", "grid": {"hidden": hidden, "variant": variants, "seed": list(range(seeds)),
+                                          "analysis": analyses}}
+    open_sweep(out, manifest, asdict(b), is_cell=_is_cell, write=False)
+    jobs = plan(out, cells, analyses, b)
+    with connect(workers, scheduler) as client:
+        open_sweep(out, manifest, asdict(b), is_cell=_is_cell)
+        results = run_jobs(jobs, progress=progress, desc=f"sweep {out.name}", client=client)
+    by_cell: dict = {}
+    for key, res in results.items():
+        cell, what = key.split("/", 1)
+        by_cell.setdefault(cell, {})[what] = json.loads(runs.to_json(res))   # as result.json reads back
+    return {"out": str(out), "cells": by_cell, "jobs": len(jobs), "wall_s": time.time() - t0}
