@@ -4,11 +4,13 @@
 - api.train and Run.intervene give bit-identical files to `onionref train` / `onionref intervene`;
 - Run.states / gates / decode agree with inspect.py; onion_edit is h(x with x_p := new) + (tanh E[x_p] − tanh E[new])
   ⊙ (g ⊙ γ^p + p·ℓ + b) with the run's stored intervention parameters;
+- api.sweep on a finished sweep (the shared reference sweep, copied) redoes nothing; api.report reads it;
 - unknown settings and missing runs raise UserError.
 """
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -103,3 +105,22 @@ def test_bad_input(tiny, tmp_path):
     with pytest.raises(UserError, match="unknown symbol"):
         tiny.states("a b z")
     assert not (tmp_path / "x").exists()
+
+
+def test_api_sweep_then_report(reference_sweep, tmp_path):
+    """api.sweep on a finished sweep redoes nothing and returns its results; api.report reads part A's layout."""
+    from sweephelpers import TINY_KW
+
+    ref, ref_res = reference_sweep
+    out = tmp_path / "sweep"
+    shutil.copytree(ref, out)
+    res = api.sweep(out, workers=1, progress=False, **TINY_KW)
+    assert strip_timing(res["cells"]) == strip_timing(ref_res["cells"])
+    rep = api.report(out, out=tmp_path / "docs")
+    assert rep["cells"] == 2 and [(r["hidden"], r["variant"]) for r in rep["rows"]] == [(8, "ar"), (8, "noinput")]
+    md = (tmp_path / "docs" / "report.md").read_text()
+    for cell, label in (("h8-ar-s0", "Autoregressive"), ("h8-noinput-s0", "No input")):
+        acc = ref_res["cells"][cell]["train"]["accuracy"]
+        onion = ref_res["cells"][cell]["onion"]
+        assert f"| 8 | {label} | {acc:.3f} (n=1) |" in md
+        assert f"{onion['iia']:.3f} (n=1); model {onion['model_accuracy']:.3f}" in md
