@@ -162,3 +162,17 @@ def test_bad_input(sweep, tmp_path):
     _refused(other, "corrupt JSON")
     r = run_cli(["report", sweep / "h4-ar-s0", "--input", "a z"])
     assert r.returncode == 2 and "unknown symbol" in r.stderr and not (sweep / "h4-ar-s0" / "figures").exists()
+
+
+def test_corrupt_results_are_one_line_errors(sweep, tmp_path):
+    bad = tmp_path / "bad"
+    shutil.copytree(sweep, bad, ignore=shutil.ignore_patterns("figures", "report.*"))
+    res = bad / "h4-ar-s1" / "intervene" / "onion" / "result.json"
+    good = json.loads(res.read_text())
+    for broken, needle in (({**good, "iia": "high"}, "expected a number"),
+                           ({**good, "per_length": {"two": 0.5}}, "not a length"),
+                           ({**good, "per_length": None}, "no per_length")):
+        res.write_text(json.dumps(broken))
+        _refused(bad, needle)
+    res.write_text("[1, 2]")
+    _refused(bad, "corrupt JSON")

@@ -34,7 +34,6 @@ PAPER = {("probe-linear", 48): "0.01", ("probe-linear", 64): "0.01",
          **{("onion", n): "≈0.83–0.89" for n in (48, 64)}}
 
 
-
 def kind_of(path: Path) -> str:
     """"sweep" (DIR/sweep.json) or "run" (RUN/config.json and RUN/weights.safetensors); UserError otherwise."""
     if not path.is_dir():
@@ -108,7 +107,8 @@ def table(cells: dict) -> list:
             key = "iia" if group == "intervene" else "accuracy"
             where = [f"{n}/{group}/{method}/result.json" for n, _ in got]
             entry = stats([_number(r.get(key), w) for (_, r), w in zip(got, where)])
-            entry["model_accuracy"] = stats([_number(r.get("model_accuracy"), w) for (_, r), w in zip(got, where)])["mean"]
+            own = [_number(r.get("model_accuracy"), w) for (_, r), w in zip(got, where)]
+            entry["model_accuracy"] = stats(own)["mean"]
             entry["per_length"] = _per_length([r.get("per_length") for _, r in got], where)
             row[q] = entry
         rows.append(row)
@@ -121,6 +121,8 @@ def _per_length(dicts: list, where: list) -> dict:
         if not isinstance(d, dict):
             raise UserError(f"{w}: no per_length object")
         for L, v in d.items():
+            if not str(L).isdigit():
+                raise UserError(f"{w}: per_length key {L!r:.20} is not a length")
             by_len.setdefault(int(L), []).append(_number(v, w))
     return {L: stats(v) for L, v in sorted(by_len.items())}
 
