@@ -23,8 +23,9 @@ def _one_line(msg) -> str:
 
 def main(argv=None) -> int:
     """Console entry point: run the click group, map bad input to one line and exit code 2."""
-    from onionref.cli import (analysis_cmd, bench_cmd, bench_sweep_cmd, eval_cmd, sweep_cmd,  # noqa: F401
-                              train_cmd)  # (registers the commands)
+    # importing a command module registers its commands on the group
+    from onionref.cli import (alrnn_cmd, analysis_cmd, bench_cmd, bench_sweep_cmd, eval_cmd,  # noqa: F401
+                              report_cmd, superposition_cmd, sweep_cmd, train_cmd)
     try:
         cli.main(args=argv, prog_name="onionref", standalone_mode=False)
     except UserError as e:

@@ -41,7 +41,7 @@ def train_cmd(ctx, out, resume, as_json, quiet, **kw):
     if out is None:
         out = Path("runs") / f"h{cfg.hidden}{'-noinput' if cfg.no_input else ''}-s{cfg.seed}"
     if resume:
-        cfg = _resumed_config(ctx, out, cfg)
+        cfg = resumed_config(ctx, out, cfg, changeable=("steps", "backend"))
     result = train(cfg.validate(), out, resume=resume, progress=not quiet)
     if as_json:
         click.echo(to_json(result))
@@ -49,14 +49,15 @@ def train_cmd(ctx, out, resume, as_json, quiet, **kw):
         click.echo(f"done: {out}  exact-match accuracy on valid = {result['accuracy']:.4f}")
 
 
-def _resumed_config(ctx, out: Path, cfg: TrainConfig) -> TrainConfig:
-    """The stored config, with --steps (and --backend) allowed to change; any other explicit flag must agree."""
+def resumed_config(ctx, out: Path, cfg, changeable: tuple):
+    """The config stored in `out` (of cfg's dataclass, read with its from_dict), with the `changeable` fields that
+    were given on the command line taken from cfg; any other explicit flag must agree with the stored value."""
     if not (out / "config.json").is_file():
         raise UserError(f"nothing to resume in {out} (no config.json)")
-    base = TrainConfig.from_dict(read_config(out))
+    base = type(cfg).from_dict(read_config(out))
     given = {k: v for k, v in asdict(cfg).items()
              if ctx.get_parameter_source(k) == click.core.ParameterSource.COMMANDLINE}
     for k, v in given.items():
-        if k not in ("steps", "backend") and getattr(base, k) != v:
+        if k not in changeable and getattr(base, k) != v:
             raise UserError(f"--{k.replace('_', '-')} {v} differs from the run's config ({getattr(base, k)})")
-    return replace(base, **{k: v for k, v in given.items() if k in ("steps", "backend")})
+    return replace(base, **{k: v for k, v in given.items() if k in changeable})

@@ -65,7 +65,7 @@ def run(hiddens, steps: int = 20, threads: int | None = None, backends=("numba",
             for name, (conn, _) in workers.items():
                 if progress:
                     progress(f"H={h} {name}")
-                conn.send((h, warmup, steps, max_seconds))
+                conn.send(((h,), warmup, steps, max_seconds))
                 status, times = conn.recv()
                 if status != "times":
                     raise UserError(f"bench: the {name} backend failed at --hidden {h}: {times}")
@@ -76,21 +76,19 @@ def run(hiddens, steps: int = 20, threads: int | None = None, backends=("numba",
                     row[f"{other}/numba"] = row[other]["ms"] / row["numba"]["ms"]
             result["rows"].append(row)
     finally:
-        for conn, proc in workers.values():
-            conn.send(None)
-            proc.join(timeout=10)
+        stop_workers(workers)
     result["load_avg_after"] = os.getloadavg()
     return result
 
 
-def _start_workers(backends, threads: int, result: dict) -> dict:
+def _start_workers(backends, threads: int, result: dict, suite: str = "train") -> dict:
     """One worker process per backend (spawned: a fresh interpreter); a backend that cannot start (torch absent
     or broken) is dropped and noted in result["skipped"]."""
     ctx = multiprocessing.get_context("spawn")
     started = {}
     for name in backends:
         parent, child = ctx.Pipe()
-        proc = ctx.Process(target=worker, args=(child, name, threads), daemon=True)
+        proc = ctx.Process(target=worker, args=(child, name, threads, suite), daemon=True)
         proc.start()
         started[name] = (parent, proc)
     workers = {}
@@ -102,6 +100,12 @@ def _start_workers(backends, threads: int, result: dict) -> dict:
             result.setdefault("skipped", {})[name] = msg
     result["backends"] = list(workers)
     return workers
+
+
+def stop_workers(workers: dict) -> None:
+    for conn, proc in workers.values():
+        conn.send(None)
+        proc.join(timeout=10)
 
 
 def format_table(res: dict) -> str:

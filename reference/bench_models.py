@@ -4,7 +4,7 @@ A step: batch 256, every sequence of length L = 9, encode, teacher-forced decode
 (lr 1e-3, wd 0.1).
     numba   gru_numba.loss_and_grads + adamw.step; chunk threads, BLAS pinned to 1 thread
     numpy   seq2seq.loss_and_grads + adamw.step; BLAS with `threads` threads
-    torch   nn.Embedding + nn.GRU + nn.Linear + torch.optim.AdamW in float32, torch.set_num_threads(threads)
+    torch   nn.Embedding + nn.GRU + nn.Linear + torch.optim.AdamW(fused=True) in float32, torch.set_num_threads(threads)
 
 Each backend runs in its own process (`worker`): measured in one process, a backend's idle library threads
 (OpenBLAS and OpenMP spin a while after each call) took the cores from the next backend on this 2-CPU machine,
@@ -52,24 +52,30 @@ def numpy_step(hidden: int, threads: int):
 
 
 def torch_step(hidden: int, threads: int):
-    """The same model and step in PyTorch (CPU, float32)."""
+    """The same model and step in PyTorch (CPU, float32), as lean as a competent user writes it: one embedding and
+    one nn.GRU for encoder and decoder, nn.Linear, F.cross_entropy, and AdamW's fused CPU kernel (one call for all
+    parameters instead of a Python loop over them; foreach where fused is unavailable)."""
     import torch
+    import torch.nn.functional as F
 
     torch.set_num_threads(threads)
     torch.manual_seed(0)
     emb, gru = torch.nn.Embedding(N_SYMBOLS + 1, hidden), torch.nn.GRU(hidden, hidden)
     head = torch.nn.Linear(hidden, N_SYMBOLS)
-    modules = torch.nn.ModuleList([emb, gru, head])
-    opt = torch.optim.AdamW(modules.parameters(), lr=1e-3, weight_decay=0.1)
+    params = [*emb.parameters(), *gru.parameters(), *head.parameters()]
+    try:
+        opt = torch.optim.AdamW(params, lr=1e-3, weight_decay=0.1, fused=True)
+    except (RuntimeError, TypeError):  # a torch without the fused CPU AdamW
+        opt = torch.optim.AdamW(params, lr=1e-3, weight_decay=0.1, foreach=True)
     batch = _batch()
     enc_in, dec_in = torch.from_numpy(batch.enc_in), torch.from_numpy(batch.dec_in)
-    target = torch.from_numpy(batch.target)
+    target = torch.from_numpy(batch.target).flatten()
 
     def step():
-        opt.zero_grad(set_to_none=True)
         _, h = gru(emb(enc_in))                     # all sequences have length L: the last state is h_enc
         out, _ = gru(emb(dec_in), h)
-        loss = torch.nn.functional.cross_entropy(head(out).reshape(-1, N_SYMBOLS), target.reshape(-1))
+        loss = F.cross_entropy(head(out).flatten(0, 1), target)
+        opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
     return step
@@ -78,14 +84,20 @@ def torch_step(hidden: int, threads: int):
 BACKENDS = {"numba": numba_step, "numpy": numpy_step, "torch": torch_step}
 
 
-def worker(conn, backend: str, threads: int) -> None:
-    """Serve timing requests for one backend: receives (hidden, warmup, steps, max_seconds), answers
-    ("times", [seconds per step]) or ("error", message); None ends the worker."""
+def worker(conn, backend: str, threads: int, suite: str = "train") -> None:
+    """Serve timing requests for one backend: receives (args, warmup, steps, max_seconds), answers
+    ("times", [seconds per step]) or ("error", message); None ends the worker. The step timed is
+    make_step(*args, threads), make_step = BACKENDS[backend] of the suite: "train" (this file: args = (hidden,)) or
+    "analyses" (bench_analyses.py: args = (hidden, analysis))."""
     try:
         from threadpoolctl import threadpool_limits
 
         threadpool_limits(1 if backend == "numba" else threads, user_api="blas")
-        make_step = BACKENDS[backend]
+        if suite == "analyses":
+            from .bench_analyses import BACKENDS as table
+        else:
+            table = BACKENDS
+        make_step = table[backend]
         if backend == "torch":
             import torch  # noqa: F401  (fails here, not in the parent, when torch is absent or broken)
     except Exception as e:  # an absent or broken torch only removes its column
@@ -94,7 +106,7 @@ def worker(conn, backend: str, threads: int) -> None:
     conn.send(("ready", backend))
     while (req := conn.recv()) is not None:
         try:
-            conn.send(("times", time_steps(make_step(req[0], threads), *req[1:])))
+            conn.send(("times", time_steps(make_step(*req[0], threads), *req[1:])))
         except Exception as e:  # e.g. MemoryError at a huge H: the parent reports it
             conn.send(("error", f"{type(e).__name__}: {e}"))
 

@@ -11,18 +11,29 @@ from pathlib import Path
 from .runs import atomic_write_bytes
 
 
-def _save(fig, path: Path) -> None:
+def png_bytes(fig, dpi: int = 110) -> bytes:
+    """The figure as PNG bytes, tight box (so a caller can check everything before it writes anything)."""
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
-    atomic_write_bytes(path, buf.getvalue())
+    fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight")
+    return buf.getvalue()
+
+
+def save_png(fig, path: Path) -> None:
+    """Write a matplotlib figure as a PNG, atomically (dpi 110, tight box)."""
+    atomic_write_bytes(path, png_bytes(fig))
+
+
+def pyplot():
+    """matplotlib.pyplot on the Agg backend (no display needed)."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    return plt
 
 
 def plot_run(metrics: list, out_dir: Path, score_key: str = "accuracy", title: str = "") -> None:
     """curves.png and per_length.png from metrics.jsonl rows {"step", "valid": {score_key, "per_length"}, ...}."""
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     if not metrics:
         return
     steps = [m["step"] for m in metrics]
@@ -35,12 +46,12 @@ def plot_run(metrics: list, out_dir: Path, score_key: str = "accuracy", title: s
         ax[1].semilogy(*zip(*losses), marker=".")
     ax[1].set(xlabel="step", ylabel="train loss")
     ax[1].grid(alpha=0.3)
-    _save(fig, Path(out_dir) / "curves.png")
+    save_png(fig, Path(out_dir) / "curves.png")
     plt.close(fig)
 
     per = metrics[-1]["valid"]["per_length"]
     fig, ax = plt.subplots(figsize=(4.5, 3))
     ax.bar([str(k) for k in per], list(per.values()))
     ax.set(xlabel="sequence length", ylabel=score_key, ylim=(0, 1.02), title=f"{title} step {steps[-1]}")
-    _save(fig, Path(out_dir) / "per_length.png")
+    save_png(fig, Path(out_dir) / "per_length.png")
     plt.close(fig)

@@ -70,6 +70,14 @@ def model_accuracy(frozen, tokens, lengths) -> float:
     return evaluate(predict, tokens, lengths, frozen.n_symbols, frozen.no_input)["accuracy"]
 
 
+def train_step(method, params, buffers, frozen, tokens, lengths, rng, opt, opt_cfg) -> tuple[float, str | None]:
+    """One analysis step: forward, backward, the checked AdamW update of params (in place).
+    Returns (loss, what is not finite or None)."""
+    loss, _, cache = method.forward(params, buffers, frozen, tokens, lengths, rng, train=True)
+    grads = method.backward(cache)
+    return loss, divergence.update(params, grads, loss, opt, opt_cfg)
+
+
 def _save_checkpoint(out_dir, params, buffers, opt, step):
     arrays = {**params, **{"buffer." + k: v for k, v in buffers.items()},
               **{k: v for k, v in opt.items() if k != "step"}}
@@ -140,10 +148,8 @@ def run(method, frozen, model_cfg, cfg: AnalysisConfig, out_dir: Path, name: str
                    desc=name)
         for step in range(start + 1, cfg.steps + 1):
             idx = next(batches)
-            rng = np.random.default_rng([cfg.seed, 3, step])
-            loss, _, cache = method.forward(params, buffers, frozen, train[0][idx], train[1][idx], rng, train=True)
-            grads = method.backward(cache)
-            what = divergence.update(params, grads, loss, opt, opt_cfg)
+            loss, what = train_step(method, params, buffers, frozen, train[0][idx], train[1][idx],
+                                    np.random.default_rng([cfg.seed, 3, step]), opt, opt_cfg)
             if what is not None:
                 raise divergence.fail(out_dir, name, step, what)
             losses.append(loss)

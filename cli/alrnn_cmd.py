@@ -1,0 +1,162 @@
+"""`onionref alrnn`: the almost-linear RNN lab (train, regions, sweep)."""
+from __future__ import annotations
+
+from dataclasses import asdict, replace
+from pathlib import Path
+
+import click
+
+from onionref.cli import cli
+from onionref.errors import UserError
+from onionref.runs import read_config, to_json
+
+
+@cli.group("alrnn")
+def alrnn():
+    """Almost-linear RNNs: M units of which the last P are ReLUs (Brenner & Koppe)."""
+
+
+@alrnn.command("train")
+@click.option("--task", type=str, default="addition", show_default=True, help="addition | context | copy | multitask.")
+@click.option("--hidden", type=int, default=None, help="M, all units [task default: addition 20, context 10, copy 20, multitask 32].")
+@click.option("--P", "P", type=int, default=None, help="ReLU units (the last P of the M) [task default].")
+@click.option("--length", type=int, default=None,
+              help="T, steps per trial [addition 50, context 100, copy 2·seq_len+1+delay].")
+@click.option("--seq-len", type=int, default=None, help="copy: symbols to recall [4].")
+@click.option("--delay", type=int, default=None, help="copy: blank steps before the recall [20].")
+@click.option("--symbols", type=int, default=None, help="copy: one-hot channels, channel 0 = cue [5].")
+@click.option("--mar", type=float, default=None, help="MAR strength τ [0.1, multitask 0.01; 0 = off].")
+@click.option("--mar-units", type=int, default=None, help="MAR on units 0..N-1 [hidden // 2].")
+@click.option("--lr", type=float, default=None, help="Adam learning rate [1e-3].")
+@click.option("--batch", type=int, default=None, help="Trials per step [addition 128, context 64, copy 64].")
+@click.option("--epochs", type=int, default=None, help="Epochs [addition 200, context 1000, copy 300, multitask 100].")
+@click.option("--eval-every", type=int, default=None, help="Epochs between evaluations and checkpoints.")
+@click.option("--n-train", type=int, default=None, help="Training trials.")
+@click.option("--n-valid", type=int, default=None, help="Validation trials.")
+@click.option("--n-test", type=int, default=None, help="Test trials.")
+@click.option("--seed", type=int, default=None, help="Init, data and batch-order seed [0].")
+@click.option("--backend", type=click.Choice(["numba", "numpy"]), default=None, help="numba (fast) or numpy [numba].")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Run directory [default: runs/alrnn-<task>-m<M>-p<P>-s<seed>].")
+@click.option("--resume", is_flag=True, help="Continue the run in --out from its last checkpoint.")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as one JSON line.")
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+def train_cmd(task, out, resume, as_json, quiet, **given):
+    """Train an AL-RNN on one task (plain BPTT, Adam, MAR); writes a run directory."""
+    from onionref.alrnn.config import resolve
+    from onionref.alrnn.train import train
+
+    if resume:
+        if out is None:
+            raise UserError("--resume needs --out")
+        cfg = _resumed(out, task, given)
+    else:
+        cfg = resolve(task, given)
+    if out is None:
+        out = Path("runs") / f"alrnn-{cfg.task}-m{cfg.hidden}-p{cfg.P}-s{cfg.seed}"
+    result = train(cfg, out, resume=resume, progress=not quiet)
+    if as_json:
+        click.echo(to_json(result))
+    else:
+        extra = f"  mse = {result['mse']:.4f}" if "mse" in result else ""
+        click.echo(f"done: {out}  test loss = {result['loss']:.4f}  accuracy = {result['accuracy']:.4f}{extra}  "
+                   f"codes used = {result['codes_used']} of 2^{cfg.P}")
+
+
+def _resumed(out: Path, task: str, given: dict):
+    """The stored config, with --epochs (and --backend) allowed to change; other explicit flags must agree."""
+    from onionref.alrnn.config import ALRNNConfig
+    if not (out / "config.json").is_file():
+        raise UserError(f"nothing to resume in {out} (no config.json)")
+    base = ALRNNConfig.from_dict(read_config(out))
+    stored = asdict(base)
+    for k, v in given.items():
+        if v is not None and k not in ("epochs", "backend") and stored[k] != v:
+            raise UserError(f"--{k.replace('_', '-')} {v} differs from the run's config ({stored[k]})")
+    if task != base.task and click.get_current_context().get_parameter_source("task") == \
+            click.core.ParameterSource.COMMANDLINE:
+        raise UserError(f"--task {task} differs from the run's config ({base.task})")
+    return replace(base, **{k: v for k, v in given.items() if k in ("epochs", "backend") and v is not None})
+
+
+@alrnn.command("regions")
+@click.argument("run", type=click.Path(path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print the analysis as one JSON line.")
+def regions_cmd(run, as_json):
+    """Bitcodes, their histogram, region transitions, Jacobian spectra and fixed points of a trained run."""
+    from onionref.alrnn.analyze import analyze
+
+    res = analyze(run)
+    if as_json:
+        click.echo(to_json(res))
+        return
+    click.echo(f"{res['task']} M={res['hidden']} P={res['P']}: {res['codes_used']} codes of 2^{res['P']} over "
+               f"{res['steps']} steps, {res['bit_flips_per_step']:.3f} bit flips per step")
+    for r in res["regions"]:
+        click.echo(f"  region {r['code'] or '(linear)'}: {100 * r['freq']:.1f}% of steps, max |λ| = "
+                   f"{r['max_abs_eig']:.3f}, λ nearest 1 = {r['eig_nearest_1'][0]:+.3f}{r['eig_nearest_1'][1]:+.3f}i")
+    for k in ("gate", "jsd_between_contexts", "fixed_points"):
+        if k in res:
+            click.echo(f"  {k}: {to_json(res[k])}")
+    click.echo(f"figures in {Path(run) / 'regions'}")
+
+
+def parse_ints(text: str, flag: str) -> list[int]:
+    """'0,1,2' -> [0, 1, 2]; anything but non-negative integers is a UserError."""
+    parts = [p.strip() for p in text.split(",") if p.strip()]
+    if not parts or not all(p.isdigit() for p in parts):
+        raise UserError(f"{flag} takes comma-separated integers >= 0, got {text!r}")
+    return list(dict.fromkeys(int(p) for p in parts))
+
+
+@alrnn.command("sweep")
+@click.option("--task", type=str, default="addition", show_default=True, help="addition | context | copy | multitask.")
+@click.option("--P", "Ps", default="0,1,2,5,20", show_default=True, help="ReLU unit counts, comma-separated.")
+@click.option("--seeds", type=int, default=5, show_default=True, help="Seeds 0..N-1 per P.")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True, help="Sweep directory.")
+@click.option("--hidden", type=int, default=None, help="M [task default].")
+@click.option("--length", type=int, default=None, help="T [task default].")
+@click.option("--epochs", type=int, default=None, help="Epochs per run [task default].")
+@click.option("--batch", type=int, default=None, help="Trials per step [task default].")
+@click.option("--n-train", type=int, default=None, help="Training trials [task default].")
+@click.option("--mar", type=float, default=None, help="MAR τ [task default].")
+@click.option("--mar-units", type=int, default=None, help="MAR units [hidden // 2].")
+@click.option("--workers", type=int, default=None, help="Local worker processes [one per core].")
+@click.option("--scheduler", type=str, default=None, help="Address of a running Dask scheduler (tcp://HOST:PORT).")
+@click.option("--collect", is_flag=True, help="Only report the runs already finished in --out (train nothing).")
+@click.option("--json", "as_json", is_flag=True, help="Print the per-P summary as one JSON line.")
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+def sweep_cmd(task, Ps, seeds, out, workers, scheduler, collect, as_json, quiet, **given):
+    """Train one task over P × seeds on the sweep engine, analyse every run, and report the numbers against P."""
+    from onionref.alrnn import sweep
+    from onionref.alrnn.config import resolve
+    from onionref.sweep.engine import Job, run_jobs
+    from onionref.sweep.sweepdir import open_sweep
+
+    P_list = parse_ints(Ps, "--P")
+    if seeds < 1:
+        raise UserError(f"--seeds must be >= 1, got {seeds}")
+    if workers is not None and workers < 1:
+        raise UserError(f"--workers must be >= 1, got {workers}")
+    base = resolve(task, {**given, "P": 0})
+    for P in P_list:
+        if P > base.hidden:
+            raise UserError(f"--P {P} is above --hidden ({base.hidden})")
+    budget = {k: v for k, v in asdict(base).items() if k not in ("P", "seed")}
+    rec = open_sweep(out, {"kind": f"alrnn-{task}", "grid": {"P": P_list, "seed": list(range(seeds))}}, budget)
+    configs = [replace(base, P=P, seed=s).validate() for P in rec["grid"]["P"] for s in rec["grid"]["seed"]]
+    if collect:
+        results = sweep.collect(out, configs)
+    else:
+        results = run_jobs(sweep.jobs_of(out, configs, Job), workers=workers, scheduler=scheduler,
+                           progress=not quiet, desc=f"alrnn sweep {task}")
+    summary = sweep.aggregate(task, configs, results, out)
+    if as_json:
+        click.echo(to_json(summary))
+        return
+    key, _, rule = sweep.SOLVED[task]
+    click.echo(f"{task}: M={base.hidden}, {base.epochs} epochs; solved = {rule}")
+    for r in summary["rows"]:
+        click.echo(f"  P={r['P']:3d}  solved {r['solved']}/{r['seeds']}  {key} {r[key]['mean']:.4f} ± {r[key]['std']:.4f}"
+                   f"  codes {r['codes_used']['mean']:.1f} of 2^{r['P']}")
+    click.echo(f"figures and summary.json in {out}")

@@ -1,0 +1,117 @@
+"""The AL-RNN lab's figures (PNG, matplotlib Agg, written atomically through plots.save_png).
+
+    curves.png        train loss and test accuracy against the epoch
+    histogram.png     relative frequency of each distinct bitcode, sorted
+    transitions.png   the region graph of the most used codes (edge width ∝ transition frequency)
+    eigenvalues.png   Jacobian eigenvalues of the most used regions, with the unit circle
+    jsd.png           a matrix of Jensen–Shannon divergences between groups (tasks, contexts)
+    vs_P.png          a metric against P, mean ± std over seeds
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from ..plots import save_png
+
+
+def _plt():
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    return plt
+
+
+def plot_curves(metrics: list, path: Path, title: str) -> None:
+    if not metrics:
+        return
+    plt = _plt()
+    ep = [m["epoch"] for m in metrics]
+    fig, ax = plt.subplots(1, 2, figsize=(8, 3))
+    ax[0].semilogy(ep, [m["train_loss"] for m in metrics], marker=".")
+    ax[0].set(xlabel="epoch", ylabel="train loss (+MAR)", title=title)
+    ax[1].plot(ep, [m["test"]["accuracy"] for m in metrics], marker=".")
+    ax[1].set(xlabel="epoch", ylabel="test accuracy", ylim=(-0.02, 1.02))
+    for a in ax:
+        a.grid(alpha=0.3)
+    save_png(fig, Path(path))
+    plt.close(fig)
+
+
+def plot_histogram(labels: list, freqs, path: Path, title: str, top: int = 30) -> None:
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(6, 3))
+    n = min(top, len(freqs))
+    ax.bar(range(n), freqs[:n])
+    if max((len(s) for s in labels[:n]), default=0) <= 12:
+        ax.set_xticks(range(n), labels[:n], rotation=90, fontsize=7)
+    ax.set(xlabel=f"bitcode (top {n} of {len(freqs)})", ylabel="relative frequency", title=title)
+    save_png(fig, Path(path))
+    plt.close(fig)
+
+
+def plot_transitions(C, labels: list, path: Path, title: str, top: int = 10) -> None:
+    """The most used codes on a circle; an arrow i → j whose width grows with C[i, j]; self-loops as dot size."""
+    plt = _plt()
+    n = min(top, C.shape[0])
+    ang = 2 * np.pi * np.arange(n) / max(n, 1)
+    xy = np.stack([np.cos(ang), np.sin(ang)], 1)
+    fig, ax = plt.subplots(figsize=(4.5, 4.5))
+    cmax = C[:n, :n].max() if n else 1
+    for i in range(n):
+        for j in range(n):
+            if i != j and C[i, j] > 0:
+                ax.annotate("", xy=xy[j], xytext=xy[i], arrowprops=dict(
+                    arrowstyle="->", lw=0.5 + 4 * C[i, j] / cmax, alpha=0.6, connectionstyle="arc3,rad=0.15"))
+    ax.scatter(xy[:, 0], xy[:, 1], s=100 + 1500 * np.diag(C)[:n] / max(cmax, 1e-12), zorder=3)
+    for i in range(n):
+        ax.text(*(1.18 * xy[i]), labels[i] if len(labels[i]) <= 12 else f"#{i}", ha="center", fontsize=7)
+    ax.set(xlim=(-1.5, 1.5), ylim=(-1.5, 1.5), title=title)
+    ax.axis("off")
+    save_png(fig, Path(path))
+    plt.close(fig)
+
+
+def plot_eigenvalues(eigs: dict, path: Path, title: str) -> None:
+    """eigs: {label: complex eigenvalues} for a few regions."""
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(4.2, 4.2))
+    t = np.linspace(0, 2 * np.pi, 200)
+    ax.plot(np.cos(t), np.sin(t), "k-", lw=0.7)
+    for label, ev in eigs.items():
+        ax.scatter(np.real(ev), np.imag(ev), s=14, label=label if len(label) <= 12 else label[:12] + "…", alpha=0.7)
+    ax.set(xlabel="Re λ", ylabel="Im λ", title=title, aspect="equal")
+    ax.legend(fontsize=6, title="region", title_fontsize=7)
+    ax.grid(alpha=0.3)
+    save_png(fig, Path(path))
+    plt.close(fig)
+
+
+def plot_matrix(mat, labels: list, path: Path, title: str) -> None:
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(1.5 + 0.45 * len(labels), 1.2 + 0.45 * len(labels)))
+    im = ax.imshow(mat, vmin=0, vmax=1, cmap="viridis")
+    ax.set_xticks(range(len(labels)), labels, rotation=90, fontsize=7)
+    ax.set_yticks(range(len(labels)), labels, fontsize=7)
+    fig.colorbar(im, ax=ax, label="JSD (bits)")
+    ax.set_title(title, fontsize=9)
+    save_png(fig, Path(path))
+    plt.close(fig)
+
+
+def plot_vs_P(series: dict, path: Path, ylabel: str, title: str, log_y: bool = False) -> None:
+    """series: {label: (P values, means, stds)}; the x-axis is P on a symlog scale (P = 0 shown)."""
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(4.8, 3.2))
+    for label, (Ps, mean, std) in series.items():
+        ax.errorbar(Ps, mean, yerr=std, marker="o", capsize=3, label=label)
+    ax.set_xscale("symlog", linthresh=1)
+    if log_y:
+        ax.set_yscale("log")
+    ax.set(xlabel="P (ReLU units)", ylabel=ylabel, title=title)
+    ax.grid(alpha=0.3)
+    if len(series) > 1:
+        ax.legend(fontsize=7)
+    save_png(fig, Path(path))
+    plt.close(fig)

@@ -1,0 +1,1 @@
+"""Temporal superposition (Sharma, Proca, Prieto, Mediano, ICLR 2026): delayed recall of sparse features."""
