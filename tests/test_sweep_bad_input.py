@@ -71,3 +71,10 @@ def test_unreachable_scheduler_through_the_real_command_is_one_line(root):
     p = run_cli(sweep_args(root / "new", "--scheduler", NOWHERE), timeout=120)
     assert_one_line_error(p.returncode, p.stdout, p.stderr, "cannot reach the Dask scheduler at " + NOWHERE)
     assert tree_hashes(root) == before
+
+
+@pytest.mark.parametrize("args, needle", [(["--workers", "0"], "--workers takes counts in"),
+                                          (["--workers", "1,x"], "comma-separated integers"),
+                                          (["--train-steps", "0"], "--train-steps must be >= 1")])
+def test_bench_sweep_bad_input_is_one_line(capsys, args, needle):
+    assert_one_line_error(*call_main(["bench-sweep"] + args, capsys), needle)
