@@ -45,6 +45,7 @@ def main(argv=None) -> int:
         click.echo("onionref: aborted", err=True)
         sys.exit(130)
     except KeyboardInterrupt:
-        click.echo("onionref: interrupted; the last checkpoint is kept (resume with --resume)", err=True)
+        click.echo("onionref: interrupted; the last checkpoint is kept (resume with --resume; a sweep: run the "
+                   "same command again)", err=True)
         sys.exit(130)
     return 0
