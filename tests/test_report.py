@@ -7,8 +7,7 @@ h4-ar-s{0,1}, h8-ar-s0 and h4-noinput-s0, with a few analyses each; h8-ar-s1 is 
   values only beside N = 48/64 autoregressive rows; figures are whole PNGs under 200 KB; --json is one line;
 - report RUN draws the run's figures into RUN/figures/; with --out both write elsewhere and leave DIR/RUN unchanged;
 - a directory that is neither a sweep nor a run, an empty sweep, another kind of sweep, damaged cell results, a run
-  with damaged analysis results or onion parameters: one line, exit 2, nothing
-  written.
+  with damaged analysis results or onion parameters: one line, exit 2, nothing written.
 """
 from __future__ import annotations
 
