@@ -8,8 +8,8 @@ The frozen model is a random seq2seq GRU of size H (the cost of a step does not 
     torch          bench_torch_analyses.py: the same analysis as a competent PyTorch user writes it
 Every (backend, thread count) runs in its own worker process (bench_models.worker), as the training bench does.
 
-Nominal FLOP per step (the fraction of a core's limit reported next to the times), with G = H²·B·T̄ (T̄ = the mean
-length: 5.5, or 9 for the linear interventions) and the training bench's GRU convention (a step of one row costs
+Nominal FLOP per step (the fraction of a core's limit reported next to the times), with G = H²·B·T̄ (T̄ = the
+mean length: 5.5, or 9 for the linear interventions) and the training bench's GRU convention (a step of one row costs
 12H² forward, 12H² more for the gradient of its input state, 12H² more for its weight gradients):
     onion, onion-noscale      encode 12G + decode 12G + decode back to h0 12G                  + head 4·H·C·B·T̄
     linear (unigram)          the same, plus the rotation's GEMMs 14·B·H² (its eigendecomposition is not counted)
@@ -29,22 +29,18 @@ from . import adamw
 from .bench import _start_workers, measure_peak, stop_workers
 from .bench_models import B, L, N_SYMBOLS
 from .errors import UserError
-from .onion import seq2seq
+from .onion import methods, seq2seq
 from .onion.analysis import train_step
 from .onion.frozen import Frozen
-from .onion.interventions.linear import LinearIntervention
-from .onion.interventions.onion import OnionIntervention
-from .onion.probes.gru_decoder import GruDecoderProbe
-from .onion.probes.onion import OnionProbe
-from .onion.probes.state_decoder import StateDecoderProbe
 from .tasks.repeat import epoch_batches
 
-METHODS = {"onion": OnionIntervention(True), "onion-noscale": OnionIntervention(False),
-           "linear": LinearIntervention(1), "bigram": LinearIntervention(2),
-           "probe-linear": StateDecoderProbe(1), "probe-mlp": StateDecoderProbe(2), "probe-onion": OnionProbe(),
-           "probe-gru-ar": GruDecoderProbe(True), "probe-gru-noinput": GruDecoderProbe(False)}
-ANALYSES = tuple(METHODS)
+# `intervene --mode M` is timed as "M", `probe --kind K` as "probe-K"
+ANALYSES = methods.INTERVENTIONS + tuple("probe-" + k for k in methods.PROBES)
 N_POOL = 4096  # sequences the batches are drawn from
+
+
+def method_of(name: str):
+    return methods.probe(name[len("probe-"):]) if name.startswith("probe-") else methods.intervention(name)
 
 
 def mean_length(name: str) -> float:
@@ -86,7 +82,7 @@ def onionref_step(backend: str, hidden: int, name: str, threads: int):
         gru_numba.pin_blas()
     model = seq2seq.init_params(hidden, N_SYMBOLS, N_SYMBOLS + 1, np.random.default_rng(0))
     frozen = Frozen(model, N_SYMBOLS, False, backend)
-    method = METHODS[name]
+    method = method_of(name)
     params, buffers = method.init(frozen, np.random.default_rng([0, 2]))
     opt, cfg = adamw.init_state(params), adamw.AdamWConfig(lr=1e-3, weight_decay=0.1)
     tokens, lengths = sequences(name)
@@ -111,8 +107,12 @@ BACKENDS = {"numba": lambda h, n, t: onionref_step("numba", h, n, t),
 
 
 def run(hiddens, analyses=ANALYSES, thread_counts=None, steps: int = 20, backends=("numba", "numpy", "torch"),
-        warmup: int = 3, max_seconds: float = 20.0, progress=None) -> dict:
-    """Time every analysis at every H with every backend, once per thread count (default: 1 and all CPUs)."""
+        warmup: int = 3, max_seconds: float = 20.0, rounds: int = 3, progress=None) -> dict:
+    """Time every analysis at every H with every backend, once per thread count (default: 1 and all CPUs).
+
+    The backends take turns: `rounds` rounds of about steps/rounds timed steps each (after `warmup` untimed ones),
+    so a change in the machine's load during a row reaches every backend alike. Reported per backend: the median
+    and the minimum step time (on a shared machine the minimum is the least disturbed), ratios of both."""
     import importlib.util
     from statistics import median
 
@@ -121,25 +121,31 @@ def run(hiddens, analyses=ANALYSES, thread_counts=None, steps: int = 20, backend
     backends = [b for b in backends if b != "torch" or importlib.util.find_spec("torch") is not None]
     res = {"batch": B, "length": L, "cpu_count": os.cpu_count(), "load_avg_before": os.getloadavg(),
            "sgemm_peak_gflops": {}, "rows": [], "backends": backends}
+    per_round = max(1, -(-steps // rounds))
     for threads in thread_counts:
         res["sgemm_peak_gflops"][str(threads)] = peak = measure_peak(threads)
         workers = _start_workers(backends, threads, res, suite="analyses")
         try:
             for h, name in itertools.product(hiddens, analyses):
                 row = {"threads": threads, "hidden": h, "analysis": name, "mflop": nominal_flops(name, h) / 1e6}
-                for backend, (conn, _) in workers.items():
-                    if progress:
-                        progress(f"{name} H={h} {backend} {threads} thread(s)")
-                    conn.send(((h, name), warmup, steps, max_seconds))
-                    status, times = conn.recv()
-                    if status != "times":
-                        raise UserError(f"bench: {backend} failed on {name} at --hidden {h}: {times}")
-                    ms = 1e3 * median(times)
-                    row[backend] = {"ms": ms, "steps_timed": len(times),
+                times = {b: [] for b in workers}
+                for r in range(rounds):
+                    for backend, (conn, _) in workers.items():
+                        if progress:
+                            progress(f"{name} H={h} {backend} {threads} thread(s), round {r + 1}/{rounds}")
+                        conn.send(((h, name), warmup if r == 0 else 1, per_round, max_seconds / rounds))
+                        status, got = conn.recv()
+                        if status != "times":
+                            raise UserError(f"bench: {backend} failed on {name} at --hidden {h}: {got}")
+                        times[backend] += got
+                for backend, t in times.items():
+                    ms = 1e3 * median(t)
+                    row[backend] = {"ms": ms, "ms_min": 1e3 * min(t), "steps_timed": len(t),
                                     "peak_fraction": nominal_flops(name, h) / (ms / 1e3) / (peak * 1e9)}
                 for other in ("torch", "numpy"):
                     if other in row and "numba" in row:
                         row[f"{other}/numba"] = row[other]["ms"] / row["numba"]["ms"]
+                        row[f"{other}/numba_min"] = row[other]["ms_min"] / row["numba"]["ms_min"]
                 res["rows"].append(row)
         finally:
             stop_workers(workers)
@@ -149,15 +155,17 @@ def run(hiddens, analyses=ANALYSES, thread_counts=None, steps: int = 20, backend
 
 
 def format_table(res: dict) -> str:
-    """One line per (threads, H, analysis): ms per step of each backend, speed-ups, numba's fraction of the peak."""
+    """One line per (threads, H, analysis): median ms per step of each backend, speed-ups over numba (of the medians,
+    and of the minima in brackets), numba's fraction of the GEMM peak."""
     backs = res["backends"]
-    ratios = [f"{o}/numba" for o in ("torch", "numpy") if o in backs and "numba" in backs]
-    head = ["thr", "H", "analysis", "MFLOP"] + [f"{b} ms" for b in backs] + ratios + \
+    ratios = [o for o in ("torch", "numpy") if o in backs and "numba" in backs]
+    head = ["thr", "H", "analysis", "MFLOP"] + [f"{b} ms" for b in backs] + [f"{o}/numba (min)" for o in ratios] + \
            [f"{b} %peak" for b in backs]
     lines = [head]
     for r in res["rows"]:
         cells = [str(r["threads"]), str(r["hidden"]), r["analysis"], f"{r['mflop']:.0f}"]
-        cells += [f"{r[b]['ms']:.2f}" for b in backs] + [f"{r[k]:.2f}x" for k in ratios]
+        cells += [f"{r[b]['ms']:.2f}" for b in backs]
+        cells += [f"{r[o + '/numba']:.2f}x ({r[o + '/numba_min']:.2f}x)" for o in ratios]
         cells += [f"{100 * r[b]['peak_fraction']:.0f}%" for b in backs]
         lines.append(cells)
     widths = [max(len(x[i]) for x in lines) for i in range(len(head))]

@@ -17,8 +17,8 @@ import torch.nn.functional as F
 from torch import nn
 from torch.nn.utils.parametrizations import orthogonal
 
-from .bench_analyses import METHODS, sequences
-from .bench_models import B, N_SYMBOLS
+from .bench_analyses import sequences
+from .bench_models import B, L, N_SYMBOLS
 from .onion import seq2seq
 from .onion.interventions import corrupt
 from .tasks.repeat import epoch_batches, make_batch
@@ -80,7 +80,7 @@ class Onion(nn.Module):
 class Subspace(nn.Module):
     def __init__(self, hidden: int, ngram: int):
         super().__init__()
-        self.ngram, self.V = ngram, METHODS["linear"].max_len - ngram + 1
+        self.ngram, self.V = ngram, L - ngram + 1
         self.rot = orthogonal(nn.Linear(hidden, hidden, bias=False))
         self.M = nn.Parameter(0.01 * torch.randn(hidden, self.V + 1))
 
@@ -107,7 +107,7 @@ class StateDecoder(nn.Module):
     def __init__(self, hidden: int, n_layers: int):
         super().__init__()
         self.hidden = nn.Sequential(nn.Linear(hidden, hidden), nn.ReLU()) if n_layers == 2 else nn.Identity()
-        self.out = nn.Linear(hidden, C * METHODS["probe-linear"].max_len)
+        self.out = nn.Linear(hidden, C * L)
 
     def loss(self, model, tokens, lengths, rng):
         enc, dec, target, mask, ln = _tensors(tokens, lengths)

@@ -3,6 +3,7 @@
     linear:     y = x Wᵀ + b          W [O, I], b [O];  init U(−1/√I, 1/√I) (torch's nn.Linear)
     relu:       y = max(x, 0)
     layer_norm: y = (x − μ) / √(σ² + ε) ⊙ w + b over the last axis, ε = 1e−5; init w = 1, b = 0
+    embedding:  y = E[ids]            dE = onehot(ids)ᵀ dy
 """
 from __future__ import annotations
 
@@ -25,6 +26,16 @@ def linear_backward(dy, cache):
     x, W = cache
     x2, dy2 = x.reshape(-1, x.shape[-1]), dy.reshape(-1, dy.shape[-1])
     return dy @ W, dy2.T @ x2, dy2.sum(0)
+
+
+def embedding_backward(ids, dy, n_rows: int):
+    """The gradient of a table lookup y = E[ids]: dE [n_rows, D] = Σ_i onehot(ids_i)ᵀ dy_i, as one GEMM.
+
+    ids [...] ints, dy [..., D]. (np.add.at sums the same rows one by one, about 10× slower at B = 256.)"""
+    ids = np.asarray(ids).reshape(-1)
+    onehot = np.zeros((ids.size, n_rows), dy.dtype)
+    onehot[np.arange(ids.size), ids] = 1
+    return onehot.T @ dy.reshape(ids.size, -1)
 
 
 def relu_forward(x):

@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from onionref import bench
+from onionref import bench, bench_analyses
 from onionref.cli import main
 
 
@@ -31,8 +31,30 @@ def test_bench_smoke_prints_json():
     assert row["numpy/numba"] == pytest.approx(row["numpy"]["ms"] / row["numba"]["ms"])
 
 
+def test_bench_analyses_smoke_prints_json():
+    r = _onionref("bench", "--analyses", "--hidden", "8", "--steps", "2", "--threads", "1",
+                  "--methods", "onion,linear,probe-gru-noinput", "--json")
+    assert r.returncode == 0, r.stderr
+    res = json.loads(r.stdout)
+    assert {"numba", "numpy"} <= set(res["backends"]) and res["sgemm_peak_gflops"]["1"] > 0
+    assert [(row["threads"], row["hidden"], row["analysis"]) for row in res["rows"]] == \
+        [(1, 8, "onion"), (1, 8, "linear"), (1, 8, "probe-gru-noinput")]
+    for row in res["rows"]:
+        assert row["mflop"] == pytest.approx(bench_analyses.nominal_flops(row["analysis"], 8) / 1e6)
+        for name in res["backends"]:
+            assert 0 < row[name]["ms_min"] <= row[name]["ms"] and row[name]["steps_timed"] >= 2
+        assert row["numpy/numba"] == pytest.approx(row["numpy"]["ms"] / row["numba"]["ms"])
+
+
+def test_analysis_flop_counts():
+    G = 48 * 48 * 256 * 5.5
+    assert bench_analyses.nominal_flops("onion", 48) == 36 * G + 4 * 48 * 30 * 256 * 5.5
+    assert bench_analyses.nominal_flops("bigram", 48) > bench_analyses.nominal_flops("linear", 48)
+
+
 @pytest.mark.parametrize("args", [["--hidden", "0"], ["--hidden", "abc"], ["--hidden", "48,"], ["--steps", "0"],
-                                  ["--threads", "0"], ["--backends", "jax"]])
+                                  ["--threads", "0"], ["--backends", "jax"], ["--methods", "onion"],
+                                  ["--analyses", "--methods", "onion,nope"]])
 def test_bench_bad_input_is_one_line_exit_2(args, capsys):
     with pytest.raises(SystemExit) as e:
         main(["bench", *args])  # rejected before anything is timed, so in-process is safe

@@ -98,6 +98,38 @@ def _check_encode_and_decode(params, batch, rng):
         _close(grads[k], grads_r[k], "decode " + k)
 
 
+@settings(max_examples=30, deadline=None)
+@given(**shapes, param_grads=st.booleans())
+def test_fused_decode_loss_matches_reference(seed, H, n_symbols, no_input, B, T, n_threads, param_grads):
+    """decode_loss (decode + cross-entropy + backward in one call) against the reference decode, loss and backward."""
+    params, batch, rng = _problem(seed, H, n_symbols, no_input, B, T)
+    h0 = rng.standard_normal((B, H)).astype(np.float32)
+    with threads(n_threads):
+        loss, dh0, logits, grads = gn.decode_loss(gn.Weights.of(params), h0, batch.dec_in, batch.target, batch.mask,
+                                                  param_grads)
+    logits_r, cache_r = seq2seq.decode_forward(_f64(params), h0.astype(np.float64), batch.dec_in)
+    loss_r, dlogits_r = seq2seq.cross_entropy(logits_r, batch.target, batch.mask)
+    dh0_r, grads_r = seq2seq.decode_backward(dlogits_r, cache_r)
+    _close(logits[batch.mask], logits_r[batch.mask], "logits")  # the masked ones carry no loss and are skipped
+    assert abs(loss - loss_r) <= 2e-5 * max(1.0, abs(loss_r))
+    _close(dh0, dh0_r, "dh0")
+    assert set(grads) == (set(grads_r) if param_grads else set())
+    for k in grads:
+        _close(grads[k], grads_r[k], "decode_loss " + k)
+
+
+@settings(max_examples=30, deadline=None)
+@given(seed=st.integers(0, 2**31), T=st.integers(1, 6), B=st.integers(1, 9), C=st.integers(2, 7))
+def test_cross_entropy_matches_reference(seed, T, B, C):
+    rng = np.random.default_rng(seed)
+    logits = (3 * rng.standard_normal((T, B, C))).astype(np.float32)
+    target, mask = rng.integers(0, C, (T, B)), rng.random((T, B)) < 0.7
+    loss, dlogits = gn.cross_entropy(logits, target, mask)
+    loss_r, dlogits_r = seq2seq.cross_entropy(logits.astype(np.float64), target, mask)
+    assert abs(loss - loss_r) <= 2e-6 * max(1.0, abs(loss_r))
+    _close(dlogits, dlogits_r, "dlogits")
+
+
 def test_decode_cache_survives_other_calls():
     """decode_forward's cache owns its buffers: later calls (which reuse workspaces) must not clobber it."""
     params, batch, rng = _problem(3, 8, 5, False, 6, 4)

@@ -6,6 +6,9 @@ frozen-model pieces stage 2 needs (encode; decode forward / backward with or wit
     encode(params, enc_in, mask)  -> h_enc [B, H]
     decode_forward(params, h0, dec_in)          -> (logits [T, B, C], cache)
     decode_backward(dlogits, cache, need_param_grads=True) -> (dh0 [B, H], grads)   grads = {} if not needed
+    decode_loss(params, h0, dec_in, target, mask, param_grads=False) -> (loss, dh0, logits, grads)   fused
+    cross_entropy(logits, target, mask)         -> (loss, dlogits)   seq2seq.cross_entropy on the head's kernel
+`params` is the dict of torch-named arrays, or its `Weights.of(params)` (to convert them once, not every call).
 
 What is fused (gru_numba_kernels.py):
   * the one-hot input projection is a table, table = E W_ihᵀ + b_ih [V, 3H], computed once per call; its
@@ -26,12 +29,13 @@ import numpy as np
 from . import gru_numba_chunks, gru_numba_kernels, head_numba
 from ..jit import blas, math32
 from .gru_numba_chunks import backward_chunk, forward_chunk, train_chunk
+from .head_numba import cross_entropy_chunk
 from ..jit.cache import drop_stale_cache
 from ..jit.threads import (chunk_bounds, get_threads, owned, pin_blas, recycle_when_dead, run_chunks, set_threads,
                             workspace)
 
-__all__ = ["loss_and_grads", "predict", "encode", "decode_forward", "decode_backward",
-           "set_threads", "get_threads", "pin_blas"]
+__all__ = ["loss_and_grads", "predict", "encode", "decode_forward", "decode_backward", "decode_loss",
+           "cross_entropy", "Weights", "set_threads", "get_threads", "pin_blas"]
 F32 = np.float32
 drop_stale_cache([math32, blas, gru_numba_kernels, head_numba, gru_numba_chunks])
 
@@ -48,7 +52,9 @@ class Weights:
     bo: np.ndarray      # [C]
 
     @classmethod
-    def of(cls, params: dict) -> "Weights":
+    def of(cls, params) -> "Weights":
+        if isinstance(params, cls):
+            return params
         p = {k: np.ascontiguousarray(v, dtype=F32) for k, v in params.items()}
         emb, wih = p["embedding.weight"], p["gru.weight_ih_l0"]
         return cls(emb=emb, wih=wih, table=np.ascontiguousarray(emb @ wih.T + p["gru.bias_ih_l0"]),
@@ -62,6 +68,8 @@ class Forward:
     enc_in: np.ndarray    # [Te, B] (Te = 0: decode only)
     mask: np.ndarray      # [Te, B] bool
     dec_in: np.ndarray    # [Td, B]
+    rows: np.ndarray | None  # the batch's rows in the kernels' order (None: as given), see `_sorted_rows`
+    back: np.ndarray | None  # its inverse permutation
     bounds: np.ndarray    # [nc+1] chunk row bounds
     hall: np.ndarray      # (S+1)·B·H states
     gates: np.ndarray     # S·B·4H  r | z | n | hn
@@ -83,19 +91,49 @@ def _check_shape(a, shape: tuple, what: str) -> None:
         raise ValueError(f"{what} has shape {tuple(a.shape)}, expected {tuple(shape)}")
 
 
+def _sorted_rows(mask, batch: int):
+    """(rows, bounds): an order of the batch's rows in which every chunk holds its rows by decreasing length (the
+    number of True in mask [T, B]), and the chunks' row bounds; (None, chunk_bounds) when all lengths are equal.
+
+    The kernels then skip a chunk's finished rows with one shorter GEMM per step (gru_numba_kernels.active_rows).
+    Rows are dealt to the chunks round-robin in length order, so every thread gets as much work."""
+    bounds = chunk_bounds(batch)
+    lengths = mask.sum(axis=0) if mask.shape[0] else None
+    if lengths is None or lengths.min() == lengths.max():
+        return None, bounds
+    nc = len(bounds) - 1
+    order = np.argsort(-lengths, kind="stable")
+    parts = [order[c::nc] for c in range(nc)]
+    return np.concatenate(parts), np.cumsum([0] + [len(p) for p in parts]).astype(np.int64)
+
+
+def _in_order(a, rows, axis: int = 0):
+    """a with its batch axis in the kernels' row order."""
+    return a if rows is None else np.ascontiguousarray(np.take(a, rows, axis=axis))
+
+
+def _in_batch_order(a, back, axis: int = 0):
+    """The inverse of `_in_order` (a fresh array); back = the inverse permutation of rows."""
+    return a.copy() if back is None else np.take(a, back, axis=axis)
+
+
 def _setup(w: Weights, enc_in, mask, dec_in, keep: bool) -> Forward:
     """The Forward record with its buffers: owned (recycled) arrays if keep (the caller may hold it), else this
-    thread's workspaces."""
+    thread's workspaces. Token and mask arrays are taken in the kernels' row order (`_sorted_rows`)."""
     pin_blas()
     V = w.table.shape[0]
     enc_in, dec_in = _tokens(enc_in, V, "encoder input"), _tokens(dec_in, V, "decoder input")
     mask = np.ascontiguousarray(mask, dtype=np.bool_)
     B, H, C = (enc_in if enc_in.shape[0] else dec_in).shape[1], w.whh.shape[1], w.wo.shape[0]
-    _check_shape(mask, enc_in.shape, "mask")
+    # the mask is the encoder's; a decode alone (Te = 0) may pass the decoder's instead, for its loss
+    _check_shape(mask, dec_in.shape if enc_in.shape[0] == 0 and mask.shape[0] else enc_in.shape, "mask")
     _check_shape(dec_in, (dec_in.shape[0], B), "decoder input")
     S, Td = enc_in.shape[0] + dec_in.shape[0], dec_in.shape[0]
+    rows, bounds = _sorted_rows(mask, B)
+    enc_in, mask, dec_in = (_in_order(a, rows, 1) for a in (enc_in, mask, dec_in))
     buf = (lambda name, shape: owned(shape)) if keep else workspace
-    f = Forward(w=w, enc_in=enc_in, mask=mask, dec_in=dec_in, bounds=chunk_bounds(B),
+    f = Forward(w=w, enc_in=enc_in, mask=mask, dec_in=dec_in, rows=rows,
+                back=None if rows is None else np.argsort(rows), bounds=bounds,
                 hall=buf("hall", ((S + 1) * B * H,)), gates=buf("gates", (S * B * 4 * H,)),
                 logits_c=buf("logits_c", (Td * B * C,)), logits=np.empty((Td, B, C), F32) if keep else
                 workspace("logits", (Td, B, C)), h_enc=np.empty((B, H), F32) if keep else workspace("h_enc", (B, H)))
@@ -113,8 +151,8 @@ def forward(w: Weights, enc_in, mask, dec_in, h0, keep: bool = False) -> Forward
     B, H = f.h_enc.shape
     _check_shape(h0, (B, H), "h0")
     run_chunks(forward_chunk, len(f.bounds) - 1, f.bounds, w.table, w.whh, w.bhh, w.wo, w.bo, f.enc_in, f.mask,
-               f.dec_in, np.ascontiguousarray(h0, F32), f.hall, f.gates, workspace("gh", (B * 3 * H,)),
-               f.logits_c, f.logits, f.h_enc)
+               f.dec_in, _in_order(np.ascontiguousarray(h0, F32), f.rows), np.bool_(False), f.hall, f.gates,
+               workspace("gh", (B * 3 * H,)), f.logits_c, f.logits, f.h_enc)
     return f
 
 
@@ -142,7 +180,7 @@ def _target(target, f: Forward) -> np.ndarray:
     target = _tokens(target, f.logits.shape[2], "target")
     _check_shape(target, f.dec_in.shape, "target")
     _check_shape(f.mask, f.dec_in.shape, "mask")  # the loss is masked like the encoder
-    return target
+    return _in_order(target, f.rows, 1)
 
 
 def loss_and_grads(params: dict, batch):
@@ -153,30 +191,73 @@ def loss_and_grads(params: dict, batch):
     inv_n = 1.0 / max(int(f.mask.sum()), 1)
     scratch, per_chunk = _grad_buffers(f, True)
     run_chunks(train_chunk, len(f.bounds) - 1, f.bounds, w.table, w.whh, w.bhh, w.wo, w.bo,
-               f.enc_in, f.mask, f.dec_in, _target(batch.target, f), inv_n, np.zeros((B, H), F32),
+               f.enc_in, f.mask, f.dec_in, _target(batch.target, f), inv_n, np.zeros((B, H), F32), np.bool_(True),
+               np.bool_(False),
                f.hall, f.gates, workspace("gh", (B * 3 * H,)), f.logits_c, f.logits, f.h_enc,
                *scratch, *per_chunk)
-    return float(per_chunk[0].sum() * inv_n), _param_grads(w, per_chunk), f.logits.copy()
+    return float(per_chunk[0].sum() * inv_n), _param_grads(w, per_chunk), _in_batch_order(f.logits, f.back, 1)
 
 
-def predict(params: dict, batch) -> np.ndarray:
+def predict(params, batch) -> np.ndarray:
     """Teacher-forced logits [T, B, C] for a batch."""
-    B, H = batch.enc_in.shape[1], params["embedding.weight"].shape[1]
-    return forward(Weights.of(params), batch.enc_in, batch.mask, batch.dec_in, np.zeros((B, H), F32)).logits.copy()
+    w = Weights.of(params)
+    B, H = batch.enc_in.shape[1], w.whh.shape[1]
+    f = forward(w, batch.enc_in, batch.mask, batch.dec_in, np.zeros((B, H), F32))
+    return _in_batch_order(f.logits, f.back, 1)
 
 
-def encode(params: dict, enc_in, mask) -> np.ndarray:
+def encode(params, enc_in, mask) -> np.ndarray:
     """enc_in [T, B] token ids, mask [T, B] bool. Returns h_enc [B, H], each sequence's state at its length."""
-    B, H = enc_in.shape[1], params["embedding.weight"].shape[1]
-    f = forward(Weights.of(params), enc_in, mask, np.zeros((0, B), np.int64), np.zeros((B, H), F32))
-    return f.h_enc.copy()
+    w = Weights.of(params)
+    B, H = enc_in.shape[1], w.whh.shape[1]
+    f = forward(w, enc_in, mask, np.zeros((0, B), np.int64), np.zeros((B, H), F32))
+    return _in_batch_order(f.h_enc, f.back)
 
 
-def decode_forward(params: dict, h0, dec_in):
+def decode_forward(params, h0, dec_in):
     """h0 [B, H] the state to decode, dec_in [T, B] token ids. Returns (logits [T, B, C], cache)."""
     B = dec_in.shape[1]
     f = forward(Weights.of(params), np.zeros((0, B), np.int64), np.zeros((0, B), np.bool_), dec_in, h0, keep=True)
     return f.logits, f
+
+
+def decode_loss(params, h0, dec_in, target, mask, param_grads: bool = False):
+    """Teacher-forced decode of h0 [B, H] over dec_in [T, B], the token cross-entropy against target over mask
+    [T, B], and its backward pass, fused: one call per chunk, no logits gradient leaving the kernel (stage 2: the loss
+    of an edited state and d loss / d h0; a GRU probe: also the weight gradients, param_grads=True).
+    The mask must say t < length (a prefix per sequence): the decoder then holds each finished row's state and skips
+    it, so logits at masked positions (which carry no loss) are not the reference's.
+    Returns (loss, dh0 [B, H], logits [T, B, C], grads of embedding, cell and head ({} unless param_grads))."""
+    w = Weights.of(params)
+    B = dec_in.shape[1]
+    f = _setup(w, np.zeros((0, B), np.int64), mask, dec_in, keep=False)
+    _check_shape(h0, f.h_enc.shape, "h0")
+    inv_n = 1.0 / max(int(f.mask.sum()), 1)
+    scratch, per_chunk = _grad_buffers(f, param_grads)
+    run_chunks(train_chunk, len(f.bounds) - 1, f.bounds, w.table, w.whh, w.bhh, w.wo, w.bo,
+               f.enc_in, f.mask, f.dec_in, _target(target, f), inv_n,
+               _in_order(np.ascontiguousarray(h0, F32), f.rows),
+               np.bool_(param_grads), np.bool_(True), f.hall, f.gates, workspace("gh", (B * w.whh.shape[0],)),
+               f.logits_c,
+               f.logits, f.h_enc, *scratch, *per_chunk)
+    grads = _param_grads(w, per_chunk) if param_grads else {}
+    return (float(per_chunk[0].sum() * inv_n), _in_batch_order(scratch[-1], f.back),
+            _in_batch_order(f.logits, f.back, 1), grads)
+
+
+def cross_entropy(logits, target, mask):
+    """seq2seq.cross_entropy (mean token CE over mask [T, B]) on the class-major kernel of the head: logits
+    [T, B, C] → (loss, dlogits [T, B, C] float32). For the probes, whose logits do not come from the model's head."""
+    T, B, C = logits.shape
+    target = _tokens(target, C, "target")
+    mask = np.ascontiguousarray(mask, dtype=np.bool_)
+    _check_shape(target, (T, B), "target")
+    _check_shape(mask, (T, B), "mask")
+    lt = np.ascontiguousarray(logits.reshape(T * B, C).T, dtype=F32)   # [C, T·B], position t·B + b
+    dlt = np.empty_like(lt)
+    inv_n = 1.0 / max(int(mask.sum()), 1)
+    loss = cross_entropy_chunk(lt, target, mask, 0, inv_n, dlt)
+    return float(loss * inv_n), np.ascontiguousarray(dlt.T).reshape(T, B, C)
 
 
 def decode_backward(dlogits, cache: Forward, need_param_grads: bool = True):
@@ -188,6 +269,6 @@ def decode_backward(dlogits, cache: Forward, need_param_grads: bool = True):
     scratch, per_chunk = _grad_buffers(f, need_param_grads)
     run_chunks(backward_chunk, len(f.bounds) - 1, f.bounds, f.w.whh, f.w.wo, f.enc_in, f.mask, f.dec_in,
                np.zeros((0, B), np.int64), 1.0, np.bool_(False), np.ascontiguousarray(dlogits, dtype=F32),
-               np.bool_(need_param_grads), f.hall, f.gates, f.logits_c, *scratch, *per_chunk)
+               np.bool_(need_param_grads), np.bool_(False), f.hall, f.gates, f.logits_c, *scratch, *per_chunk)
     dh0 = scratch[-1]
     return dh0, (_param_grads(f.w, per_chunk) if need_param_grads else {})

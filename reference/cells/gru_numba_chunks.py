@@ -29,12 +29,14 @@ def _consts():
 
 
 @njit(**JIT)
-def forward_chunk(c, bounds, table, whh, bhh, wo, bo, enc_in, mask, dec_in, h0,
+def forward_chunk(c, bounds, table, whh, bhh, wo, bo, enc_in, mask, dec_in, h0, hold_dec,
                   hall, gates, gh, logits_c, logits_out, h_enc):
     """Encoder, decoder and head for chunk c: batch rows b0 = bounds[c] .. b1 = bounds[c+1].
 
     table [V, 3H], whh [3H, H], bhh [3H], wo [C, H], bo [C]; enc_in / mask [Te, B]; dec_in [Td, B];
-    h0 [B, H] the initial state.
+    h0 [B, H] the initial state. hold_dec (Te = 0 only: mask [Td, B] is then the decoder's loss mask): the decoder
+    holds the state of rows past their length, as the encoder does, so finished rows cost nothing; their logits are
+    then the held state's, not the reference's (they carry no loss).
     Workspaces (flat): hall (S+1)·B·H, gates S·B·4H, gh B·3H, logits_c Td·B·C (class-major per chunk).
     Outputs (rows b0..b1): logits_out [Td, B, C], h_enc [B, H] (the state after the encoder; = h0 if Te = 0)."""
     YES, NO, ZERO, ONE = _consts()
@@ -49,7 +51,7 @@ def forward_chunk(c, bounds, table, whh, bhh, wo, bo, enc_in, mask, dec_in, h0,
     gru_forward_chunk(table, whh, bhh, enc_in, mask, YES, b0, hall_c, gates_c, ZERO, gh_c)
     copy2(hall_c[Te], h_enc[b0:b1])
     if Td > 0:
-        gru_forward_chunk(table, whh, bhh, dec_in, mask, NO, b0, hall_c, gates_c, Te, gh_c)
+        gru_forward_chunk(table, whh, bhh, dec_in, mask, hold_dec, b0, hall_c, gates_c, Te, gh_c)
         lt = chunk_view(logits_c, ONE, b0, b1, Td * C)[0].reshape((C, Td * bc))
         head_forward_chunk(hall_c[Te + 1:].reshape((Td * bc, H)), wo, bo, lt)
         logits_to_batch(lt, b0, logits_out)
@@ -57,14 +59,14 @@ def forward_chunk(c, bounds, table, whh, bhh, wo, bo, enc_in, mask, dec_in, h0,
 
 @njit(**JIT)
 def backward_chunk(c, bounds, whh, wo, enc_in, mask, dec_in, target, inv_n, use_ce, dlogits_in, param_grads,
-                   hall, gates, logits_c, dlogits_c, dhs, dh, dgh, dh0,
+                   hold_dec, hall, gates, logits_c, dlogits_c, dhs, dh, dgh, dh0,
                    loss_c, dtable_c, dbhh_c, dwhh_c, dwo_c, dbo_c):
     """Head, decoder and (if Te > 0) encoder backward for chunk c (rows bounds[c]..bounds[c+1]), after
     `forward_chunk`.
 
     whh [3H, H], wo [C, H]. The decoder's output gradient is either the cross-entropy's (use_ce: from logits_c,
     target [Td, B] and the mask, averaged with inv_n = 1/#valid) or given (dlogits_in [Td, B, C]).
-    param_grads: also the weight gradients (else only dh0).
+    param_grads: also the weight gradients (else only dh0). hold_dec: as the forward pass was run (forward_chunk).
     Workspaces (flat): dlogits_c Td·B·C (class-major per chunk), dhs Td·B·H, dh B·H, dgh (S or 1)·B·3H.
     Outputs: dh0 [B, H] rows b0..b1 (the initial state's gradient; only if Te = 0); in slot c: the chunk's summed
     loss loss_c [nc] (if use_ce), dtable_c [nc, V, 3H] (accumulated: pass zeros), dbhh_c [nc, 3H],
@@ -89,11 +91,11 @@ def backward_chunk(c, bounds, whh, wo, enc_in, mask, dec_in, target, inv_n, use_
     head_backward_chunk(dlt, wo, hall_c[Te + 1:].reshape((Td * bc, H)),
                         dhs_c.reshape((Td * bc, H)), dwo, dbo, param_grads)
     dh_c[:] = 0.0
-    gru_backward_chunk(whh, dec_in, mask, NO, b0, hall_c, gates_c, Te, dhs_c, dh_c, dgh_c, param_grads,
-                       dtable, YES)
+    gru_backward_chunk(whh, dec_in, mask, hold_dec, b0, hall_c, gates_c, Te, dhs_c, dh_c, dgh_c, param_grads,
+                       dtable, YES, use_ce and not hold_dec)
     if Te > 0:
         gru_backward_chunk(whh, enc_in, mask, YES, b0, hall_c, gates_c, ZERO, dhs_c[:0], dh_c, dgh_c, param_grads,
-                           dtable, NO)
+                           dtable, NO, NO)
     else:
         copy2(dh_c, dh0[b0:b1])
     if param_grads:
@@ -104,14 +106,14 @@ def backward_chunk(c, bounds, whh, wo, enc_in, mask, dec_in, target, inv_n, use_
 
 
 @njit(**JIT)
-def train_chunk(c, bounds, table, whh, bhh, wo, bo, enc_in, mask, dec_in, target, inv_n, h0,
+def train_chunk(c, bounds, table, whh, bhh, wo, bo, enc_in, mask, dec_in, target, inv_n, h0, param_grads, hold_dec,
                 hall, gates, gh, logits_c, logits_out, h_enc, dlogits_c, dhs, dh, dgh, dh0,
                 loss_c, dtable_c, dbhh_c, dwhh_c, dwo_c, dbo_c):
-    """One training step of chunk c: `forward_chunk`, then `backward_chunk` from the cross-entropy (one task per
-    thread and step, so the threads meet once a step)."""
-    forward_chunk(c, bounds, table, whh, bhh, wo, bo, enc_in, mask, dec_in, h0,
+    """Forward and backward of chunk c from the cross-entropy: `forward_chunk`, then `backward_chunk` (one task per
+    thread and step, so the threads meet once a step). A training step (param_grads), or stage 2's decode of an
+    edited state h0 (Te = 0, mask [Td, B]: only the loss, the logits and dh0; hold_dec as in forward_chunk)."""
+    forward_chunk(c, bounds, table, whh, bhh, wo, bo, enc_in, mask, dec_in, h0, hold_dec,
                   hall, gates, gh, logits_c, logits_out, h_enc)
-    YES = np.bool_(True)
-    backward_chunk(c, bounds, whh, wo, enc_in, mask, dec_in, target, inv_n, YES, logits_out[:0], YES,
-                   hall, gates, logits_c, dlogits_c, dhs, dh, dgh, dh0,
+    backward_chunk(c, bounds, whh, wo, enc_in, mask, dec_in, target, inv_n, np.bool_(True), logits_out[:0],
+                   param_grads, hold_dec, hall, gates, logits_c, dlogits_c, dhs, dh, dgh, dh0,
                    loss_c, dtable_c, dbhh_c, dwhh_c, dwo_c, dbo_c)

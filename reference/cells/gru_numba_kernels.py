@@ -56,15 +56,40 @@ def gru_forward_chunk(table, whh, bhh, tok, msk, use_mask, b0, hall, gates, s0, 
         n = tanh(gi_n + r ⊙ hn)       h' = n + z ⊙ (h − n)           h_out = h' if mask else h
 
     table [V, 3H], whh [3H, H], bhh [3H], tok / msk [T, B], hall [S+1, bc, H] (hall[s0] is read,
-    hall[s0+1 .. s0+T] written), gates [S, bc, 4H] written, gh [bc, 3H] scratch."""
-    H = whh.shape[1]
+    hall[s0+1 .. s0+T] written), gates [S, bc, 4H] written, gh [bc, 3H] scratch.
+    With the mask, rows past the chunk's last active one only copy their state (their gates are not written): with
+    the chunk's rows sorted by decreasing length, a step computes only the sequences still running."""
     bc = gh.shape[0]
     for t in range(tok.shape[0]):
         s = s0 + t
         h, h_out, g = hall[s], hall[s + 1], gates[s]
-        gemm(False, True, _F(1.0), h, whh, _F(0.0), gh)  # gh = h W_hhᵀ
-        for b in range(bc):
+        n = active_rows(msk, t, b0, bc) if use_mask else bc
+        gemm(False, True, _F(1.0), h[:n], whh, _F(0.0), gh[:n])  # gh = h W_hhᵀ
+        for b in range(n):
             gate_forward_row(table, tok[t, b0 + b], gh, b, bhh, h, h_out, g, use_mask and not msk[t, b0 + b])
+        for b in range(n, bc):
+            copy_row(h, h_out, b)
+
+
+@njit(**JIT)
+def active_rows(msk, t, b0, bc):
+    """1 + the last row of chunk b0..b0+bc that is active (msk[t, ·] True) at step t; 0 if none is."""
+    for b in range(bc - 1, -1, -1):
+        if msk[t, b0 + b]:
+            return b + 1
+    return 0
+
+
+@njit(**JIT)
+def copy_row(src, dst, b):
+    for j in range(src.shape[1]):
+        dst[b, j] = src[b, j]
+
+
+@njit(**JIT)
+def zero_row(x, b):
+    for j in range(x.shape[1]):
+        x[b, j] = 0.0
 
 
 # The per-row loops are their own functions: LLVM vectorises the j-loop when it is compiled alone (3.3 ns per
@@ -87,7 +112,8 @@ def gate_forward_row(table, v, gh, b, bhh, h, h_out, g, hold):
 
 
 @njit(**JIT)
-def gru_backward_chunk(whh, tok, msk, use_mask, b0, hall, gates, s0, dhs, dh, dgh, store_all, dtable, need_dh0):
+def gru_backward_chunk(whh, tok, msk, use_mask, b0, hall, gates, s0, dhs, dh, dgh, store_all, dtable, need_dh0,
+                       loss_mask):
     """Backpropagation through steps s0+T-1 .. s0 (T = tok.shape[0]) for one chunk.
 
         dh_new = m·dh        dn = dh_new (1 − z)       dz = dh_new (h − n)
@@ -97,23 +123,34 @@ def gru_backward_chunk(whh, tok, msk, use_mask, b0, hall, gates, s0, dhs, dh, dg
     whh [3H, H]; dhs [T, bc, H] the gradient reaching each output state from outside (or a [0, bc, H] array);
     dh [bc, H]: in, the gradient of the last state; out, of hall[s0] (only if need_dh0; else the last product
     is skipped). d gh of step s goes to dgh[s] (store_all) or dgh[0]; d gi is scatter-added into dtable[token]
-    [V, 3H]."""
-    H = whh.shape[1]
+    [V, 3H].
+    Rows that get no gradient are skipped (their d gh is zero, their dh unchanged): with use_mask the rows past the
+    last active one at step t (held states); with loss_mask (msk is the loss mask of a decoder whose only gradient
+    is the loss's) the rows past the last one active at any step ≥ t, whose gradient is exactly zero."""
     bc = dh.shape[0]
     T = tok.shape[0]
+    n_loss = 0
     for t in range(T - 1, -1, -1):
         s = s0 + t
         h, g = hall[s], gates[s]
         d = dgh[s] if store_all else dgh[0]
         if dhs.shape[0] > 0:
             add2(dhs[t], dh)
-        for b in range(bc):
+        n = bc
+        if use_mask:
+            n = active_rows(msk, t, b0, bc)
+        elif loss_mask:
+            n_loss = max(n_loss, active_rows(msk, t, b0, bc))
+            n = n_loss
+        for b in range(n):
             if use_mask and not msk[t, b0 + b]:
-                d[b, :] = 0.0  # the state was held: dh passes through, the gates get nothing
+                zero_row(d, b)  # the state was held: dh passes through, the gates get nothing
             else:
                 gate_backward_row(g, h, b, dh, d, dtable, tok[t, b0 + b])
+        for b in range(n, bc):
+            zero_row(d, b)
         if t > 0 or need_dh0:
-            gemm(False, False, _F(1.0), d, whh, _F(1.0), dh)  # dh += d gh W_hh
+            gemm(False, False, _F(1.0), d[:n], whh, _F(1.0), dh[:n])  # dh += d gh W_hh
 
 
 @njit(**JIT)

@@ -4,10 +4,13 @@ Stage 2 (spec §4) never updates the model; it trains analysis parameters that a
 So all it needs from the model is:
     encode(enc_in [T, B], mask [T, B]) -> h [B, H]                                  (no gradient)
     decode(h0 [B, H], dec_in, target, mask) -> (loss, dh0 [B, H], logits [T, B, C])  (teacher-forced CE)
+The numba backend decodes, takes the loss and goes back to dh0 in one fused call per batch chunk, with the
+model's weights converted for the kernels once (`fast_weights`), not every call.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -29,25 +32,30 @@ class Frozen:
     def hidden(self) -> int:
         return self.params["embedding.weight"].shape[1]
 
+    @cached_property
+    def fast_weights(self):
+        """The parameters as the numba kernels take them (contiguous float32, the input table precomputed)."""
+        from ..cells import gru_numba
+        return gru_numba.Weights.of(self.params)
+
     def encode(self, enc_in, mask):
         """h_enc [B, H] of the batch's encoder inputs (each sequence's state at its own length)."""
         if self.backend == "numba":
             from ..cells import gru_numba
-            return gru_numba.encode(self.params, enc_in, mask)
+            return gru_numba.encode(self.fast_weights, enc_in, mask)
         return seq2seq.encode_forward(self.params, enc_in, mask)[0]
 
     def decode(self, h0, dec_in, target, mask, need_grad: bool = True):
         """Teacher-forced decode of h0: (loss, dh0 or None, logits [T, B, C])."""
         if self.backend == "numba":
             from ..cells import gru_numba
-            logits, cache = gru_numba.decode_forward(self.params, h0, dec_in)
+            if need_grad:
+                return gru_numba.decode_loss(self.fast_weights, h0, dec_in, target, mask)[:3]
+            logits = gru_numba.decode_forward(self.fast_weights, h0, dec_in)[0]
         else:
             logits, cache = seq2seq.decode_forward(self.params, h0, dec_in)
         loss, dlogits = seq2seq.cross_entropy(logits, target, mask)
         if not need_grad:
             return loss, None, logits
-        if self.backend == "numba":
-            dh0, _ = gru_numba.decode_backward(dlogits, cache, need_param_grads=False)
-        else:
-            dh0, _ = seq2seq.decode_backward(dlogits, cache)
+        dh0, _ = seq2seq.decode_backward(dlogits, cache)
         return loss, dh0, logits

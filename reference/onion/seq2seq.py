@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .. import layers
 from ..cells import gru
 
 
@@ -40,9 +41,7 @@ def cell_params(params: dict, cell=gru) -> dict:
 
 
 def _embed_backward(dx, ids, shape, dtype):
-    dE = np.zeros(shape, dtype=dtype)
-    np.add.at(dE, ids.reshape(-1), dx.reshape(-1, dx.shape[-1]))
-    return dE
+    return layers.embedding_backward(ids, dx, shape[0]).astype(dtype, copy=False)
 
 
 def encode_forward(params, enc_in, mask, cell=gru):
@@ -88,15 +87,19 @@ def decode_backward(dlogits, cache, cell=gru):
 def cross_entropy(logits, target, mask):
     """Mean token cross-entropy over the positions where mask is True.
 
-    logits [T, B, C], target [T, B], mask [T, B]. Returns (loss, dlogits [T, B, C])."""
+    logits [T, B, C], target [T, B], mask [T, B]. Returns (loss, dlogits [T, B, C]).
+        loss = Σ w · (log Σ_k e^{z_k} − z_target),   z = logits − max,   w = mask / n_valid
+        dlogits = w · (softmax(z) − onehot(target))"""
     z = logits - logits.max(axis=-1, keepdims=True)
-    logp = z - np.log(np.exp(z).sum(axis=-1, keepdims=True))
+    e = np.exp(z)
+    s = e.sum(axis=-1)
     w = mask.astype(logits.dtype) / max(int(mask.sum()), 1)
-    picked = np.take_along_axis(logp, target[..., None], axis=-1)[..., 0]
-    loss = -(picked * w).sum()
-    dlogits = np.exp(logp)
-    np.put_along_axis(dlogits, target[..., None], np.take_along_axis(dlogits, target[..., None], -1) - 1.0, -1)
-    return float(loss), (dlogits * w[..., None]).astype(logits.dtype)
+    picked = np.take_along_axis(z, target[..., None], axis=-1)[..., 0]
+    loss = ((np.log(s) - picked) * w).sum()
+    dlogits = e * (w / s)[..., None]
+    idx = target[..., None]
+    np.put_along_axis(dlogits, idx, np.take_along_axis(dlogits, idx, -1) - w[..., None], -1)
+    return float(loss), dlogits.astype(logits.dtype, copy=False)
 
 
 def exact_match(logits, target, mask):

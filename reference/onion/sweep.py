@@ -61,8 +61,10 @@ def cell_name(hidden: int, variant: str, seed: int) -> str:
 
 
 def expand_analyses(analyses) -> list[str]:
-    """"all", or a list of names from ANALYSES (order kept, duplicates dropped)."""
-    names = list(ANALYSES) if analyses == "all" or list(analyses) == ["all"] else list(dict.fromkeys(analyses))
+    """"all", or names from ANALYSES as a list or a comma-separated string (order kept, duplicates dropped)."""
+    if isinstance(analyses, str):
+        analyses = analyses.split(",")
+    names = list(ANALYSES) if list(analyses) == ["all"] else list(dict.fromkeys(analyses))
     unknown = [a for a in names if a not in ANALYSES]
     if unknown:
         raise UserError(f"unknown analysis {unknown[0]!r}; choose from all, {', '.join(ANALYSES)}")
@@ -161,13 +163,13 @@ def run_sweep(out, *, hidden=(48,), variants=("ar",), seeds=1, analyses="all", t
         b = Budget(train_steps=train_steps, analysis_steps=analysis_steps, **budget)
     except TypeError as e:
         raise UserError(f"unknown budget setting: {e}") from None
-    hidden, variants, analyses = list(hidden), list(variants), expand_analyses(analyses)
+    hidden, variants, analyses = list(dict.fromkeys(hidden)), list(dict.fromkeys(variants)), expand_analyses(analyses)
     bad = [v for v in variants if v not in VARIANTS]
     if bad:
         raise UserError(f"unknown variant {bad[0]!r}; choose from {', '.join(VARIANTS)}")
     if not isinstance(seeds, int) or seeds < 0:
         raise UserError(f"--seeds must be a count >= 1, got {seeds}")
-    cells = [(h, v, s) for h in dict.fromkeys(hidden) for v in dict.fromkeys(variants) for s in range(seeds)]
+    cells = [(h, v, s) for h in hidden for v in variants for s in range(seeds)]
     if not cells:
         raise UserError("the grid is empty: give at least one --hidden, one --variants and --seeds >= 1")
     for h, v, s in cells:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ... import layers
 from ..seq2seq import exact_match
 from ...tasks.repeat import make_batch
 from . import corrupt
@@ -74,8 +75,7 @@ class OnionIntervention:
         dh, params, p, xo, xn, to, tn, sc, sc_cache = cache
         grads = scale_backward(dh * (to - tn), params, sc_cache, self.scale)
         dd = dh * sc
-        dE = np.zeros_like(params["E"])
-        np.add.at(dE, xo, dd * (1.0 - to * to))
-        np.add.at(dE, xn, -dd * (1.0 - tn * tn))
-        grads["E"] = dE
+        grads["E"] = layers.embedding_backward(np.concatenate([xo, xn]),
+                                               np.concatenate([dd * (1.0 - to * to), -dd * (1.0 - tn * tn)]),
+                                               params["E"].shape[0])
         return {k: np.asarray(v, params["E"].dtype) for k, v in grads.items()}

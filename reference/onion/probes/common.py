@@ -13,8 +13,14 @@ def encoded_batch(frozen, tokens, lengths):
     return b, frozen.encode(b.enc_in, b.mask)
 
 
-def loss_and_correct(logits, batch):
-    """(loss, dlogits, correct [B]) of position logits [T, B, C] against the batch's targets."""
-    loss, dlogits = cross_entropy(logits, batch.target, batch.mask)
+def loss_and_correct(logits, batch, backend: str = "numpy"):
+    """(loss, dlogits, correct [B]) of position logits [T, B, C] against the batch's targets (the loss on the numba
+    kernel when the frozen model's backend is numba)."""
+    if backend == "numba":
+        from ...cells import gru_numba
+        loss, dlogits = gru_numba.cross_entropy(logits, batch.target, batch.mask)
+        dlogits = dlogits.astype(logits.dtype, copy=False)
+    else:
+        loss, dlogits = cross_entropy(logits, batch.target, batch.mask)
     correct = exact_match(logits, batch.target, batch.mask)
     return loss, dlogits, correct

@@ -2,6 +2,9 @@
 
     autoregressive:  inputs Embedding(C+1, H)[SOS, y_1, …, y_{L−1}]   (teacher forcing)
     no input:        a zero vector at every step
+The probe is a seq2seq decoder with its own parameters (same names), so the numba backend runs it with the fused
+decode + cross-entropy + backward kernel of the model itself (gru_numba.decode_loss, with weight gradients); the
+no-input probe as a decoder whose embedding is a single zero row.
 """
 from __future__ import annotations
 
@@ -12,6 +15,7 @@ import numpy as np
 from ... import layers
 from ...cells import gru
 from ...tasks.repeat import sos_id
+from ..seq2seq import exact_match
 from .common import encoded_batch, loss_and_correct
 
 
@@ -36,6 +40,9 @@ class GruDecoderProbe:
         T, B = batch.target.shape
         if self.autoregressive:
             ids = np.concatenate([np.full((1, B), sos_id(frozen.n_symbols)), batch.target[:-1]])
+        if frozen.backend == "numba":
+            return self._fast_forward(params, h, ids if self.autoregressive else np.zeros((T, B), np.int64), batch)
+        if self.autoregressive:
             x = params["embedding.weight"][ids]
         else:
             ids, x = None, np.zeros((T, B, h.shape[1]), h.dtype)
@@ -45,14 +52,23 @@ class GruDecoderProbe:
         loss, dlogits, correct = loss_and_correct(logits, batch)
         return loss, correct, (dlogits, cg, ch, ids, params)
 
+    def _fast_forward(self, params, h, ids, batch):
+        from ...cells import gru_numba
+        decoder = dict(params)
+        if not self.autoregressive:
+            decoder["embedding.weight"] = np.zeros((1, h.shape[1]), np.float32)
+        loss, _, logits, grads = gru_numba.decode_loss(decoder, h, ids, batch.target, batch.mask, param_grads=True)
+        grads = {k: v.astype(params[k].dtype, copy=False) for k, v in grads.items() if k in params}
+        return loss, exact_match(logits, batch.target, batch.mask), grads  # the cache is the gradients
+
     def backward(self, cache):
+        if isinstance(cache, dict):  # the fused path has them already
+            return cache
         dlogits, cg, ch, ids, params = cache
         grads = {}
         dhs, grads["head.weight"], grads["head.bias"] = layers.linear_backward(dlogits, ch)
         dx, _, g = gru.backward(dhs, cg)
         grads.update({"gru." + k: v for k, v in g.items()})
         if self.autoregressive:
-            dE = np.zeros_like(params["embedding.weight"])
-            np.add.at(dE, ids.reshape(-1), dx.reshape(-1, dx.shape[-1]))
-            grads["embedding.weight"] = dE
+            grads["embedding.weight"] = layers.embedding_backward(ids, dx, params["embedding.weight"].shape[0])
         return grads

@@ -33,38 +33,35 @@ class OnionProbe:
 
     def forward(self, params, buffers, frozen, tokens, lengths, rng, train: bool):
         batch, h = encoded_batch(frozen, tokens, lengths)
-        T, B = batch.target.shape
-        hs = np.empty((T, B, h.shape[1]), np.result_type(h, params["E"]))
-        scs, sc_caches = [], []
-        for p in range(T):
-            hs[p] = h
-            sc, scc = scale_forward(params, np.full(B, p))
-            scs.append(sc)
-            sc_caches.append(scc)
-            h = h - params["E"][batch.target[p]] * sc
-        x, c_ln = layers.layer_norm_forward(hs, params["ln.weight"], params["ln.bias"])
+        T = batch.target.shape[0]
+        # all positions at once: h_p = h_0 − Σ_{q<p} E[y_q] ⊙ scale(q), an exclusive cumulative sum over q
+        sc, sc_cache = scale_forward(params, np.arange(T))                       # [T, H]
+        layer = params["E"][batch.target] * sc[:, None, :]                     # [T, B, H]
+        hs = h[None] - (np.cumsum(layer, axis=0) - layer)
+        # the classifier reads only the positions t < L (the others carry no loss; their logits stay 0)
+        valid = batch.mask
+        x, c_ln = layers.layer_norm_forward(hs[valid], params["ln.weight"], params["ln.bias"])
         x, c1 = layers.linear_forward(x, params["cls1.weight"], params["cls1.bias"])
         x, cr = layers.relu_forward(x)
-        logits, c2 = layers.linear_forward(x, params["cls2.weight"], params["cls2.bias"])
-        loss, dlogits, correct = loss_and_correct(logits, batch)
-        return loss, correct, (dlogits, c_ln, c1, cr, c2, batch.target, scs, sc_caches, params)
+        logits_v, c2 = layers.linear_forward(x, params["cls2.weight"], params["cls2.bias"])
+        logits = np.zeros(valid.shape + logits_v.shape[1:], logits_v.dtype)
+        logits[valid] = logits_v
+        loss, dlogits, correct = loss_and_correct(logits, batch, frozen.backend)
+        return loss, correct, (dlogits, valid, c_ln, c1, cr, c2, batch.target, sc, sc_cache, params)
 
     def backward(self, cache):
-        dlogits, c_ln, c1, cr, c2, target, scs, sc_caches, params = cache
+        dlogits, valid, c_ln, c1, cr, c2, target, sc, sc_cache, params = cache
         grads = {}
-        dx, grads["cls2.weight"], grads["cls2.bias"] = layers.linear_backward(dlogits, c2)
+        dx, grads["cls2.weight"], grads["cls2.bias"] = layers.linear_backward(dlogits[valid], c2)
         dx = layers.relu_backward(dx, cr)
         dx, grads["cls1.weight"], grads["cls1.bias"] = layers.linear_backward(dx, c1)
-        dhs, grads["ln.weight"], grads["ln.bias"] = layers.layer_norm_backward(dx, c_ln)
-        dE = np.zeros_like(params["E"])
-        for k in ("gamma", "g", "b", "lin"):
-            grads[k] = np.zeros_like(params[k])
-        dh = np.zeros_like(dhs[0])       # gradient flowing into h_{p+1} from later positions
-        for p in reversed(range(dhs.shape[0])):
-            # h_{p+1} = h_p − E[y_p] ⊙ scale(p): dh_{p+1} reaches h_p unchanged, E and the scale get −dh ⊙ ·
-            np.add.at(dE, target[p], -dh * scs[p])
-            for k, v in scale_backward(-dh * params["E"][target[p]], params, sc_caches[p]).items():
-                grads[k] += v
-            dh = dh + dhs[p]
-        grads["E"] = dE
+        dhs_v, grads["ln.weight"], grads["ln.bias"] = layers.layer_norm_backward(dx, c_ln)
+        dhs = np.zeros(valid.shape + dhs_v.shape[1:], dhs_v.dtype)
+        dhs[valid] = dhs_v
+        # layer q is subtracted from every h_p with p > q: d layer_q = −Σ_{p>q} dh_p
+        after = np.cumsum(dhs[::-1], axis=0)[::-1] - dhs
+        dlayer = -after
+        grads["E"] = layers.embedding_backward(target, dlayer * sc[:, None, :], params["E"].shape[0])
+        dsc = (dlayer * params["E"][target]).sum(axis=1)                         # [T, H]
+        grads.update(scale_backward(dsc, params, sc_cache))
         return grads

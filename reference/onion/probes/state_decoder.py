@@ -39,7 +39,7 @@ class StateDecoderProbe:
         y, c3 = layers.linear_forward(x, params["out.weight"], params["out.bias"])
         B, T, C = len(lengths), batch.target.shape[0], frozen.n_symbols
         logits = y.reshape(B, self.max_len, C)[:, :T].transpose(1, 0, 2)
-        loss, dlogits, correct = loss_and_correct(logits, batch)
+        loss, dlogits, correct = loss_and_correct(logits, batch, frozen.backend)
         return loss, correct, (dlogits, caches, c3, B, C)
 
     def backward(self, cache):
