@@ -6,8 +6,8 @@ h4-ar-s{0,1}, h8-ar-s0 and h4-noinput-s0, with a few analyses each; h8-ar-s1 is 
 - report.md holds every row and the numbers recomputed here from the cells' result.json files, the paper's
   values only beside N = 48/64 autoregressive rows; figures are whole PNGs under 200 KB; --json is one line;
 - report RUN draws the run's figures into RUN/figures/; with --out both write elsewhere and leave DIR/RUN unchanged;
-- a directory that is neither a sweep nor a run, an empty sweep, another kind of sweep: one line, exit 2, nothing
-  written.
+- a directory that is neither a sweep nor a run, an empty sweep, another kind of sweep, damaged cell results, a run
+  with damaged analysis results or onion parameters: one line, exit 2, nothing written.
 """
 from __future__ import annotations
 
@@ -176,3 +176,16 @@ def test_corrupt_results_are_one_line_errors(sweep, tmp_path):
         _refused(bad, needle)
     res.write_text("[1, 2]")
     _refused(bad, "corrupt JSON")
+
+
+def test_a_damaged_run_is_refused_before_any_figure_is_written(sweep, tmp_path):
+    run = tmp_path / "run"
+    shutil.copytree(sweep / "h4-ar-s0", run)
+    res = run / "probe" / "onion" / "result.json"
+    res.write_text(json.dumps({**json.loads(res.read_text()), "per_length": {"2": "x"}}))
+    _refused(run, "expected a number")
+    res.write_text(json.dumps({**json.loads(res.read_text()), "per_length": {"2": 0.5}}))
+    params = run / "intervene" / "onion" / "params.safetensors"
+    arrays = runs.load_arrays(params)[0]
+    runs.save_arrays(params, {k: v for k, v in arrays.items() if k != "gamma"})
+    _refused(run, "lack 'gamma'")

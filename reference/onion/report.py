@@ -109,13 +109,14 @@ def table(cells: dict) -> list:
             entry = stats([_number(r.get(key), w) for (_, r), w in zip(got, where)])
             own = [_number(r.get("model_accuracy"), w) for (_, r), w in zip(got, where)]
             entry["model_accuracy"] = stats(own)["mean"]
-            entry["per_length"] = _per_length([r.get("per_length") for _, r in got], where)
+            entry["per_length"] = per_length_stats([r.get("per_length") for _, r in got], where)
             row[q] = entry
         rows.append(row)
     return rows
 
 
-def _per_length(dicts: list, where: list) -> dict:
+def per_length_stats(dicts: list, where: list) -> dict:
+    """{L: stats} over the per_length objects {"L": score} of several result.json files (`where` names them)."""
     by_len = {}
     for d, w in zip(dicts, where):
         if not isinstance(d, dict):

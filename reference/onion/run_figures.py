@@ -19,16 +19,21 @@ from ..errors import UserError
 from ..tasks.repeat import ALPHABET, decode_tokens
 from . import figures, inspect
 from .interventions.onion import scale_forward
+from .methods import INTERVENTIONS, PROBES
+from .report import per_length_stats
 from .train import load_run
 
 PAPER_INPUT = "a b 1 c a d f 2"
 N_PAIRS = 256          # sequences whose single-token edits the state-difference figure averages over
-INTERVENTION_DIRS = ("linear", "bigram", "onion", "onion-noscale")
-PROBE_DIRS = ("linear", "mlp", "onion", "gru-ar", "gru-noinput")
 
 
 def _finished(d: Path):
     return runs.read_json(d / "result.json") if (d / "DONE").is_file() else None
+
+
+def _per_length(result: dict, where: Path) -> dict:
+    """{L: score} of a result.json, checked (one-line errors on a damaged file)."""
+    return {L: s["mean"] for L, s in per_length_stats([result.get("per_length")], [str(where)]).items()}
 
 
 def default_sequence(cfg) -> str:
@@ -92,11 +97,11 @@ def run_figures(run_dir: Path, sequence: str | None = None):
         numbers["onion_scale_median"] = {k: np.median(np.abs(s), axis=1) for k, s in scales.items()}
 
     model = _finished(run_dir)
-    model_per_length = model.get("per_length") if model else None
-    for group, names, fname, ylabel in (("intervene", INTERVENTION_DIRS, "iia_per_length.png", "IIA"),
-                                        ("probe", PROBE_DIRS, "probe_per_length.png", "probe accuracy")):
-        curves = {n: r["per_length"] for n in names
-                  if (r := _finished(run_dir / group / n)) is not None and isinstance(r.get("per_length"), dict)}
+    model_per_length = _per_length(model, run_dir / "result.json") if model else None
+    for group, names, fname, ylabel in (("intervene", INTERVENTIONS, "iia_per_length.png", "IIA"),
+                                        ("probe", PROBES, "probe_per_length.png", "probe accuracy")):
+        curves = {n: _per_length(r, run_dir / group / n / "result.json") for n in names
+                  if (r := _finished(run_dir / group / n)) is not None}
         if curves:
             out[fname] = figures.per_length(curves, model_per_length, ylabel, f"{ylabel} per length, {tag}")
             numbers[f"{group}_per_length"] = curves
