@@ -127,6 +127,19 @@ def run_jobs(jobs: list[Job], *, workers: int | None = None, scheduler: str | No
     return _run_on(client, jobs, progress, desc, timings)
 
 
+def _executing(dask_scheduler) -> list:
+    """Keys of the tasks the workers are running now (run on the scheduler; `processing` would also list every
+    task already assigned to a worker and waiting there, which for dependent tasks is most of the grid)."""
+    return [ts.key for ws in dask_scheduler.workers.values() for ts in ws.executing]
+
+
+def _executing_keys(client) -> list:
+    try:
+        return client.run_on_scheduler(_executing)
+    except Exception:                   # a remote scheduler without onionref installed: show what is assigned
+        return [k for ks in client.processing().values() for k in ks]
+
+
 def _run_on(client, jobs: list[Job], progress: bool, desc: str, timings: dict | None) -> dict[str, dict]:
     from distributed import wait
     from tqdm import tqdm
@@ -158,7 +171,7 @@ def _run_on(client, jobs: list[Job], progress: bool, desc: str, timings: dict | 
                 else:
                     failed[key_of[f.key]] = f.exception()
                 bar.update(1)
-            busy = [key_of.get(k, str(k)) for ks in client.processing().values() for k in ks]
+            busy = [key_of.get(k, str(k)) for k in _executing_keys(client)]
             n_done = sum(all(k in results or k in failed for k in ks) for ks in cells.values())
             bar.set_postfix_str(f"cells {n_done}/{len(cells)}" + ("; on: " + ", ".join(sorted(busy)) if busy else ""),
                                 refresh=True)
