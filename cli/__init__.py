@@ -24,8 +24,8 @@ def _one_line(msg) -> str:
 def main(argv=None) -> int:
     """Console entry point: run the click group, map bad input to one line and exit code 2."""
     # importing a command module registers its commands on the group
-    from onionref.cli import (alrnn_cmd, analysis_cmd, bench_cmd, eval_cmd,  # noqa: F401
-                              superposition_cmd, sweep_cmd, train_cmd)
+    from onionref.cli import (alrnn_cmd, analysis_cmd, bench_cmd, bench_sweep_cmd, eval_cmd,  # noqa: F401
+                              report_cmd, superposition_cmd, sweep_cmd, train_cmd)
     try:
         cli.main(args=argv, prog_name="onionref", standalone_mode=False)
     except UserError as e:
@@ -45,6 +45,7 @@ def main(argv=None) -> int:
         click.echo("onionref: aborted", err=True)
         sys.exit(130)
     except KeyboardInterrupt:
-        click.echo("onionref: interrupted; the last checkpoint is kept (resume with --resume)", err=True)
+        click.echo("onionref: interrupted; the last checkpoint is kept (resume with --resume; a sweep: run the "
+                   "same command again)", err=True)
         sys.exit(130)
     return 0

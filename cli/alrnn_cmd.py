@@ -99,3 +99,64 @@ def regions_cmd(run, as_json):
         if k in res:
             click.echo(f"  {k}: {to_json(res[k])}")
     click.echo(f"figures in {Path(run) / 'regions'}")
+
+
+def parse_ints(text: str, flag: str) -> list[int]:
+    """'0,1,2' -> [0, 1, 2]; anything but non-negative integers is a UserError."""
+    parts = [p.strip() for p in text.split(",") if p.strip()]
+    if not parts or not all(p.isdigit() for p in parts):
+        raise UserError(f"{flag} takes comma-separated integers >= 0, got {text!r}")
+    return list(dict.fromkeys(int(p) for p in parts))
+
+
+@alrnn.command("sweep")
+@click.option("--task", type=str, default="addition", show_default=True, help="addition | context | copy | multitask.")
+@click.option("--P", "Ps", default="0,1,2,5,20", show_default=True, help="ReLU unit counts, comma-separated.")
+@click.option("--seeds", type=int, default=5, show_default=True, help="Seeds 0..N-1 per P.")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True, help="Sweep directory.")
+@click.option("--hidden", type=int, default=None, help="M [task default].")
+@click.option("--length", type=int, default=None, help="T [task default].")
+@click.option("--epochs", type=int, default=None, help="Epochs per run [task default].")
+@click.option("--batch", type=int, default=None, help="Trials per step [task default].")
+@click.option("--n-train", type=int, default=None, help="Training trials [task default].")
+@click.option("--mar", type=float, default=None, help="MAR τ [task default].")
+@click.option("--mar-units", type=int, default=None, help="MAR units [hidden // 2].")
+@click.option("--workers", type=int, default=None, help="Local worker processes [one per core].")
+@click.option("--scheduler", type=str, default=None, help="Address of a running Dask scheduler (tcp://HOST:PORT).")
+@click.option("--collect", is_flag=True, help="Only report the runs already finished in --out (train nothing).")
+@click.option("--json", "as_json", is_flag=True, help="Print the per-P summary as one JSON line.")
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+def sweep_cmd(task, Ps, seeds, out, workers, scheduler, collect, as_json, quiet, **given):
+    """Train one task over P × seeds on the sweep engine, analyse every run, and report the numbers against P."""
+    from onionref.alrnn import sweep
+    from onionref.alrnn.config import resolve
+    from onionref.sweep.engine import Job, run_jobs
+    from onionref.sweep.sweepdir import open_sweep
+
+    P_list = parse_ints(Ps, "--P")
+    if seeds < 1:
+        raise UserError(f"--seeds must be >= 1, got {seeds}")
+    if workers is not None and workers < 1:
+        raise UserError(f"--workers must be >= 1, got {workers}")
+    base = resolve(task, {**given, "P": 0})
+    for P in P_list:
+        if P > base.hidden:
+            raise UserError(f"--P {P} is above --hidden ({base.hidden})")
+    budget = {k: v for k, v in asdict(base).items() if k not in ("P", "seed")}
+    rec = open_sweep(out, {"kind": f"alrnn-{task}", "grid": {"P": P_list, "seed": list(range(seeds))}}, budget)
+    configs = [replace(base, P=P, seed=s).validate() for P in rec["grid"]["P"] for s in rec["grid"]["seed"]]
+    if collect:
+        results = sweep.collect(out, configs)
+    else:
+        results = run_jobs(sweep.jobs_of(out, configs, Job), workers=workers, scheduler=scheduler,
+                           progress=not quiet, desc=f"alrnn sweep {task}")
+    summary = sweep.aggregate(task, configs, results, out)
+    if as_json:
+        click.echo(to_json(summary))
+        return
+    key, _, rule = sweep.SOLVED[task]
+    click.echo(f"{task}: M={base.hidden}, {base.epochs} epochs; solved = {rule}")
+    for r in summary["rows"]:
+        click.echo(f"  P={r['P']:3d}  solved {r['solved']}/{r['seeds']}  {key} {r[key]['mean']:.4f} ± {r[key]['std']:.4f}"
+                   f"  codes {r['codes_used']['mean']:.1f} of 2^{r['P']}")
+    click.echo(f"figures and summary.json in {out}")

@@ -6,12 +6,11 @@ from pathlib import Path
 
 import click
 
-from onionref.onion.analysis import AnalysisConfig, run
+from onionref.onion.analysis import AnalysisConfig
 from onionref.cli import cli
-from onionref.cli.eval_cmd import load_run
 from onionref.errors import UserError
-from onionref.onion.frozen import Frozen
-from onionref.onion.methods import INTERVENTIONS, PROBES, fitted, intervention, probe
+from onionref.onion.methods import INTERVENTIONS, PROBES, analyse, intervention, intervention_name, probe
+from onionref.onion.train import load_run
 from onionref.runs import read_config, to_json
 
 D = AnalysisConfig()
@@ -40,9 +39,8 @@ def _run(run_dir, kind, name, method, backend, as_json, quiet, resume, **kw):
     model_cfg, params = load_run(run_dir)
     if resume and (run_dir / kind / name / "checkpoint.safetensors").exists():
         cfg = _resumed_config(run_dir / kind / name, cfg)
-    method = fitted(method, model_cfg)
-    frozen = Frozen(params, model_cfg.symbols, model_cfg.no_input, backend or model_cfg.backend)
-    result = run(method, frozen, model_cfg, cfg, run_dir / kind / name, name, progress=not quiet, resume=resume)
+    result = analyse(run_dir, kind, name, method, cfg, backend, progress=not quiet, resume=resume,
+                     model=(model_cfg, params))
     if as_json:
         click.echo(to_json(result))
     else:
@@ -82,12 +80,7 @@ def _resumed_config(out_dir: Path, cfg: AnalysisConfig) -> AnalysisConfig:
 @_analysis_options
 def intervene_cmd(run_dir, mode, ngram, **kw):
     """Train an interchange intervention on the frozen model of RUN and report its IIA."""
-    if ngram is not None and mode != "bigram":
-        raise UserError("--ngram only applies to --mode bigram")
-    n = 2 if ngram is None else ngram
-    if mode == "bigram" and not 2 <= n <= 9:
-        raise UserError(f"--ngram must be in 2..9, got {n}")
-    name = f"ngram{n}" if mode == "bigram" and n != 2 else mode
+    name, n = intervention_name(mode, ngram)
     _run(run_dir, "intervene", name, intervention(mode, n), **kw)
 
 

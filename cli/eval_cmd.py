@@ -6,11 +6,10 @@ from pathlib import Path
 import click
 
 from onionref.cli import cli
-from onionref.errors import UserError
-from onionref.onion.evaluate import evaluate
 from onionref.runs import to_json
-from onionref.onion.train import load_run, predict_fn
-from onionref.tasks.repeat import load_set, valid_sets
+from onionref.onion.train import evaluate_run, load_run
+
+__all__ = ["eval_cmd", "load_run"]
 
 
 @cli.command("eval")
@@ -19,14 +18,7 @@ from onionref.tasks.repeat import load_set, valid_sets
 def eval_cmd(run, as_json):
     """Exact-match accuracy of RUN on every validation set."""
     cfg, params = load_run(run)
-    predict = predict_fn(cfg.backend)
-    results = {}
-    for name in valid_sets(cfg.symbols, cfg.min_len, cfg.max_len):
-        try:
-            tok, ln = load_set(name, cfg.symbols, cfg.min_len, cfg.max_len, cfg.n_train)
-        except ValueError as e:
-            raise UserError(str(e)) from None
-        results[name] = evaluate(lambda b: predict(params, b), tok, ln, cfg.symbols, cfg.no_input)
+    results = evaluate_run(cfg, params)
     if as_json:
         click.echo(to_json({"run": str(run), "sets": results}))
         return

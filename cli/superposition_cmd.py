@@ -7,6 +7,7 @@ import click
 
 from onionref.cli import cli
 from onionref.cli.train_cmd import resumed_config
+from onionref.errors import UserError
 from onionref.runs import to_json
 from onionref.superposition.config import SuperConfig
 from onionref.superposition.model import MODELS
@@ -29,7 +30,7 @@ def model_options(f):
         click.option("--T", "T", type=int, default=D.T, show_default=True, help="Sequence length (0: k + 20)."),
         click.option("--steps", type=int, default=D.steps, show_default=True, help="Adam steps."),
         click.option("--batch", type=int, default=D.batch, show_default=True,
-                     help="Sequences per step (0: at least 1024 and at least 400 active events)."),
+                     help="Sequences per step (0: at least 512 and at least 200 active events)."),
         click.option("--lr", type=float, default=D.lr, show_default=True, help="Adam learning rate."),
         click.option("--decay", type=float, default=D.decay, show_default=True,
                      help="Feature importance I_i = decay^i."),
@@ -37,6 +38,8 @@ def model_options(f):
                      help="Initial weights ~ N(0, scale²/N_h)."),
         click.option("--eval-every", type=int, default=D.eval_every, show_default=True,
                      help="Geometry trace row and checkpoint every N steps."),
+        click.option("--eval-events", type=int, default=D.eval_events, show_default=True,
+                     help="About this many active events in the final evaluation batch."),
         click.option("--backend", type=click.Choice(["numba", "numpy"]), default=D.backend, show_default=True,
                      help="numba: the fused kernel; numpy: the reference."),
     ]
@@ -81,3 +84,90 @@ def train_cmd(ctx, out, resume, as_json, quiet, **kw):
         click.echo(f"features kept: {result['features_kept']}")
     if "analytic_loss" in result:
         click.echo("analytic loss " + "  ".join(f"{k} {v:.4g}" for k, v in result["analytic_loss"].items()))
+
+
+def _floats(text: str, name: str) -> list:
+    try:
+        vals = [float(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise UserError(f"--{name} must be a comma-separated list of numbers, got {text!r}") from None
+    if not vals:
+        raise UserError(f"--{name} is empty")
+    return vals
+
+
+def _ints(text: str, name: str) -> list:
+    vals = _floats(text, name)
+    if any(v != int(v) for v in vals):
+        raise UserError(f"--{name} must be a comma-separated list of integers, got {text!r}")
+    return [int(v) for v in vals]
+
+
+@superposition.command("sweep")
+@click.option("--p", "p_list", default="1,0.5,0.2,0.1,0.05,0.02", show_default=True, help="Values of p.")
+@click.option("--k", "k_list", default="1,2,3,4,5", show_default=True, help="Values of the delay k.")
+@click.option("--models", default="linear,ssm,relu", show_default=True, help="Models (linear, ssm, relu).")
+@click.option("--seeds", type=int, default=5, show_default=True, help="Seeds per cell (0..N-1), trained side by side.")
+@model_options
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True, help="Sweep directory.")
+@click.option("--workers", type=int, default=None, help="Dask workers [default: one per core].")
+@click.option("--scheduler", default=None, help="Address of a running Dask scheduler (tcp://HOST:PORT).")
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as one JSON line.")
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+def sweep_cmd(p_list, k_list, models, seeds, out, workers, scheduler, as_json, quiet, **kw):
+    """Train the (model, p, k) grid × seeds on the sweep engine; summary.json and phase figures in OUT."""
+    from onionref.superposition import sweep
+    from onionref.superposition.sweep_figures import sweep_figures
+
+    models = [m.strip() for m in models.split(",") if m.strip()]
+    bad = [m for m in models if m not in MODELS]
+    if bad or not models:
+        raise UserError(f"--models must be a comma-separated subset of {', '.join(MODELS)}, got {bad or models}")
+    summary = sweep.run_sweep(out, SuperConfig(**kw), models, _floats(p_list, "p"), _ints(k_list, "k"), seeds,
+                              workers=workers, scheduler=scheduler, progress=not quiet)
+    summary["figures"] = sweep_figures(summary, out)
+    wall = summary["wall_seconds"]
+    if as_json:
+        click.echo(to_json({k: v for k, v in summary.items() if k != "cells"} | {"summary": str(out / "summary.json")}))
+        return
+    click.echo(f"{'model':<7}{'k':>3}{'p':>7}{'loss/norm':>11}{'kθ':>7}{'ρ':>7}  geometry (lowest-loss seed)")
+    for r in summary["cells"]:
+        th = "-" if r["k_theta_deg"] is None else f"{r['k_theta_deg']:.0f}"
+        geo = (f"features kept {r['features_kept']}" if r["fraction_interference_free"] is None else
+               f"interference-free {'yes' if r['interference_free'] else 'no'}, "
+               f"{r['fraction_interference_free']:.0%} of seeds")
+        click.echo(f"{r['model']:<7}{r['k']:>3}{r['p']:>7g}{r['loss_normalised']:>11.3f}{th:>7}"
+                   f"{r['spectral_radius']:>7.2f}  {geo}")
+    for j in summary["jumps"]:
+        click.echo(f"jump p ({j['model']}, k={j['k']}): {j['jump_p']}")
+    click.echo(f"wall time {wall:.0f} s for {summary['jobs']} jobs; summary in {out / 'summary.json'}")
+
+
+@superposition.command("plot")
+@click.argument("run_dirs", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Directory for the figures [default: each run's own directory].")
+@click.option("--json", "as_json", is_flag=True, help="Print the files written as one JSON line.")
+def plot_cmd(run_dirs, out, as_json):
+    """Draw a finished run's figures (trace, geometry, W_yᵀW_k); with several 2-D runs also geometry_panels.png."""
+    from onionref import runs
+    from onionref.superposition.figures import plot_geometry_panels, run_figures
+    from onionref.superposition.train import load_weights
+
+    items, written = [], []
+    for d in run_dirs:
+        if not (d / "DONE").is_file():
+            raise UserError(f"{d} is not a finished run (no DONE)")
+        cfg = SuperConfig.from_dict(runs.read_config(d))
+        params, result = load_weights(d, cfg), runs.read_json(d / "result.json")
+        target = d if out is None else out / d.name
+        target.mkdir(parents=True, exist_ok=True)
+        run_figures(runs.read_jsonl(d / "metrics.jsonl"), params, cfg, result, target)
+        written += [str(p) for p in sorted(target.glob("*.png"))]
+        items.append((params, cfg, result))
+    if len(items) > 1 and all(c.hidden == 2 for _, c, _ in items):
+        path = (out or Path(".")) / "geometry_panels.png"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        plot_geometry_panels(items, path)
+        written.append(str(path))
+    click.echo(to_json({"figures": written}) if as_json else "\n".join(written))

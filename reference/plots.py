@@ -11,19 +11,29 @@ from pathlib import Path
 from .runs import atomic_write_bytes
 
 
+def png_bytes(fig, dpi: int = 110) -> bytes:
+    """The figure as PNG bytes, tight box (so a caller can check everything before it writes anything)."""
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight")
+    return buf.getvalue()
+
+
 def save_png(fig, path: Path) -> None:
     """Write a matplotlib figure as a PNG, atomically (dpi 110, tight box)."""
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
-    atomic_write_bytes(path, buf.getvalue())
+    atomic_write_bytes(path, png_bytes(fig))
+
+
+def pyplot():
+    """matplotlib.pyplot on the Agg backend (no display needed)."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    return plt
 
 
 def plot_run(metrics: list, out_dir: Path, score_key: str = "accuracy", title: str = "") -> None:
     """curves.png and per_length.png from metrics.jsonl rows {"step", "valid": {score_key, "per_length"}, ...}."""
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     if not metrics:
         return
     steps = [m["step"] for m in metrics]

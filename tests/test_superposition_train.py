@@ -12,7 +12,7 @@ from onionref.superposition.config import SuperConfig
 from onionref.superposition.train import train, train_seeds
 from runhelpers import run_cli, strip_timing
 
-TINY = SuperConfig(model="ssm", k=2, p=0.3, hidden=2, steps=30, batch=64, eval_every=10, T=8)
+TINY = SuperConfig(model="ssm", k=2, p=0.3, hidden=2, steps=30, batch=64, eval_every=10, T=8, eval_events=2000)
 
 
 def weights(d):
@@ -47,7 +47,7 @@ def test_resume_is_bit_for_bit(tmp_path, backend):
 def test_train_command_json_and_files(tmp_path):
     out = tmp_path / "run"
     r = run_cli(["superposition", "train", "--model", "linear", "--k", "2", "--p", "0.5", "--steps", "40",
-                 "--batch", "64", "--T", "8", "--eval-every", "20", "--out", out, "--json", "--quiet"])
+                 "--batch", "64", "--T", "8", "--eval-every", "20", "--eval-events", "2000", "--out", out, "--json", "--quiet"])
     assert r.returncode == 0, r.stderr
     res = json.loads(r.stdout.strip().splitlines()[-1])
     for key in ("model", "k", "p", "loss", "loss_normalised", "spectral_radius", "k_theta_deg", "a", "analytic_loss"):
@@ -59,6 +59,14 @@ def test_train_command_json_and_files(tmp_path):
         assert (out / name).is_file(), name
     again = run_cli(["superposition", "train", "--out", out, "--quiet"])
     assert again.returncode == 2 and "not empty" in again.stderr
+    figs = tmp_path / "figs"
+    r = run_cli(["superposition", "plot", out, "--out", figs, "--json"])
+    assert r.returncode == 0, r.stderr
+    written = json.loads(r.stdout.strip().splitlines()[-1])["figures"]
+    assert sorted(p.rsplit("/", 1)[1] for p in written) == ["geometry.png", "trace.png"]
+    assert all((figs / "run" / n).stat().st_size > 1000 for n in ("geometry.png", "trace.png"))
+    r = run_cli(["superposition", "plot", tmp_path / "nothing"])
+    assert r.returncode == 2 and "not a finished run" in r.stderr
 
 
 @pytest.mark.parametrize("args, message", [
@@ -73,3 +81,12 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path, args, message):
     assert r.returncode == 2
     assert len(r.stderr.strip().splitlines()) == 1 and message in r.stderr and "Traceback" not in r.stderr
     assert not out.exists()
+
+
+@pytest.mark.parametrize("model, features", [("relu", 1), ("ssm", 3)])
+def test_figures_of_each_kind_of_run(tmp_path, model, features):
+    cfg = SuperConfig(**{**TINY.__dict__, "model": model, "features": features, "steps": 10, "eval_every": 5})
+    res = train(cfg, tmp_path / "r", progress=False)
+    names = {"trace.png", "geometry.png"} | ({"projections.png"} if features > 1 else set())
+    assert {p.name for p in (tmp_path / "r").glob("*.png")} == names
+    assert ("a_impulse" in res) == (model == "relu")

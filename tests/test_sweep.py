@@ -7,6 +7,7 @@ import json
 import shutil
 import subprocess
 import time
+from dataclasses import asdict
 
 import psutil
 from threadpoolctl import threadpool_limits
@@ -98,7 +99,6 @@ def test_driver_killed_mid_sweep_then_the_same_command_finishes_identically(refe
         stop([proc] + family)
     interrupted = _in_progress(out)
     assert interrupted, "the kill landed after every started job had finished"
-    assert not (out / "h8-ar-s0/probe/linear/DONE").exists() or not (out / "h8-noinput-s0/probe/linear/DONE").exists()
     done = subprocess.run(args, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
     res = json.loads(done.stdout.strip().splitlines()[-1])
@@ -107,3 +107,41 @@ def test_driver_killed_mid_sweep_then_the_same_command_finishes_identically(refe
     assert strip_timing(res["cells"]["h8-ar-s0"]["onion"]) == strip_timing(
         runs.read_json(ref / "h8-ar-s0/intervene/onion/result.json"))
     assert all(check_files(out / c) == [] for c in CELLS)
+
+
+def test_analysis_names_and_the_jobs_of_a_grid(tmp_path):
+    from onionref.onion.sweep import ANALYSES, Budget, expand_analyses, plan
+    names = expand_analyses("all")
+    assert names == ["linear", "bigram", "onion", "onion-noscale", "probe-linear", "probe-mlp", "probe-onion",
+                     "probe-gru-ar", "probe-gru-noinput"]
+    assert expand_analyses("onion,probe-mlp,onion") == ["onion", "probe-mlp"]
+    assert [ANALYSES[a] for a in ("bigram", "probe-gru-noinput")] == [("intervene", "bigram"), ("probe", "gru-noinput")]
+    jobs = plan(tmp_path, [(48, "ar", 0), (48, "noinput", 1)], names, Budget())
+    assert [j.key for j in jobs[:2]] == ["h48-ar-s0/train", "h48-ar-s0/linear"] and len(jobs) == 20
+    assert all(j.deps == (j.key.split("/")[0] + "/train",) for j in jobs if not j.key.endswith("/train"))
+    noinput = next(j for j in jobs if j.key == "h48-noinput-s1/train").kwargs["config"]
+    assert noinput["no_input"] is True and noinput["seed"] == 1 and noinput["steps"] == 40_000
+    assert not any(tmp_path.iterdir())             # planning writes nothing
+
+
+def test_a_job_waits_while_another_process_holds_its_directory(reference_sweep, tmp_path):
+    import threading
+
+    from onionref.onion.sweep import Budget, analysis_job
+    ref, _ = reference_sweep
+    cell = tmp_path / "h8-ar-s0"
+    shutil.copytree(ref / "h8-ar-s0", cell)
+    shutil.rmtree(cell / "intervene")
+    (cell / "intervene/onion").mkdir(parents=True)
+    cfg = asdict(Budget(analysis_steps=6, batch=32, eval_every=5).analysis_config())
+    got = {}
+    with threadpool_limits(1):                             # the sweep's workers run on one thread
+        with runs.RunLock(cell / "intervene/onion"):        # as a killed worker's task still exiting would
+            job = threading.Thread(target=lambda: got.update(analysis_job(str(cell), "onion", cfg)))
+            job.start()
+            job.join(1.5)
+            assert job.is_alive() and not (cell / "intervene/onion/DONE").exists()
+        job.join(120)
+    assert not job.is_alive() and (cell / "intervene/onion/DONE").exists()
+    assert strip_timing(json.loads(runs.to_json(got))) == strip_timing(
+        runs.read_json(ref / "h8-ar-s0/intervene/onion/result.json"))

@@ -3,7 +3,9 @@
 A step: M = 50 units (P = 5 ReLUs), T = 100 steps of the addition problem (K = 2), batch 128; forward through
 time, read-out of the final state, MSE, BPTT, MAR (τ = 0.1 on 25 units), Adam. torch runs the same step with
 autograd (imported only here, only if installed). Every backend gets the same thread count; the reported time is
-the median of the timed steps after `warmup` untimed ones. The machine's load average is recorded before and after.
+the median of the timed steps after `warmup` untimed ones, in wall-clock time and in this process's CPU time (the
+CPU time of all its threads: with --threads 1 it is what a step costs however busy the machine is, while the wall
+time on a shared machine also holds the waits for a core). The load average is recorded before and after.
 """
 from __future__ import annotations
 
@@ -74,19 +76,21 @@ def run(threads: int | None = None, steps: int = 20, warmup: int = 3, backends=B
     threads = threads or len(os.sched_getaffinity(0))
     backends = [b for b in backends if b != "torch" or importlib.util.find_spec("torch") is not None]
     res = {"what": "AL-RNN training step", "M": M, "P": P, "T": T, "batch": B, "threads": threads,
-           "load_avg_before": os.getloadavg(), "ms_per_step": {}}
+           "load_avg_before": os.getloadavg(), "ms_per_step": {}, "cpu_ms_per_step": {}}
     for b in backends:
         if progress:
             progress(b)
         step = _torch(threads) if b == "torch" else _ours(b, threads)
         for _ in range(warmup):
             step()
-        times = []
+        times, cpu = [], []
         for _ in range(steps if b != "numpy" else max(3, steps // 4)):
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             step()
             times.append(time.perf_counter() - t0)
+            cpu.append(time.process_time() - c0)
         res["ms_per_step"][b] = 1e3 * median(times)
+        res["cpu_ms_per_step"][b] = 1e3 * median(cpu)
     ms = res["ms_per_step"]
     if "numba" in ms:
         res["speedup_vs_numba"] = {b: ms[b] / ms["numba"] for b in ms if b != "numba"}
@@ -96,8 +100,10 @@ def run(threads: int | None = None, steps: int = 20, warmup: int = 3, backends=B
 
 def format_table(res: dict) -> str:
     ms = res["ms_per_step"]
-    lines = [f"AL-RNN step, M={res['M']} P={res['P']} T={res['T']} batch {res['batch']}, {res['threads']} threads",
-             "backend   ms/step   ×numba"]
+    cpu = res["cpu_ms_per_step"]
+    lines = [f"AL-RNN step, M={res['M']} P={res['P']} T={res['T']} batch {res['batch']}, {res['threads']} threads, "
+             f"load {res['load_avg_before'][0]:.1f}", "backend   ms/step   ×numba   cpu ms/step   ×numba"]
     for b, v in ms.items():
-        lines.append(f"{b:8s} {v:8.2f}   {v / ms['numba']:6.2f}" if "numba" in ms else f"{b:8s} {v:8.2f}")
+        ratio = f"{v / ms['numba']:6.2f}   {cpu[b]:11.2f}   {cpu[b] / cpu['numba']:6.2f}" if "numba" in ms else ""
+        lines.append(f"{b:8s} {v:8.2f}   {ratio}")
     return "\n".join(lines)

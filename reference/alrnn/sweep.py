@@ -3,6 +3,7 @@
 Jobs (module-level functions a Dask worker imports by name; each idempotent):
     train_job(out, config)  trains OUT/<task>-m<M>-p<P>-s<seed>/ (skips a DONE run, resumes an interrupted one)
     regions_job(run)        the regions analysis of that run (depends on its training job)
+A run that diverges (marked FAILED) counts as unsolved and is left out of the means (its count is reported).
 Aggregate: per P, over seeds: mean ± std of the task's metrics, the fraction of seeds that solve the task
 (addition: test MSE < 0.01; context: accuracy ≥ 0.9; copy: sequence accuracy ≥ 0.9), codes used against 2^P;
 figures vs_P.png (performance) and codes_vs_P.png.
@@ -15,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from .. import runs
+from ..errors import UserError
 from .config import ALRNNConfig
 
 SOLVED = {"addition": ("mse", lambda v: v < 0.01, "test MSE < 0.01"),
@@ -29,7 +31,7 @@ def run_name(cfg: ALRNNConfig) -> str:
     return f"{cfg.task}-m{cfg.hidden}-p{cfg.P}-s{cfg.seed}"
 
 
-def grid(base: ALRNNConfig, Ps, seeds: int) -> list[ALRNNConfig]:
+def grid(base: ALRNNConfig, Ps, seeds) -> list[ALRNNConfig]:
     """One config per (P, seed), P ≤ M; M_reg stays the base's (the first units, linear whenever P ≤ M − M_reg)."""
     return [replace(base, P=P, seed=s).validate() for P in Ps for s in range(seeds)]
 
@@ -41,14 +43,23 @@ def train_job(out: str, config: dict) -> dict:
     run_dir = Path(out) / run_name(cfg)
     if (run_dir / "DONE").exists():
         return runs.read_json(run_dir / "result.json")
+    if (run_dir / "FAILED").exists():       # diverged: an outcome of the sweep (unsolved), not an error
+        return {"task": cfg.task, "P": cfg.P, "seed": cfg.seed, "failed": runs.read_json(run_dir / "FAILED")}
     resume = (run_dir / "checkpoint.safetensors").exists()
-    return train(cfg, run_dir, resume=resume, progress=False)
+    try:
+        return train(cfg, run_dir, resume=resume, progress=False)
+    except UserError:
+        if (run_dir / "FAILED").exists():
+            return train_job(out, config)
+        raise
 
 
 def regions_job(run: str) -> dict:
     """The regions analysis of a finished run (stored in RUN/regions/regions.json; recomputed if missing)."""
     from .analyze import analyze
     path = Path(run) / "regions" / "regions.json"
+    if (Path(run) / "FAILED").exists():
+        return {"failed": True}
     res = runs.read_json(path) if path.exists() else analyze(Path(run))
     keep = ("task", "P", "codes_used", "bit_flips_per_step", "gate", "jsd_between_contexts", "final_step_codes",
             "jsd_mean", "jsd_matrix", "tasks")
@@ -67,6 +78,17 @@ def jobs_of(out: Path, configs: list[ALRNNConfig], Job) -> list:
     return jobs
 
 
+def collect(out: Path, configs: list[ALRNNConfig]) -> dict:
+    """The results of the runs already finished (DONE or FAILED) in `out`, in this process, training nothing."""
+    results = {}
+    for cfg in configs:
+        name = run_name(cfg)
+        if (Path(out) / name / "DONE").exists() or (Path(out) / name / "FAILED").exists():
+            results[f"train/{name}"] = train_job(str(out), asdict(cfg))
+            results[f"regions/{name}"] = regions_job(str(Path(out) / name))
+    return results
+
+
 def aggregate(task: str, configs: list[ALRNNConfig], results: dict, out: Path) -> dict:
     """Per-P summary over seeds (JSON-ready) and the figures vs_P.png, codes_vs_P.png in `out`."""
     from .figures import plot_matrix, plot_vs_P
@@ -74,12 +96,13 @@ def aggregate(task: str, configs: list[ALRNNConfig], results: dict, out: Path) -
     rows = []
     for P in sorted({c.P for c in configs}):
         names = [run_name(c) for c in configs if c.P == P]
-        tr = [results[f"train/{n}"] for n in names if f"train/{n}" in results]
-        rg = [results[f"regions/{n}"] for n in names if f"regions/{n}" in results]
+        every = [results[f"train/{n}"] for n in names if f"train/{n}" in results]
+        tr = [r for r in every if "failed" not in r]
+        rg = [results[f"regions/{n}"] for n in names if "failed" not in results.get(f"regions/{n}", {"failed": 1})]
         if not tr:
             continue
-        row = {"P": P, "seeds": len(tr), "solved": sum(bool(solved(r[key])) for r in tr), "solved_rule": rule,
-               "codes_possible": 2.0 ** P}
+        row = {"P": P, "seeds": len(every), "diverged": len(every) - len(tr),
+               "solved": sum(bool(solved(r[key])) for r in tr), "solved_rule": rule, "codes_possible": 2.0 ** P}
         for m in METRICS[task] + ("codes_used",):
             v = np.array([r[m] for r in tr], float)
             row[m] = {"mean": float(v.mean()), "std": float(v.std()), "per_seed": v.tolist()}

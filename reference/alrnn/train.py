@@ -22,6 +22,7 @@ from ..errors import UserError
 from . import data, mar, model
 from .config import SELECTION, ALRNNConfig
 from .figures import plot_curves
+from .readout import task_loss
 from .regions import bitcodes, distinct_codes
 
 
@@ -34,7 +35,6 @@ def init_params(cfg: ALRNNConfig) -> dict:
 def evaluate(params: dict, trials, cfg: ALRNNConfig) -> dict:
     """Task loss (without MAR), the task's metrics and the number of distinct bitcodes over all steps."""
     zs, y = model.predict(params, trials, cfg.backend)
-    from .readout import task_loss
     loss = task_loss(y, trials)[0]
     return {"loss": loss, **data.score(cfg, y, trials),
             "codes_used": distinct_codes(bitcodes(zs, cfg.P, trials.length))}

@@ -2,10 +2,16 @@
 
     intervention("onion")  -> OnionIntervention(True)        probe("gru-ar") -> GruDecoderProbe(True)
     fitted(method, model_cfg)  the method with its max_len set to the trained model's (methods that have one)
+    intervention_name(mode, ngram) -> (directory name, n)   checked: "ngram3" for --mode bigram --ngram 3
+    analyse(run_dir, group, name, method, cfg, ...)        train a method on a run's frozen model (the CLI's and
+                                                           the Python API's one way to run an analysis)
 """
 from __future__ import annotations
 
 from dataclasses import replace
+from pathlib import Path
+
+from ..errors import UserError
 
 from .interventions.linear import LinearIntervention
 from .interventions.onion import OnionIntervention
@@ -34,3 +40,29 @@ def fitted(method, model_cfg):
     if getattr(method, "max_len", model_cfg.max_len) != model_cfg.max_len:
         return replace(method, max_len=model_cfg.max_len)
     return method
+
+
+def intervention_name(mode: str, ngram: int | None = None) -> tuple[str, int]:
+    """(directory name, n) of an intervention: the mode itself, or ngram<n> for a bigram mode with n != 2."""
+    if mode not in INTERVENTIONS:
+        raise UserError(f"unknown intervention {mode!r}; known: {', '.join(INTERVENTIONS)}")
+    if ngram is not None and mode != "bigram":
+        raise UserError("--ngram only applies to --mode bigram")
+    n = 2 if ngram is None else ngram
+    if mode == "bigram" and not 2 <= n <= 9:
+        raise UserError(f"--ngram must be in 2..9, got {n}")
+    return (f"ngram{n}" if mode == "bigram" and n != 2 else mode), n
+
+
+def analyse(run_dir: Path, group: str, name: str, method, cfg, backend: str | None = None, progress: bool = True,
+            resume: bool = False, model: tuple | None = None) -> dict:
+    """Train `method` on the frozen model of run_dir into run_dir/<group>/<name>/ (group: intervene | probe) and
+    return its result dict. backend None: the run's own; model: its (config, params) if already loaded."""
+    from .analysis import run
+    from .frozen import Frozen
+    from .train import load_run
+
+    model_cfg, params = load_run(Path(run_dir)) if model is None else model
+    frozen = Frozen(params, model_cfg.symbols, model_cfg.no_input, backend or model_cfg.backend)
+    return run(fitted(method, model_cfg), frozen, model_cfg, cfg.validate(), Path(run_dir) / group / name, name,
+               progress=progress, resume=resume)

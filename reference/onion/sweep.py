@@ -61,8 +61,10 @@ def cell_name(hidden: int, variant: str, seed: int) -> str:
 
 
 def expand_analyses(analyses) -> list[str]:
-    """"all", or a list of names from ANALYSES (order kept, duplicates dropped)."""
-    names = list(ANALYSES) if analyses == "all" or list(analyses) == ["all"] else list(dict.fromkeys(analyses))
+    """"all", or names from ANALYSES as a list or a comma-separated string (order kept, duplicates dropped)."""
+    if isinstance(analyses, str):
+        analyses = analyses.split(",")
+    names = list(ANALYSES) if list(analyses) == ["all"] else list(dict.fromkeys(analyses))
     unknown = [a for a in names if a not in ANALYSES]
     if unknown:
         raise UserError(f"unknown analysis {unknown[0]!r}; choose from all, {', '.join(ANALYSES)}")
@@ -81,9 +83,10 @@ def _same_config(path_dir: Path, want: dict, cell: str) -> None:
         raise UserError(f"cell {cell}: {path_dir / 'config.json'} disagrees with the sweep's budget: {shown}")
 
 
-def _when_unlocked(run_dir: Path, fn):
-    """fn(), retried while another process holds run_dir's lock (a dead worker's or driver's task still exiting,
-    or a task Dask let run on after its client left): that process finishes or dies, and the retry resumes."""
+def _when_unlocked(fn):
+    """fn(), retried while another process holds the lock of the directory it works in (the task of a dead worker
+    or driver still exiting, or one Dask let run on after its client left): that process finishes or dies, and
+    the retry reads its result or resumes from its checkpoint."""
     while True:
         try:
             return fn()
@@ -102,7 +105,7 @@ def train_job(run_dir: str, config: dict) -> dict:
         if (run_dir / "DONE").exists():
             return runs.read_json(run_dir / "result.json")
         return train(cfg, run_dir, resume=(run_dir / "checkpoint.safetensors").exists(), progress=False)
-    return _when_unlocked(run_dir, go)
+    return _when_unlocked(go)
 
 
 def analysis_job(run_dir: str, analysis: str, config: dict) -> dict:
@@ -124,7 +127,7 @@ def analysis_job(run_dir: str, analysis: str, config: dict) -> dict:
         frozen = Frozen(params, model_cfg.symbols, model_cfg.no_input, model_cfg.backend)
         return run(method, frozen, model_cfg, cfg, out_dir, name, progress=False,
                    resume=(out_dir / "checkpoint.safetensors").exists())
-    return _when_unlocked(out_dir, go)
+    return _when_unlocked(go)
 
 
 def _is_cell(path: Path) -> bool:
@@ -161,13 +164,13 @@ def run_sweep(out, *, hidden=(48,), variants=("ar",), seeds=1, analyses="all", t
         b = Budget(train_steps=train_steps, analysis_steps=analysis_steps, **budget)
     except TypeError as e:
         raise UserError(f"unknown budget setting: {e}") from None
-    hidden, variants, analyses = list(hidden), list(variants), expand_analyses(analyses)
+    hidden, variants, analyses = list(dict.fromkeys(hidden)), list(dict.fromkeys(variants)), expand_analyses(analyses)
     bad = [v for v in variants if v not in VARIANTS]
     if bad:
         raise UserError(f"unknown variant {bad[0]!r}; choose from {', '.join(VARIANTS)}")
     if not isinstance(seeds, int) or seeds < 0:
         raise UserError(f"--seeds must be a count >= 1, got {seeds}")
-    cells = [(h, v, s) for h in dict.fromkeys(hidden) for v in dict.fromkeys(variants) for s in range(seeds)]
+    cells = [(h, v, s) for h in hidden for v in variants for s in range(seeds)]
     if not cells:
         raise UserError("the grid is empty: give at least one --hidden, one --variants and --seeds >= 1")
     for h, v, s in cells:

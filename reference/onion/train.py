@@ -18,7 +18,7 @@ from . import seq2seq
 from ..errors import UserError
 from .evaluate import evaluate
 from ..plots import plot_run
-from ..tasks.repeat import epoch_batches, load_set, make_batch, max_key_len, vocab_size
+from ..tasks.repeat import epoch_batches, load_set, make_batch, max_key_len, valid_sets, vocab_size
 
 
 @dataclass(frozen=True)
@@ -122,6 +122,20 @@ def load_weights(run_dir: Path, cfg: TrainConfig) -> dict:
     check_shapes(params, _expected_params(cfg, params, Path(run_dir) / "weights.safetensors"),
                  Path(run_dir) / "weights.safetensors")
     return {k: v.astype(np.float32) for k, v in params.items()}
+
+
+def evaluate_run(cfg: TrainConfig, params: dict, names=None) -> dict:
+    """{set name: evaluate(...) result} of a model on the named validation sets (default: every one that exists
+    for the config, see tasks.repeat.valid_sets)."""
+    predict = predict_fn(cfg.backend)
+    results = {}
+    for name in valid_sets(cfg.symbols, cfg.min_len, cfg.max_len) if names is None else names:
+        try:
+            tok, ln = load_set(name, cfg.symbols, cfg.min_len, cfg.max_len, cfg.n_train)
+        except ValueError as e:
+            raise UserError(str(e)) from None
+        results[name] = evaluate(lambda b: predict(params, b), tok, ln, cfg.symbols, cfg.no_input)
+    return results
 
 
 def _expected_params(cfg: TrainConfig, got: dict, path: Path) -> dict:

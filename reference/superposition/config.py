@@ -19,11 +19,12 @@ class SuperConfig:
     bias: bool = True           # output bias b
     T: int = 0                  # sequence length; 0 = k + 20
     steps: int = 2000           # Adam steps
-    batch: int = 0              # sequences per step; 0 = auto (≥ 1024 and ≥ 400 active events per step)
+    batch: int = 0              # sequences per step; 0 = auto (≥ 512 and ≥ 200 active events per step)
     lr: float = 0.01            # Adam learning rate (AdamW with weight decay 0)
     decay: float = 0.9          # importance I_i = decay^i
     init_scale: float = 0.5     # weights ~ N(0, init_scale² / N_h)
     eval_every: int = 100       # metrics row (and checkpoint) every this many steps
+    eval_events: int = 50_000   # active events (about) in the final evaluation batch
     seed: int = 0
     backend: str = "numba"      # numba (the fused kernel) or numpy (the reference)
 
@@ -33,12 +34,12 @@ class SuperConfig:
 
     @property
     def batch_size(self) -> int:
-        return self.batch or max(1024, math.ceil(400 / (self.p * self.seq_len * self.features)))
+        return self.batch or max(512, math.ceil(200 / (self.p * self.seq_len * self.features)))
 
     @property
     def eval_batch(self) -> int:
-        """Sequences of the final evaluation: about 50,000 active events, at most 100,000 sequences."""
-        return min(100_000, max(4096, math.ceil(5e4 / (self.p * self.seq_len * self.features))))
+        """Sequences of the final evaluation: about `eval_events` active events, 64 to 100,000 sequences."""
+        return min(100_000, max(64, math.ceil(self.eval_events / (self.p * self.seq_len * self.features))))
 
     def model_config(self) -> ModelConfig:
         return ModelConfig(self.model, self.features, self.hidden, self.k, not self.untied, self.bias)
@@ -57,6 +58,7 @@ class SuperConfig:
             (0 < self.decay <= 1, f"--decay must be in (0, 1], got {self.decay}"),
             (0 < self.init_scale < 100, f"--init-scale must be in (0, 100), got {self.init_scale}"),
             (self.eval_every >= 1, f"--eval-every must be >= 1, got {self.eval_every}"),
+            (self.eval_events >= 1, f"--eval-events must be >= 1, got {self.eval_events}"),
             (self.seed >= 0, f"--seed must be >= 0, got {self.seed}"),
             (self.backend in ("numba", "numpy"), f"--backend must be numba or numpy, got {self.backend!r}"),
         ]

@@ -1,7 +1,8 @@
 """Figures of one delayed-recall run (PNG, written atomically through plots.save_png).
 
-    trace.png      a_s over training (the paper's "staircase") and the train loss
-    geometry.png   N_h = 2: the arrows w_0..w_k (N_x = 1) or the feature columns of W_k (N_x > 1, e.g. the TMS
+    trace.png      a_s over training (the paper's "staircase") and the train loss (with the four analytic terms
+                   for the linear model)
+    geometry.png   N_h = 2: the arrows w_0..w_k (N_x = 1; the ReLU RNN's response to one event) or the feature columns of W_k (N_x > 1, e.g. the TMS
                    pentagon at k = 0), the readout w_y, the interference-free half-plane {w : w_yᵀ w ≤ 0} shaded
     projections.png  N_x > 1: the heat map of W_yᵀ W_k
 """
@@ -32,11 +33,20 @@ def plot_trace(metrics: list, cfg, path: Path) -> None:
     for s in range(cfg.k + 1):
         ax[0].plot(steps, a[:, s] if a.ndim == 2 else a[:, s, 0], label=f"a_{s}", lw=2 if s == cfg.k else 1)
     ax[0].axhline(0, color="k", lw=0.5)
-    ax[0].set(xlabel="step", ylabel="a_s = w_yᵀ W_h^s W_x" + (" (feature 0)" if a.ndim == 3 else ""),
+    ax[0].set(xscale="log", xlabel="step (log)", ylabel="a_s = w_yᵀ W_h^s W_x" + (" (feature 0)" if a.ndim == 3 else ""),
               title=f"{cfg.model} k={cfg.k} p={cfg.p:g} seed {cfg.seed}")
     ax[0].legend(fontsize=7, ncol=2)
-    ax[1].semilogy(steps, [m["train_loss"] for m in metrics])
-    ax[1].set(xlabel="step", ylabel="train loss")
+    ax[1].loglog(steps, [m["train_loss"] for m in metrics], label="train loss (empirical)", color="k")
+    if "analytic_loss" in metrics[0]:       # the linear model: the four terms and their sum
+        ax[1].loglog(steps, [m["analytic_loss"]["total"] for m in metrics], ls="--", color="tab:red",
+                     label="analytic (sum)")
+        for term in ("task", "projection_interference"):
+            ax[1].loglog(steps, [m["analytic_loss"][term] for m in metrics], lw=0.8, label=term)
+        for term in ("composition_interference", "mean_correction", "bias"):
+            ax[1].loglog(steps, [abs(m["analytic_loss"][term]) for m in metrics], lw=0.8, ls=":",
+                         label=f"|{term}|")
+        ax[1].legend(fontsize=6)
+    ax[1].set(xlabel="step (log)", ylabel="loss")
     for x in ax:
         x.grid(alpha=0.3)
     save_png(fig, path)
@@ -48,7 +58,7 @@ def draw_geometry(ax, params: dict, cfg, title: str = "") -> None:
     the half-plane w_yᵀ w ≤ 0 shaded (N_x = 1)."""
     W_x, W_h = params["weight_ih"], params["weight_hh"]
     W_y, _ = readout_weight(params, cfg.model_config())
-    Ws = G.directions(W_x, W_h, cfg.k)
+    Ws = G.impulse_response(W_x, W_h, cfg.k, cfg.model == "relu")   # W_h^s W_x unless the recurrence is ReLU
     vecs = Ws[:, :, 0] if cfg.features == 1 else Ws[cfg.k].T
     r = max(float(np.abs(vecs).max()), float(np.abs(W_y).max()), 1e-9) * 1.15
     if cfg.features == 1:
@@ -99,3 +109,15 @@ def run_figures(metrics: list, params: dict, cfg, result: dict, run_dir: Path) -
     if cfg.features > 1:
         A_k = np.asarray(result["a"])[cfg.k]
         plot_projection_matrix(A_k, f"W_yᵀ W_{cfg.k}  ({cfg.model}, N_h={cfg.hidden})", run_dir / "projections.png")
+
+
+def plot_geometry_panels(items: list, path: Path) -> None:
+    """Several 2-D models side by side: items = [(params, cfg, result)], one geometry panel each."""
+    plt = _plt()
+    fig, axes = plt.subplots(1, len(items), figsize=(3.6 * len(items), 3.8), squeeze=False)
+    for ax, (params, cfg, result) in zip(axes[0], items):
+        th = result.get("k_theta_deg")
+        draw_geometry(ax, params, cfg, f"{cfg.model} k={cfg.k} p={cfg.p:g}\nρ={result['spectral_radius']:.2f}"
+                      + (f"  kθ={th:.0f}°" if th is not None else ""))
+    save_png(fig, path)
+    plt.close(fig)

@@ -1,6 +1,8 @@
 """What a trained delayed-recall model's weights say (spec B3–B4).
 
     W_s = W_h^s W_x                      the direction(s) of an input s steps ago (exact for linear recurrence)
+    R_s = W_h σ_h(R_{s−1}), R_0 = W_x     the ReLU RNN's response to one isolated unit event (exact in the sparse
+                                         regime, since ReLU is positively homogeneous); R_s = W_s when σ_h = id
     A_s = W_yᵀ W_s  [N_x, N_x]            the readout's projections; a_s = w_yᵀ w_s when N_x = 1
     kθ  = Σ_{s=1..k} wrap(∠w_s − ∠w_{s−1}) in degrees (N_h = 2, N_x = 1): the signed rotation from w_0 to w_k
     ρ   = max_i |λ_i(W_h)|
@@ -18,6 +20,14 @@ def directions(W_x: np.ndarray, W_h: np.ndarray, k: int) -> np.ndarray:
     out = [W_x]
     for _ in range(k):
         out.append(W_h @ out[-1])
+    return np.stack(out)
+
+
+def impulse_response(W_x: np.ndarray, W_h: np.ndarray, k: int, relu_h: bool) -> np.ndarray:
+    """R_s for s = 0..k: [k+1, N_h, N_x], column j the state s steps after a unit event of feature j alone."""
+    out = [W_x]
+    for _ in range(k):
+        out.append(W_h @ (np.maximum(out[-1], 0) if relu_h else out[-1]))
     return np.stack(out)
 
 

@@ -12,6 +12,7 @@ rescheduling a job whose worker died, which then resumes from the job's last che
 from __future__ import annotations
 
 import os
+import time
 import uuid
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -33,12 +34,15 @@ class Job:
 
 
 def _call(fn, kwargs, *deps_done):
-    """Run one job inside a worker, with the fast path on one thread and BLAS pinned to one thread."""
+    """Run one job inside a worker, with the fast path on one thread and BLAS pinned to one thread; returns
+    (fn's value, {"start", "end": wall-clock seconds in the worker, "cpu": its CPU seconds, "pid"})."""
     from ..jit.threads import pin_blas, set_threads
 
+    start, cpu = time.time(), time.process_time()
     pin_blas()
     set_threads(1)
-    return fn(**kwargs)
+    value = fn(**kwargs)
+    return value, {"start": start, "end": time.time(), "cpu": time.process_time() - cpu, "pid": os.getpid()}
 
 
 def ordered(jobs: list[Job]) -> list[Job]:
@@ -86,7 +90,9 @@ def _client(workers: int | None, scheduler: str | None):
     # Saturation 1.0: the scheduler hands a worker its next job only when it is free, so a late or rescheduled job
     # goes to whichever worker frees first, and `processing` is exactly the job each worker is on.
     with dask.config.set({"distributed.scheduler.worker-saturation": 1.0}):
-        cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None,
+        # dashboard_address ":0": the scheduler's HTTP server on a free port (None means 8787, which a second
+        # sweep on the machine finds taken, and says so on stderr)
+        cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=":0",
                                silence_logs=logging.ERROR, env=ONE_THREAD_ENV)
     return Client(cluster, set_as_default=False)
 
@@ -106,20 +112,35 @@ def connect(workers: int | None = None, scheduler: str | None = None):
 
 
 def run_jobs(jobs: list[Job], *, workers: int | None = None, scheduler: str | None = None,
-             progress: bool = True, desc: str = "sweep", client=None) -> dict[str, dict]:
+             progress: bool = True, desc: str = "sweep", client=None, timings: dict | None = None) -> dict[str, dict]:
     """Run every job; return {key: fn's return value}. Jobs whose function raised, or whose dependency did, are
     reported together at the end as one UserError after every other job has finished. With `client` (from
-    `connect`), run on it and leave it open; else connect to `scheduler` or start a LocalCluster of `workers`."""
+    `connect`), run on it and leave it open; else connect to `scheduler` or start a LocalCluster of `workers`.
+    `timings`, if given, receives {key: {"start", "end", "cpu", "pid"}} of every finished job (measured in its
+    worker)."""
     jobs = ordered(jobs)
     if not jobs:
         return {}
     if client is None:
         with connect(workers, scheduler) as client:
-            return _run_on(client, jobs, progress, desc)
-    return _run_on(client, jobs, progress, desc)
+            return _run_on(client, jobs, progress, desc, timings)
+    return _run_on(client, jobs, progress, desc, timings)
 
 
-def _run_on(client, jobs: list[Job], progress: bool, desc: str) -> dict[str, dict]:
+def _executing(dask_scheduler) -> list:
+    """Keys of the tasks the workers are running now (run on the scheduler; `processing` would also list every
+    task already assigned to a worker and waiting there, which for dependent tasks is most of the grid)."""
+    return [ts.key for ws in dask_scheduler.workers.values() for ts in ws.executing]
+
+
+def _executing_keys(client) -> list:
+    try:
+        return client.run_on_scheduler(_executing)
+    except Exception:                   # a remote scheduler without onionref installed: show what is assigned
+        return [k for ks in client.processing().values() for k in ks]
+
+
+def _run_on(client, jobs: list[Job], progress: bool, desc: str, timings: dict | None) -> dict[str, dict]:
     from distributed import wait
     from tqdm import tqdm
 
@@ -131,6 +152,9 @@ def _run_on(client, jobs: list[Job], progress: bool, desc: str) -> dict[str, dic
         futures[j.key] = f
         key_of[f.key] = j.key
     results, failed = {}, {}
+    cells = {}                         # "h48-ar-s0" of "h48-ar-s0/train": a cell is done when all its jobs are
+    for j in jobs:
+        cells.setdefault(j.key.split("/")[0], []).append(j.key)
     pending = set(futures.values())
     with tqdm(total=len(jobs), desc=desc, unit="job", disable=not progress, dynamic_ncols=True) as bar, \
             client.as_current():
@@ -141,12 +165,16 @@ def _run_on(client, jobs: list[Job], progress: bool, desc: str) -> dict[str, dic
                 done = set()
             for f in done:
                 if f.status == "finished":
-                    results[key_of[f.key]] = f.result()
+                    results[key_of[f.key]], when = f.result()
+                    if timings is not None:
+                        timings[key_of[f.key]] = when
                 else:
                     failed[key_of[f.key]] = f.exception()
                 bar.update(1)
-            busy = [key_of.get(k, str(k)) for ks in client.processing().values() for k in ks]
-            bar.set_postfix_str(("on: " + ", ".join(sorted(busy))) if busy else "", refresh=True)
+            busy = [key_of.get(k, str(k)) for k in _executing_keys(client)]
+            n_done = sum(all(k in results or k in failed for k in ks) for ks in cells.values())
+            bar.set_postfix_str(f"cells {n_done}/{len(cells)}" + ("; on: " + ", ".join(sorted(busy)) if busy else ""),
+                                refresh=True)
     if failed:
         first_key, first = next(iter(failed.items()))
         raise UserError(f"{len(failed)} of {len(jobs)} jobs failed; first {first_key}: "

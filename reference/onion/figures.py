@@ -1,0 +1,143 @@
+"""The paper's figures (matplotlib, Agg), each returned as PNG bytes so the caller writes nothing until all exist.
+
+    metric_vs_hidden     IIA or probe accuracy against the hidden size, mean ± std over seeds, both decoder variants
+    per_length_by_hidden a score per sequence length, one line per hidden size, one panel per variant
+    gate_heatmap         1 − z (how much each step overwrites each channel) over encoder and decoder steps
+    pair_difference      |h'(t) − h(t)| of two inputs differing in one token, over encoder and decoder steps
+    state_differences    |h(x') − h(x)| for x' = x with token i changed, for every i (log scale: the onion's layers)
+    onion_scale          the learned |g ⊙ γ^p + p·ℓ + b| per channel against the position p (log axis)
+    per_length           one run's scores per sequence length
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..plots import png_bytes, pyplot
+
+STYLE = {"ar": "-", "noinput": "--"}
+LABEL = {"ar": "AR", "noinput": "no input"}
+
+
+def _done(fig) -> bytes:
+    fig.tight_layout()
+    data = png_bytes(fig, dpi=100)
+    pyplot().close(fig)
+    return data
+
+
+def metric_vs_hidden(rows: list, quantities: dict, ylabel: str, title: str) -> bytes:
+    """rows: report.table rows; quantities: {key: label}. One line per quantity × variant, error bars = std."""
+    plt = pyplot()
+    fig, ax = plt.subplots(figsize=(6, 3.6))
+    hidden = sorted({r["hidden"] for r in rows})
+    for i, (q, label) in enumerate(quantities.items()):
+        for variant in ("ar", "noinput"):
+            pts = [(r["hidden"], r[q]) for r in rows if r["variant"] == variant and q in r]
+            if not pts:
+                continue
+            x = [h for h, _ in pts]
+            ax.errorbar(x, [e["mean"] for _, e in pts], yerr=[e["std"] for _, e in pts], color=f"C{i}",
+                        linestyle=STYLE[variant], marker="o", ms=4, capsize=3, label=f"{label} ({LABEL[variant]})")
+    ax.set_xscale("log", base=2)
+    ax.set_xticks(hidden, [str(h) for h in hidden])
+    ax.minorticks_off()
+    ax.set(xlabel="hidden size N", ylabel=ylabel, ylim=(-0.03, 1.03), title=title)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5))
+    return _done(fig)
+
+
+def per_length_by_hidden(rows: list, q: str, ylabel: str, title: str) -> bytes:
+    """rows' per-length stats of quantity q: one panel per variant, one line per hidden size."""
+    plt = pyplot()
+    variants = [v for v in ("ar", "noinput") if any(r["variant"] == v and q in r for r in rows)]
+    fig, axes = plt.subplots(1, max(len(variants), 1), figsize=(4.2 * max(len(variants), 1), 3.2), squeeze=False)
+    for ax, variant in zip(axes[0], variants):
+        for i, r in enumerate(r for r in rows if r["variant"] == variant and q in r):
+            per = r[q]["per_length"]
+            ax.errorbar(list(per), [s["mean"] for s in per.values()], yerr=[s["std"] for s in per.values()],
+                        marker="o", ms=3, capsize=2, color=f"C{i}", label=f"N={r['hidden']}")
+        ax.set(xlabel="sequence length", ylabel=ylabel, ylim=(-0.03, 1.03), title=f"{title} ({LABEL[variant]})")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7)
+    return _done(fig)
+
+
+def gate_heatmap(one_minus_z: np.ndarray, step_labels: list, n_encoder: int, title: str) -> bytes:
+    """one_minus_z [H, T] over T = encoder then decoder steps; a line separates the two phases."""
+    plt = pyplot()
+    H, T = one_minus_z.shape
+    fig, ax = plt.subplots(figsize=(min(2 + 0.35 * T, 9), min(1.5 + 0.06 * H, 6)))
+    im = ax.imshow(one_minus_z, aspect="auto", cmap="viridis", vmin=0, vmax=1, interpolation="nearest")
+    ax.axvline(n_encoder - 0.5, color="w", lw=1.5)
+    ax.set_xticks(range(T), step_labels, fontsize=8)
+    ax.set(xlabel="encoder steps | decoder steps", ylabel="channel", title=title)
+    fig.colorbar(im, ax=ax, label="1 − z")
+    return _done(fig)
+
+
+def pair_difference(diff: np.ndarray, step_labels: list, n_encoder: int, title: str) -> bytes:
+    """diff [H, T]: |h'(t) − h(t)| of two inputs that differ in one token, over encoder then decoder steps (log10)."""
+    plt = pyplot()
+    H, T = diff.shape
+    fig, ax = plt.subplots(figsize=(min(2 + 0.35 * T, 9), min(1.5 + 0.06 * H, 6)))
+    im = ax.imshow(np.log10(np.maximum(diff, 1e-8)), aspect="auto", cmap="magma", vmin=-6, interpolation="nearest")
+    ax.axvline(n_encoder - 0.5, color="w", lw=1.5)
+    ax.set_xticks(range(T), step_labels, fontsize=8)
+    ax.set(xlabel="encoder steps | decoder steps", ylabel="channel", title=title)
+    fig.colorbar(im, ax=ax, label="log10 |h' − h|")
+    return _done(fig)
+
+
+def state_differences(d: np.ndarray, title: str) -> bytes:
+    """d [L, N, H]: left, ‖d_i‖₂ per changed position i (median and 10–90% band over N pairs, log axis);
+    right, log10 of the mean |d_i| per channel (channels ordered by their magnitude at the last position)."""
+    plt = pyplot()
+    L = d.shape[0]
+    norms = np.linalg.norm(d, axis=-1)                          # [L, N]
+    lo, med, hi = np.percentile(norms, [10, 50, 90], axis=1)
+    fig, ax = plt.subplots(1, 2, figsize=(9, 3.3))
+    pos = np.arange(1, L + 1)
+    ax[0].fill_between(pos, np.maximum(lo, 1e-12), np.maximum(hi, 1e-12), alpha=0.3)
+    ax[0].semilogy(pos, np.maximum(med, 1e-12), marker="o")
+    ax[0].set(xlabel="position i of the changed token", ylabel="‖h(x') − h(x)‖₂", title=title)
+    ax[0].grid(alpha=0.3, which="both")
+    mean_abs = np.abs(d).mean(axis=1)                           # [L, H]
+    order = np.argsort(-mean_abs[-1])
+    im = ax[1].imshow(np.log10(np.maximum(mean_abs[:, order].T, 1e-12)), aspect="auto", cmap="magma",
+                      interpolation="nearest", extent=(0.5, L + 0.5, d.shape[2] - 0.5, -0.5))
+    ax[1].set(xlabel="position i of the changed token", ylabel="channel (sorted)", title="log10 mean |Δh|")
+    fig.colorbar(im, ax=ax[1])
+    return _done(fig)
+
+
+def onion_scale(scales: dict, title: str, max_lines: int = 16) -> bytes:
+    """scales: {label: s [P, H]} (s[p] = g ⊙ γ^p + p·ℓ + b). One panel per label against p, log axis: the median
+    of |s| over channels, its 10–90% band, and up to max_lines channels (thin; evenly spread over the channels)."""
+    plt = pyplot()
+    fig, axes = plt.subplots(1, len(scales), figsize=(4.6 * len(scales), 3.2), squeeze=False)
+    for ax, (label, s) in zip(axes[0], scales.items()):
+        a = np.maximum(np.abs(s), 1e-12)
+        p = np.arange(a.shape[0])
+        pick = np.unique(np.linspace(0, a.shape[1] - 1, min(max_lines, a.shape[1])).astype(int))
+        ax.semilogy(p, a[:, pick], color="0.6", lw=0.5)
+        ax.fill_between(p, *np.percentile(a, [10, 90], axis=1), color="C3", alpha=0.15, label="10–90% of channels")
+        ax.semilogy(p, np.median(a, axis=1), color="C3", lw=2, marker="o", label="median over channels")
+        ax.set(xlabel="position p (0-based)", ylabel="|scale(p)| per channel", title=f"{title}: {label}")
+        ax.grid(alpha=0.3, which="both")
+        ax.legend(fontsize=7)
+    return _done(fig)
+
+
+def per_length(curves: dict, model: dict | None, ylabel: str, title: str) -> bytes:
+    """curves: {label: {L: score}}; model: the GRU's own accuracy per length (dashed), or None."""
+    plt = pyplot()
+    fig, ax = plt.subplots(figsize=(5.5, 3.3))
+    for i, (label, per) in enumerate(curves.items()):
+        ax.plot([int(k) for k in per], list(per.values()), marker="o", ms=4, color=f"C{i}", label=label)
+    if model:
+        ax.plot([int(k) for k in model], list(model.values()), "k--", lw=1, label="the GRU itself (valid)")
+    ax.set(xlabel="sequence length", ylabel=ylabel, ylim=(-0.03, 1.03), title=title)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5))
+    return _done(fig)

@@ -1,0 +1,223 @@
+"""The paper's tables from a sweep directory (spec §5): every cell's result.json, mean ± std over seeds.
+
+A sweep directory (sweep/sweepdir.py) holds one run directory per cell, DIR/h{H}-{variant}-s{seed}/, with its
+analyses under RUN/intervene/{linear,bigram,onion,onion-noscale}/ and RUN/probe/{linear,mlp,onion,gru-ar,
+gru-noinput}/. Only finished pieces (a DONE marker) are read. For every row (hidden size × decoder variant) and
+quantity we report mean ± std over the seeds (std with ddof = 1; 0 for one seed), the number of seeds n, and the
+model's own exact-match accuracy on the same split (mean over the same seeds). The paper's published values
+(spec §7) sit beside ours, marked as the paper's.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from .. import runs
+from ..errors import UserError
+from ..sweep.sweepdir import SWEEP_FORMAT
+from .sweep import ANALYSES, CELL_NAME, cell_name
+
+# name in the sweep grid (sweep.ANALYSES) -> table label
+LABELS = {"linear": "Linear Unigram", "bigram": "Linear Bigram", "onion": "Onion Unigram",
+          "onion-noscale": "Onion, no position (ablation)", "probe-linear": "Linear", "probe-mlp": "MLP",
+          "probe-onion": "Onion", "probe-gru-ar": "GRU-AR", "probe-gru-noinput": "GRU-no-input"}
+INTERVENTIONS = tuple(a for a, (group, _) in ANALYSES.items() if group == "intervene")
+PROBES = tuple(a for a, (group, _) in ANALYSES.items() if group == "probe")
+VARIANTS = {"ar": "Autoregressive", "noinput": "No input"}
+
+# The paper's values that could be recovered (spec §7), presumably its autoregressive rows; (quantity, N) -> text.
+PAPER = {("probe-linear", 48): "0.01", ("probe-linear", 64): "0.01",
+         ("probe-mlp", 48): "0.02", ("probe-mlp", 64): "0.04",
+         ("probe-onion", 48): "0.92", ("probe-onion", 64): "0.97",
+         **{(q, n): "0.00–0.01" for q in ("linear", "bigram") for n in (48, 64)},
+         **{("onion", n): "≈0.83–0.89" for n in (48, 64)}}
+
+
+def kind_of(path: Path) -> str:
+    """"sweep" (DIR/sweep.json) or "run" (RUN/config.json and RUN/weights.safetensors); UserError otherwise."""
+    if not path.is_dir():
+        raise UserError(f"no directory at {path}")
+    if (path / "sweep.json").is_file():
+        return "sweep"
+    if (path / "config.json").is_file() and (path / "weights.safetensors").is_file():
+        return "run"
+    raise UserError(f"{path} is neither a sweep directory (sweep.json) nor a trained run directory "
+                    f"(config.json and weights.safetensors)")
+
+
+def _done_result(d: Path):
+    """The result.json of a finished run or analysis directory, or None if it has not finished."""
+    return runs.read_json(d / "result.json") if (d / "DONE").is_file() else None
+
+
+def read_sweep(sweep_dir: Path) -> dict:
+    """{"sweep": sweep.json, "cells": {name: {"hidden", "variant", "seed", "train": result, <analysis>: result}}}
+    for every finished cell; raises UserError if DIR is not an onion sweep or nothing in it has finished."""
+    sweep_dir = Path(sweep_dir)
+    rec = runs.read_json(sweep_dir / "sweep.json")
+    if rec.get("format") != SWEEP_FORMAT or rec.get("kind") != "onion":
+        raise UserError(f"{sweep_dir / 'sweep.json'} is not an onion sweep (format {rec.get('format')!r}, "
+                        f"kind {rec.get('kind')!r})")
+    cells = {}
+    for d in sorted(p for p in sweep_dir.iterdir() if p.is_dir() and CELL_NAME.match(p.name)):
+        train = _done_result(d)
+        if train is None:
+            continue
+        H, variant, seed = CELL_NAME.match(d.name).groups()
+        cell = {"hidden": int(H), "variant": variant, "seed": int(seed), "train": train}
+        for name, (group, method) in ANALYSES.items():
+            res = _done_result(d / group / method)
+            if res is not None:
+                cell[name] = res
+        cells[d.name] = cell
+    if not cells:
+        raise UserError(f"{sweep_dir} holds no finished cell yet (no h<H>-<variant>-s<seed>/DONE); nothing to report")
+    return {"sweep": rec, "cells": cells}
+
+
+def _number(x, where: str) -> float:
+    if isinstance(x, bool) or not isinstance(x, (int, float)) or not np.isfinite(x):
+        raise UserError(f"{where}: expected a number, got {x!r:.40}")
+    return float(x)
+
+
+def stats(values: list) -> dict:
+    """{"mean", "std" (ddof 1; 0 for one value), "n"} of a list of numbers."""
+    v = np.asarray(values, dtype=np.float64)
+    return {"mean": float(v.mean()), "std": float(v.std(ddof=1)) if len(v) > 1 else 0.0, "n": len(v)}
+
+
+def table(cells: dict) -> list:
+    """One row per (hidden, variant), sorted: {"hidden", "variant", "seeds", "accuracy": stats, <quantity>:
+    {**stats, "model_accuracy": mean of the model's own accuracy on the analysis's split, "per_length": {L:
+    stats}}}. Quantities missing from every seed are left out."""
+    groups = {}
+    for name, c in cells.items():
+        groups.setdefault((c["hidden"], c["variant"]), []).append((name, c))
+    rows = []
+    for (H, variant), members in sorted(groups.items(), key=lambda kv: (kv[0][0], kv[0][1] != "ar")):
+        row = {"hidden": H, "variant": variant, "seeds": sorted(c["seed"] for _, c in members),
+               "accuracy": stats([_number(c["train"].get("accuracy"), f"{n}/result.json accuracy")
+                                  for n, c in members])}
+        for q, (group, method) in ANALYSES.items():
+            got = [(n, c[q]) for n, c in members if q in c]
+            if not got:
+                continue
+            key = "iia" if group == "intervene" else "accuracy"
+            where = [f"{n}/{group}/{method}/result.json" for n, _ in got]
+            entry = stats([_number(r.get(key), w) for (_, r), w in zip(got, where)])
+            own = [_number(r.get("model_accuracy"), w) for (_, r), w in zip(got, where)]
+            entry["model_accuracy"] = stats(own)["mean"]
+            entry["per_length"] = per_length_stats([r.get("per_length") for _, r in got], where)
+            row[q] = entry
+        rows.append(row)
+    return rows
+
+
+def per_length_stats(dicts: list, where: list) -> dict:
+    """{L: stats} over the per_length objects {"L": score} of several result.json files (`where` names them)."""
+    by_len = {}
+    for d, w in zip(dicts, where):
+        if not isinstance(d, dict):
+            raise UserError(f"{w}: no per_length object")
+        for L, v in d.items():
+            if not str(L).isdigit():
+                raise UserError(f"{w}: per_length key {L!r:.20} is not a length")
+            by_len.setdefault(int(L), []).append(_number(v, w))
+    return {L: stats(v) for L, v in sorted(by_len.items())}
+
+
+def fmt(s: dict | None) -> str:
+    if s is None:
+        return "–"
+    return f"{s['mean']:.3f} ± {s['std']:.3f} (n={s['n']})" if s["n"] > 1 else f"{s['mean']:.3f} (n=1)"
+
+
+def _md_table(rows: list, quantities: tuple, with_model: bool) -> list:
+    head = ["N", "decoder"] + [LABELS.get(q, q) for q in quantities]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for r in rows:
+        cells = []
+        for q in quantities:
+            e = r.get(q)
+            txt = fmt(e)
+            if e is not None and with_model:
+                txt += f"; model {e['model_accuracy']:.3f}"
+            cells.append(txt)
+        lines.append(f"| {r['hidden']} | {VARIANTS[r['variant']]} | " + " | ".join(cells) + " |")
+        paper = [PAPER.get((q, r["hidden"])) for q in quantities]
+        if r["variant"] == "ar" and any(paper):
+            lines.append(f"| {r['hidden']} | *paper* | " + " | ".join(f"*{p}*" if p else "" for p in paper) + " |")
+    return lines
+
+
+def markdown(sweep_dir: Path, data: dict, rows: list, figures: list) -> str:
+    """report.md: the budget, the three tables of the paper (plus the ablation), and links to the figures."""
+    rec, cells = data["sweep"], data["cells"]
+    grid = rec.get("grid", {})
+    n_grid = int(np.prod([len(grid.get(k, [])) for k in ("hidden", "variant", "seed")])) if grid else 0
+    out = [f"# Onion paper: report of `{Path(sweep_dir).name}`", "",
+           f"Grid: {runs.to_json(grid)}  ", f"Budget: {runs.to_json(rec.get('budget', {}))}  ",
+           f"Finished cells: {len(cells)} of {n_grid}. Cells show mean ± std over seeds (std with ddof 1) and n; "
+           "*model* is the GRU's own exact-match accuracy on the analysis's split (mean over the same seeds); rows "
+           "marked *paper* are the paper's published values (spec §7; presumably its autoregressive rows; "
+           "only those that could be recovered).", "",
+           "## GRU accuracy (exact match, valid, L 2–9)", ""]
+    out += _md_table(rows, ("accuracy",), with_model=False)
+    out += ["", "## Interchange intervention accuracy (IIA)", "",
+            "Linear Unigram / Bigram on L = 9 only, Onion on L 2–9 (spec §6.6).", ""]
+    out += _md_table(rows, INTERVENTIONS, with_model=True)
+    out += ["", "## Probe accuracy (decode the whole sequence from the final state, L 2–9)", ""]
+    out += _md_table(rows, PROBES, with_model=True)
+    if figures:
+        out += ["", "## Figures"]
+        for group in dict.fromkeys(str(Path(f).parent) for f in figures):
+            title = "the sweep" if group == "figures" else f"one run: `{Path(group).name}`"
+            out += ["", f"### {title}", ""] + [f"![{Path(f).stem}]({f})" for f in figures
+                                               if str(Path(f).parent) == group]
+    return "\n".join(out) + "\n"
+
+
+def write_sweep_report(sweep_dir: Path, sequence: str | None = None, progress: bool = False,
+                       out: Path | None = None) -> dict:
+    """OUT/report.md, OUT/report.json and OUT/figures/*.png (OUT = DIR unless given; the sweep itself is only
+    read); for each (hidden, variant) the lowest seed's run figures go to OUT/figures/<cell>/. Everything is
+    computed before anything is written."""
+    from tqdm import tqdm
+
+    from . import figures
+    from .run_figures import run_figures, write_figures
+
+    sweep_dir = Path(sweep_dir)
+    out = sweep_dir if out is None else Path(out)
+    if out.exists() and not out.is_dir():
+        raise UserError(f"--out {out} is not a directory")
+    data = read_sweep(sweep_dir)
+    rows = table(data["cells"])
+    figs = {}
+    iv = {q: LABELS[q] for q in INTERVENTIONS if any(q in r for r in rows)}
+    pr = {q: LABELS[q] for q in PROBES if any(q in r for r in rows)}
+    if iv:
+        figs["iia_vs_hidden.png"] = figures.metric_vs_hidden(rows, iv, "IIA", "interchange interventions")
+    if pr:
+        figs["probe_vs_hidden.png"] = figures.metric_vs_hidden(rows, pr, "probe accuracy", "probes")
+    if any("onion" in r for r in rows):
+        figs["onion_iia_per_length.png"] = figures.per_length_by_hidden(rows, "onion", "IIA", "onion IIA")
+    per_cell = {}
+    for r in tqdm(rows, desc="report: run figures", disable=not progress, dynamic_ncols=True):
+        name = cell_name(r["hidden"], r["variant"], r["seeds"][0])
+        per_cell[name] = run_figures(sweep_dir / name, sequence)
+    listed = [f"figures/{n}" for n in figs] + [f"figures/{c}/{n}" for c, (f, _) in per_cell.items() for n in f]
+    md = markdown(sweep_dir, data, rows, listed)
+    fig_dir = out / "figures"
+    fig_dir.mkdir(parents=True, exist_ok=True)
+    for name, png in figs.items():
+        runs.atomic_write_bytes(fig_dir / name, png)
+    for cell, (f, numbers) in per_cell.items():
+        write_figures(fig_dir / cell, f, numbers)
+    result = {"report": str(out / "report.md"), "sweep": str(sweep_dir), "cells": len(data["cells"]), "rows": rows,
+              "figures": [str(out / f) for f in listed]}
+    runs.write_json(out / "report.json", result)
+    runs.atomic_write_bytes(out / "report.md", md.encode())
+    return result
