@@ -1,5 +1,10 @@
-"""`onionref bench`: ms per training step (or, with --analyses, per stage-2 step of every intervention and probe)
-of the numba, numpy and (if installed) torch backends, in one run."""
+"""`onionref bench`: the one benchmark command, each measurement in one run so that ratios are comparable.
+
+    onionref bench                 ms per GRU training step: numba, numpy, torch (reference/bench/training.py)
+    onionref bench --analyses      ms per stage-2 step of every intervention and probe, 1 thread and all (analyses.py)
+    onionref bench --alrnn         ms per AL-RNN training step, M 50, T 100, batch 128 (reference/bench/alrnn.py)
+    onionref bench --sweep         a fixed small sweep at 1 and 2 Dask workers: speed-up, overhead per cell (sweep.py)
+"""
 from __future__ import annotations
 
 import os
@@ -12,6 +17,7 @@ from onionref.runs import to_json
 
 DEFAULT_HIDDEN = "48,64,128,256,512,1024"
 DEFAULT_HIDDEN_ANALYSES = "48,128,512"
+MAX_THREADS = 4 * (os.cpu_count() or 1)
 
 
 def parse_hidden(text: str) -> list[int]:
@@ -25,7 +31,17 @@ def parse_hidden(text: str) -> list[int]:
     return out
 
 
+def _subset(text: str, known, flag: str) -> list[str]:
+    names = [x.strip() for x in text.split(",") if x.strip()]
+    if not names or any(x not in known for x in names):
+        raise UserError(f"{flag} takes a comma-separated subset of {','.join(known)}, got {text!r}")
+    return names
+
+
 @cli.command("bench")
+@click.option("--analyses", is_flag=True, help="Time stage-2 steps (every intervention and probe), not training.")
+@click.option("--alrnn", is_flag=True, help="Time the AL-RNN training step (M 50, T 100, batch 128).")
+@click.option("--sweep", is_flag=True, help="Time a fixed small sweep (4 cells x 2 analyses, H 16) per worker count.")
 @click.option("--hidden", default=None, help=f"Hidden sizes, comma-separated [default: {DEFAULT_HIDDEN}; "
                                              f"with --analyses {DEFAULT_HIDDEN_ANALYSES}].")
 @click.option("--steps", type=int, default=20, show_default=True, help="Timed steps per backend and size.")
@@ -35,58 +51,67 @@ def parse_hidden(text: str) -> list[int]:
               help="Backends to time (torch is skipped when it cannot be imported).")
 @click.option("--max-seconds", type=float, default=30.0, show_default=True,
               help="Stop timing a backend at one size after this many seconds (at least 3 steps).")
-@click.option("--analyses", is_flag=True, help="Time stage-2 steps (every intervention and probe), not training.")
-@click.option("--methods", default=None,
-              help="With --analyses: the analyses to time, comma-separated [default: all].")
-@click.option("--alrnn", is_flag=True, help="Time the AL-RNN training step instead (M 50, T 100, batch 128).")
+@click.option("--methods", default=None, help="With --analyses: the analyses to time, comma-separated [default: all].")
+@click.option("--workers", default=None, help="With --sweep: worker counts to compare, comma-separated [default: 1,2].")
+@click.option("--train-steps", type=int, default=None, help="With --sweep: training steps per cell [default: 1000].")
+@click.option("--analysis-steps", type=int, default=None, help="With --sweep: steps per analysis [default: 300].")
 @click.option("--json", "as_json", is_flag=True, help="Print the results as one JSON line.")
-def bench_cmd(hidden, steps, threads, backends, max_seconds, analyses, methods, alrnn, as_json):
-    """Milliseconds per training step (batch 256, L 9, AdamW) of each backend, with speed-ups and GFLOP/s;
-    with --analyses, per stage-2 step of each intervention and probe, with one thread and with all;
-    with --alrnn, per AL-RNN training step."""
-    from onionref import bench, bench_analyses
-
-    if alrnn:
-        if analyses or methods is not None or hidden is not None:
-            raise UserError("--alrnn takes none of --analyses, --methods, --hidden")
-        return _bench_alrnn(steps, threads, backends, as_json)
-    hiddens = parse_hidden(hidden or (DEFAULT_HIDDEN_ANALYSES if analyses else DEFAULT_HIDDEN))
+def bench_cmd(analyses, alrnn, sweep, hidden, steps, threads, backends, max_seconds, methods, workers, train_steps,
+              analysis_steps, as_json):
+    """Milliseconds per training step (batch 256, L 9, AdamW) of each backend, with speed-ups and GFLOP/s; with
+    --analyses per stage-2 step, with --alrnn per AL-RNN step, with --sweep the sweep engine's scaling."""
+    if analyses + alrnn + sweep > 1:
+        raise UserError("choose one of --analyses, --alrnn, --sweep")
+    only = {"--methods": (methods, analyses), "--hidden": (hidden, not (alrnn or sweep)),
+            "--workers": (workers, sweep), "--train-steps": (train_steps, sweep),
+            "--analysis-steps": (analysis_steps, sweep)}
+    for flag, (value, allowed) in only.items():
+        if value is not None and not allowed:
+            raise UserError(f"{flag} does not apply here (see onionref bench --help)")
     if steps < 1:
         raise UserError(f"--steps must be >= 1, got {steps}")
-    if threads is not None and not 1 <= threads <= 4 * (os.cpu_count() or 1):
-        raise UserError(f"--threads must be in 1..{4 * (os.cpu_count() or 1)}, got {threads}")
-    names = [b.strip() for b in backends.split(",") if b.strip()]
-    unknown = [b for b in names if b not in bench.BACKENDS]
-    if not names or unknown:
-        raise UserError(f"--backends takes a comma-separated subset of {','.join(bench.BACKENDS)}, got {backends!r}")
+    if threads is not None and not 1 <= threads <= MAX_THREADS:
+        raise UserError(f"--threads must be in 1..{MAX_THREADS}, got {threads}")
     if not max_seconds > 0:
         raise UserError(f"--max-seconds must be positive, got {max_seconds}")
-    if methods is not None and not analyses:
-        raise UserError("--methods only applies with --analyses")
-    which = [m.strip() for m in (methods or ",".join(bench_analyses.ANALYSES)).split(",") if m.strip()]
-    if not which or any(m not in bench_analyses.ANALYSES for m in which):
-        raise UserError(f"--methods takes a comma-separated subset of {','.join(bench_analyses.ANALYSES)}, "
-                        f"got {methods!r}")
     progress = None if as_json else (lambda msg: click.echo(f"timing {msg} ...", err=True))
-    if analyses:
-        res = bench_analyses.run(hiddens, which, [threads] if threads else None, steps=steps, backends=names,
-                                 max_seconds=max_seconds, progress=progress)
-        click.echo(to_json(res) if as_json else bench_analyses.format_table(res))
-        return
-    res = bench.run(hiddens, steps=steps, threads=threads, backends=names, max_seconds=max_seconds,
-                    progress=progress)
-    click.echo(to_json(res) if as_json else bench.format_table(res))
+    if sweep:
+        res, table = _sweep(workers or "1,2", 1000 if train_steps is None else train_steps,
+                            300 if analysis_steps is None else analysis_steps, progress)
+    elif alrnn:
+        from onionref.bench import alrnn as suite
+        res = suite.run(threads=threads, steps=steps, backends=_subset(backends, suite.BACKENDS, "--backends"),
+                        progress=progress)
+        table = suite.format_table
+    elif analyses:
+        from onionref.bench import analyses as suite
+        res = suite.run(parse_hidden(hidden or DEFAULT_HIDDEN_ANALYSES),
+                        _subset(methods or ",".join(suite.ANALYSES), suite.ANALYSES, "--methods"),
+                        [threads] if threads else None, steps=steps,
+                        backends=_subset(backends, ("numba", "numpy", "torch"), "--backends"),
+                        max_seconds=max_seconds, progress=progress)
+        table = suite.format_table
+    else:
+        from onionref.bench import training as suite
+        res = suite.run(parse_hidden(hidden or DEFAULT_HIDDEN), steps=steps, threads=threads,
+                        backends=_subset(backends, suite.BACKENDS, "--backends"), max_seconds=max_seconds,
+                        progress=progress)
+        table = suite.format_table
+    click.echo(to_json(res) if as_json else table(res))
 
 
-def _bench_alrnn(steps, threads, backends, as_json):
-    from onionref.alrnn import bench as alrnn_bench
+def _sweep(counts: str, train_steps: int, analysis_steps: int, progress):
+    from onionref.bench import sweep as suite
 
-    names = [b.strip() for b in backends.split(",") if b.strip()]
-    if steps < 1 or threads is not None and not 1 <= threads <= 4 * (os.cpu_count() or 1):
-        raise UserError(f"--steps must be >= 1 and --threads in 1..{4 * (os.cpu_count() or 1)}")
-    if not names or any(b not in alrnn_bench.BACKENDS for b in names):
-        raise UserError(f"--backends takes a comma-separated subset of {','.join(alrnn_bench.BACKENDS)}, "
-                        f"got {backends!r}")
-    progress = None if as_json else (lambda msg: click.echo(f"timing {msg} ...", err=True))
-    res = alrnn_bench.run(threads=threads, steps=steps, backends=names, progress=progress)
-    click.echo(to_json(res) if as_json else alrnn_bench.format_table(res))
+    try:
+        ns = [int(x) for x in counts.split(",")]
+    except ValueError:
+        raise UserError(f"--workers must be comma-separated integers, got {counts!r}") from None
+    if not ns or any(not 1 <= n <= MAX_THREADS for n in ns):
+        raise UserError(f"--workers takes counts in 1..{MAX_THREADS}, got {counts!r}")
+    for flag, v in (("--train-steps", train_steps), ("--analysis-steps", analysis_steps)):
+        if v < 1:
+            raise UserError(f"{flag} must be >= 1, got {v}")
+    progress_sweep = progress and (lambda msg: progress(f"a sweep on {msg}"))
+    return suite.run(ns, train_steps=train_steps, analysis_steps=analysis_steps,
+                     progress=progress_sweep), suite.format_table

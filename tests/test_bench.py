@@ -9,7 +9,8 @@ import sys
 
 import pytest
 
-from onionref import bench, bench_analyses
+from onionref.bench import analyses as bench_analyses
+from onionref.bench import training as bench
 from onionref.cli import main
 
 

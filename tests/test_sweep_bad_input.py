@@ -77,4 +77,4 @@ def test_unreachable_scheduler_through_the_real_command_is_one_line(root):
                                           (["--workers", "1,x"], "comma-separated integers"),
                                           (["--train-steps", "0"], "--train-steps must be >= 1")])
 def test_bench_sweep_bad_input_is_one_line(capsys, args, needle):
-    assert_one_line_error(*call_main(["bench-sweep"] + args, capsys), needle)
+    assert_one_line_error(*call_main(["bench", "--sweep"] + args, capsys), needle)

@@ -1,9 +1,9 @@
 """`onionref bench`: milliseconds per training step of the paper's model, numba vs numpy vs torch, in one run.
 
 A step is what stage 1 does 40,000 times: batch 256, every sequence of length 9 (so T = 9 encoder + 9 decoder
-steps = 18), encode, teacher-forced decode, cross-entropy, backward, AdamW (lr 1e-3, wd 0.1); bench_models.py
+steps = 18), encode, teacher-forced decode, cross-entropy, backward, AdamW (lr 1e-3, wd 0.1); models.py
 builds it for each backend (torch only if `import torch` works; it is never a dependency of onionref). Every
-backend gets the same thread count and its own worker process (see bench_models.py for why).
+backend gets the same thread count and its own worker process (see models.py for why).
 
 For each H, in turn for each backend: `warmup` untimed steps, then up to `steps` timed ones (fewer if that takes
 more than `max_seconds`); the reported time is the median step. Achieved GFLOP/s use the nominal count
@@ -21,8 +21,8 @@ from statistics import median
 
 import numpy as np
 
-from .bench_models import B, BACKENDS, L, worker
-from .errors import UserError
+from .models import B, BACKENDS, L, worker
+from ..errors import UserError
 
 T_TOTAL = 2 * L
 

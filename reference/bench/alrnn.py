@@ -19,7 +19,7 @@ import numpy as np
 from .. import adamw
 from ..cells import alrnn
 from ..tasks import addition
-from . import mar, model
+from ..alrnn import mar, model
 
 M, P, T, B, TAU, M_REG = 50, 5, 100, 128, 0.1, 25
 BACKENDS = ("numba", "numpy", "torch")

@@ -17,11 +17,11 @@ import torch.nn.functional as F
 from torch import nn
 from torch.nn.utils.parametrizations import orthogonal
 
-from .bench_analyses import sequences
-from .bench_models import B, L, N_SYMBOLS
-from .onion import seq2seq
-from .onion.interventions import corrupt
-from .tasks.repeat import epoch_batches, make_batch
+from .analyses import sequences
+from .models import B, L, N_SYMBOLS
+from ..onion import seq2seq
+from ..onion.interventions import corrupt
+from ..tasks.repeat import epoch_batches, make_batch
 
 C = N_SYMBOLS
 

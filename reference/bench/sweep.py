@@ -1,4 +1,4 @@
-"""`onionref bench-sweep`: how the sweep scales with workers, and what the engine costs per cell.
+"""`onionref bench --sweep`: how the sweep scales with workers, and what the engine costs per cell.
 
 For each worker count N the same fixed small grid is swept into a fresh directory on a new LocalCluster:
     wall_s        the whole sweep, cluster start included (what a user waits for)
@@ -21,13 +21,13 @@ from dataclasses import asdict
 from pathlib import Path
 
 from ..sweep.engine import connect, run_jobs
-from . import sweep
+from ..onion import sweep
 
 GRID = dict(hidden=(16,), variants=("ar", "noinput"), seeds=2, analyses=("onion", "probe-linear"))
 
 
 def _warm_up(tmp: Path, budget: sweep.Budget) -> None:
-    from .train import train
+    from ..onion.train import train
     small = sweep.Budget(**{**asdict(budget), "train_steps": 2, "eval_every": 1})
     train(small.train_config(GRID["hidden"][0], "ar", 0), tmp / "warm-up", progress=False)
 

@@ -5,8 +5,8 @@ of the method's training sequences (lengths uniform in 2..9, or all 9 for the li
 random corruption, the frozen model's encoder, the method's forward and backward, the checked AdamW update.
 The frozen model is a random seq2seq GRU of size H (the cost of a step does not depend on what the model learned).
     numba, numpy   onionref's own stage 2 with Frozen(backend=...)
-    torch          bench_torch_analyses.py: the same analysis as a competent PyTorch user writes it
-Every (backend, thread count) runs in its own worker process (bench_models.worker), as the training bench does.
+    torch          torch_analyses.py: the same analysis as a competent PyTorch user writes it
+Every (backend, thread count) runs in its own worker process (models.worker), as the training bench does.
 
 Nominal FLOP per step (the fraction of a core's limit reported next to the times), with G = H²·B·T̄ (T̄ = the
 mean length: 5.5, or 9 for the linear interventions) and the training bench's GRU convention (a step of one row costs
@@ -26,14 +26,14 @@ import os
 
 import numpy as np
 
-from . import adamw
-from .bench import _start_workers, measure_peak, stop_workers
-from .bench_models import B, L, N_SYMBOLS
-from .errors import UserError
-from .onion import methods, seq2seq
-from .onion.analysis import train_step
-from .onion.frozen import Frozen
-from .tasks.repeat import epoch_batches
+from .. import adamw
+from .training import _start_workers, measure_peak, stop_workers
+from .models import B, L, N_SYMBOLS
+from ..errors import UserError
+from ..onion import methods, seq2seq
+from ..onion.analysis import train_step
+from ..onion.frozen import Frozen
+from ..tasks.repeat import epoch_batches
 
 # `intervene --mode M` is timed as "M", `probe --kind K` as "probe-K"
 ANALYSES = methods.INTERVENTIONS + tuple("probe-" + k for k in methods.PROBES)
@@ -78,7 +78,7 @@ def nominal_flops(name: str, hidden: int) -> float:
 def onionref_step(backend: str, hidden: int, name: str, threads: int):
     """One stage-2 step of onionref's own `backend` (numba or numpy), as `analysis.run` takes it."""
     if backend == "numba":
-        from .cells import gru_numba
+        from ..cells import gru_numba
         gru_numba.set_threads(threads)
         gru_numba.pin_blas()
     model = seq2seq.init_params(hidden, N_SYMBOLS, N_SYMBOLS + 1, np.random.default_rng(0))
@@ -99,7 +99,7 @@ def onionref_step(backend: str, hidden: int, name: str, threads: int):
 
 
 def torch_step(hidden: int, name: str, threads: int):
-    from .bench_torch_analyses import make_step
+    from .torch_analyses import make_step
     return make_step(hidden, name, threads)
 
 

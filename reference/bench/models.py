@@ -16,9 +16,9 @@ import time
 
 import numpy as np
 
-from . import adamw
-from .onion import seq2seq
-from .tasks.repeat import make_batch
+from .. import adamw
+from ..onion import seq2seq
+from ..tasks.repeat import make_batch
 
 B, L, N_SYMBOLS = 256, 9, 30
 
@@ -40,7 +40,7 @@ def _numpy_like_step(loss_and_grads, hidden: int):
 
 
 def numba_step(hidden: int, threads: int):
-    from .cells import gru_numba
+    from ..cells import gru_numba
 
     gru_numba.set_threads(threads)
     gru_numba.pin_blas()
@@ -88,13 +88,13 @@ def worker(conn, backend: str, threads: int, suite: str = "train") -> None:
     """Serve timing requests for one backend: receives (args, warmup, steps, max_seconds), answers
     ("times", [seconds per step]) or ("error", message); None ends the worker. The step timed is
     make_step(*args, threads), make_step = BACKENDS[backend] of the suite: "train" (this file: args = (hidden,)) or
-    "analyses" (bench_analyses.py: args = (hidden, analysis))."""
+    "analyses" (analyses.py: args = (hidden, analysis))."""
     try:
         from threadpoolctl import threadpool_limits
 
         threadpool_limits(1 if backend == "numba" else threads, user_api="blas")
         if suite == "analyses":
-            from .bench_analyses import BACKENDS as table
+            from .analyses import BACKENDS as table
         else:
             table = BACKENDS
         make_step = table[backend]

@@ -1,0 +1,1 @@
+"""`onionref bench`: every measurement of the lab, each backend in its own worker process, ratios from one run."""
