@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .. import adamw, divergence, runs
+from .. import adamw, configs, divergence, runs
 from ..errors import UserError
 from .evaluate import evaluate, length_batches
 from ..plots import plot_run
@@ -38,14 +38,12 @@ class AnalysisConfig:
     seed: int = 0           # analysis-parameter init and batch order
 
     def validate(self) -> "AnalysisConfig":
-        for ok, msg in [(self.steps >= 1, f"--steps must be >= 1, got {self.steps}"),
-                        (self.batch >= 2 and self.batch % 2 == 0, f"--batch must be even and >= 2, got {self.batch}"),
-                        (self.lr > 0 and np.isfinite(self.lr), f"--lr must be positive, got {self.lr}"),
-                        (0 <= self.wd and self.lr * self.wd < 1, f"--wd must be >= 0 with lr·wd < 1, got {self.wd}"),
-                        (self.eval_every >= 1, f"--eval-every must be >= 1, got {self.eval_every}"),
-                        (self.seed >= 0, f"--seed must be >= 0, got {self.seed}")]:
-            if not ok:
-                raise UserError(msg)
+        configs.require([(self.steps >= 1, f"--steps must be >= 1, got {self.steps}"),
+                         (self.batch >= 2 and self.batch % 2 == 0, f"--batch must be even and >= 2, got {self.batch}"),
+                         (self.lr > 0 and np.isfinite(self.lr), f"--lr must be positive, got {self.lr}"),
+                         (0 <= self.wd and self.lr * self.wd < 1, f"--wd must be >= 0 with lr·wd < 1, got {self.wd}"),
+                         (self.eval_every >= 1, f"--eval-every must be >= 1, got {self.eval_every}"),
+                         (self.seed >= 0, f"--seed must be >= 0, got {self.seed}")])
         return self
 
 

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import os
 import time
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
 
-from .. import adamw, divergence, runs
+from .. import adamw, configs, divergence, runs
 from . import seq2seq
 from ..errors import UserError
 from .evaluate import evaluate
@@ -57,29 +57,13 @@ class TrainConfig:
             (self.n_train >= self.batch, f"the training set ({self.n_train}) must hold at least one batch"),
             (self.backend in ("numpy", "numba"), f"--backend must be numpy or numba, got {self.backend}"),
         ]
-        for ok, msg in checks:
-            if not ok:
-                raise UserError(msg)
+        configs.require(checks)
         return self
 
     @classmethod
     def from_dict(cls, d: dict) -> "TrainConfig":
         """A config from its JSON form; every key must be known and of its field's type."""
-        kinds = {f.name: type(getattr(cls(), f.name)) for f in fields(cls)}
-        unknown = set(d) - set(kinds)
-        if unknown:
-            raise UserError(f"config has unknown keys: {', '.join(sorted(unknown))}")
-        for k, v in d.items():
-            ok = isinstance(v, bool) if kinds[k] is bool else (
-                isinstance(v, (int, float)) and not isinstance(v, bool) if kinds[k] is float else
-                isinstance(v, kinds[k]) and not isinstance(v, bool))
-            if not ok:
-                raise UserError(f"config key {k!r} must be of type {kinds[k].__name__}, got {v!r:.40}")
-        try:
-            d = {k: float(v) if kinds[k] is float else v for k, v in d.items()}
-        except OverflowError:
-            raise UserError("config has a number too large for a float") from None
-        return cls(**d).validate()
+        return configs.from_dict(cls, d).validate()
 
 
 def loss_and_grads_fn(backend: str):
