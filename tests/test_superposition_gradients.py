@@ -4,7 +4,7 @@ seed axis; the matrix power's own gradient; and seed-vectorised losses equal to 
 from __future__ import annotations
 
 import numpy as np
-from hypothesis import given, settings, strategies as st
+from hypothesis import example, given, settings, strategies as st
 
 from gradcheck import assert_grad
 from onionref.cells.matrix_power import matrix_power_backward, matrix_power_forward
@@ -16,6 +16,8 @@ from onionref.tasks.delay_recall import delayed_targets, importance, seed_batche
 @given(model=st.sampled_from(MODELS), tied=st.booleans(), bias=st.booleans(), k=st.integers(0, 3),
        n_x=st.integers(1, 3), n_h=st.integers(1, 4), B=st.integers(1, 3), extra_T=st.integers(1, 3),
        n_seeds=st.sampled_from([None, 2]), seed=st.integers(0, 2**31))
+# a loss of about 5e5 (tied k = 2 at init scale 1.5): the centred difference itself is good to only ~1e-4 there
+@example(model="linear", tied=True, bias=True, k=2, n_x=3, n_h=1, B=1, extra_T=2, n_seeds=2, seed=3)
 def test_loss_gradients_match_finite_differences(model, tied, bias, k, n_x, n_h, B, extra_T, n_seeds, seed):
     cfg = ModelConfig(model, n_x, n_h, k, tied, bias)
     lead = () if n_seeds is None else (n_seeds,)
