@@ -1,11 +1,15 @@
-"""The superposition sweep without the engine: its job function is idempotent, aggregation picks the lowest-loss
-seed and finds the jump p, and the sweep figures are written."""
+"""The superposition sweep: its job function is idempotent, aggregation picks the lowest-loss seed and finds the
+jump p, the sweep figures are written; the command on a one-worker LocalCluster, and its bad input."""
 from __future__ import annotations
+
+import json
+
+import pytest
 
 from onionref.superposition import sweep
 from onionref.superposition.config import SuperConfig
 from onionref.superposition.sweep_figures import sweep_figures
-from runhelpers import strip_timing
+from runhelpers import run_cli, strip_timing
 
 BASE = SuperConfig(steps=8, batch=16, T=5, eval_every=4, eval_events=500)
 
@@ -48,10 +52,6 @@ def test_interference_free_and_jump():
 def test_sweep_command_on_the_engine(tmp_path):
     """`onionref superposition sweep` on a one-worker LocalCluster: summary, figures, run directories; another
     budget is refused with one line and exit 2 (that jobs redo nothing is tested above, without the engine)."""
-    import json
-
-    from runhelpers import run_cli
-
     out = tmp_path / "sw"
     args = ["superposition", "sweep", "--p", "0.5,0.1", "--k", "1", "--models", "ssm", "--seeds", "2", "--steps", "8",
             "--batch", "16", "--T", "5", "--eval-every", "4", "--eval-events", "500", "--workers", "1", "--out", out, "--json", "--quiet"]
@@ -68,17 +68,12 @@ def test_sweep_command_on_the_engine(tmp_path):
     assert other.returncode == 2 and len(other.stderr.strip().splitlines()) == 1 and "budget" in other.stderr
 
 
-import pytest  # noqa: E402
-
-
 @pytest.mark.parametrize("args, message", [
     (["--p", "0,0.5"], "--p must be in (0, 1]"), (["--k", "1,-1"], "--k must be"),
     (["--models", "linear,gru"], "--models must be"), (["--hidden", "0"], "--hidden must be"),
     (["--p", "a,b"], "comma-separated list of numbers"), (["--seeds", "0"], "--seeds must be"),
 ])
 def test_sweep_bad_input_is_one_line_and_exit_2(tmp_path, args, message):
-    from runhelpers import run_cli
-
     out = tmp_path / "never"
     r = run_cli(["superposition", "sweep", "--out", out, "--quiet", *args])
     assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1 and message in r.stderr

@@ -82,7 +82,7 @@ def aggregate(results: list[dict]) -> dict:
                                     "k_theta_deg": r["k_theta_deg"], "spectral_radius": r["spectral_radius"]}
                                    for r in sorted(rs, key=lambda r: r["seed"])]})
     jumps = []
-    for model, k in sorted({(r["model"], r["k"]) for r in rows}):
+    for model, k in sorted({(r["model"], r["k"]) for r in rows if r["interference_free"] is not None}):
         line = sorted((r for r in rows if r["model"] == model and r["k"] == k), key=lambda r: r["p"])
         jump = None
         for r in line:                      # from the sparsest p upwards: the last p of the unbroken sparse run
