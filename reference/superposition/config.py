@@ -2,9 +2,9 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 
-from ..errors import UserError
+from .. import configs
 from .model import MODELS, ModelConfig
 
 
@@ -62,22 +62,10 @@ class SuperConfig:
             (self.seed >= 0, f"--seed must be >= 0, got {self.seed}"),
             (self.backend in ("numba", "numpy"), f"--backend must be numba or numpy, got {self.backend!r}"),
         ]
-        for ok, msg in checks:
-            if not ok:
-                raise UserError(msg)
+        configs.require(checks)
         return self
 
     @classmethod
     def from_dict(cls, d: dict) -> "SuperConfig":
         """A config from its JSON form; every key must be known and of its field's type."""
-        kinds = {f.name: type(f.default) for f in fields(cls)}
-        if set(d) - set(kinds):
-            raise UserError(f"config has unknown keys: {', '.join(sorted(set(d) - set(kinds)))}")
-        for key, v in d.items():
-            want = kinds[key]
-            ok = (isinstance(v, bool) if want is bool else
-                  isinstance(v, (int, float)) and not isinstance(v, bool) if want is float else
-                  isinstance(v, want) and not isinstance(v, bool))
-            if not ok:
-                raise UserError(f"config key {key!r} must be of type {want.__name__}, got {v!r:.40}")
-        return cls(**{key: float(v) if kinds[key] is float else v for key, v in d.items()}).validate()
+        return configs.from_dict(cls, d).validate()
