@@ -13,10 +13,11 @@ MAR: τ = 0.1 (multitask 0.01) on the first M/2 units (the launchers' M_reg = M/
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 
 import numpy as np
 
+from .. import configs
 from ..errors import UserError
 from ..tasks import cognitive, copy as copy_task
 
@@ -90,23 +91,13 @@ class ALRNNConfig:
                         f"--delay {self.delay} does not fit --length {self.length} with --seq-len {self.seq_len} "
                         f"(the copy task needs length = 2·seq_len + 1 + delay = "
                         f"{copy_task.length(self.seq_len, self.delay)})")]
-        for ok, msg in checks:
-            if not ok:
-                raise UserError(msg)
+        configs.require(checks)
         return self
 
     @classmethod
     def from_dict(cls, d: dict) -> "ALRNNConfig":
         """A config from its JSON form (config.json); unknown keys or wrong types are a UserError."""
-        kinds = {f.name: type(f.default) for f in fields(cls)}
-        unknown = set(d) - set(kinds)
-        if unknown:
-            raise UserError(f"config has unknown keys: {', '.join(sorted(unknown))}")
-        for k, v in d.items():
-            num = isinstance(v, (int, float)) and not isinstance(v, bool)
-            if not (num if kinds[k] is float else isinstance(v, kinds[k]) and not isinstance(v, bool)):
-                raise UserError(f"config key {k!r} must be of type {kinds[k].__name__}, got {v!r:.40}")
-        return cls(**{k: float(v) if kinds[k] is float else v for k, v in d.items()}).validate()
+        return configs.from_dict(cls, d).validate()
 
 
 def resolve(task: str, given: dict) -> ALRNNConfig:
