@@ -185,6 +185,34 @@ def never_checkpointed(run_dir: Path) -> bool:
         return False
 
 
+def check_can_start(run_dir: Path, resume: bool, not_empty: str) -> None:
+    """Before anything is written: a resume needs a checkpoint; a fresh run needs a new or empty directory (or the
+    leftovers of a run that never reached its first checkpoint), else UserError(not_empty)."""
+    run_dir = Path(run_dir)
+    if resume and not (run_dir / "checkpoint.safetensors").exists():
+        raise UserError(f"nothing to resume in {run_dir} (no checkpoint.safetensors)")
+    if not resume and run_dir.exists() and not never_checkpointed(run_dir):
+        raise UserError(not_empty)
+
+
+def save_checkpoint(run_dir: Path, arrays: dict, opt: dict, meta: dict) -> None:
+    """RUN/checkpoint.safetensors: `arrays`, the AdamW moments of `opt` ("m.*", "v.*") and `meta` plus opt_step."""
+    save_arrays(Path(run_dir) / "checkpoint.safetensors", {**arrays, **{k: v for k, v in opt.items() if k != "step"}},
+                {**meta, "opt_step": opt["step"]})
+
+
+def load_checkpoint(run_dir: Path, int_keys=("step",)) -> tuple[dict, dict]:
+    """(arrays, meta) of RUN/checkpoint.safetensors, with meta's `int_keys` and opt_step as ints (a missing or
+    non-integer one is a one-line UserError naming the first of `int_keys`); shapes are the caller's to check."""
+    path = Path(run_dir) / "checkpoint.safetensors"
+    arrays, meta = load_arrays(path)
+    try:
+        meta.update({key: int(meta[key]) for key in (*int_keys, "opt_step")})
+    except (KeyError, ValueError):
+        raise UserError(f"corrupt checkpoint {path}: no {int_keys[0]}") from None
+    return arrays, meta
+
+
 def start_over(run_dir: Path, message: str) -> None:
     """Before a fresh (not resumed) run, under the lock: raise UserError(message) unless the directory is empty
     or holds only the leftovers of a run that never reached its first checkpoint; remove those."""

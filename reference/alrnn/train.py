@@ -64,26 +64,23 @@ def _check(arrays: dict, expect: dict, path: Path) -> None:
 
 
 def _save(run_dir, params, best, opt, epoch, best_epoch, best_score) -> None:
-    arrays = dict(params)
-    arrays.update({"best." + k: v for k, v in best.items()})
-    arrays.update({k: v for k, v in opt.items() if k != "step"})
-    meta = {"epoch": epoch, "opt_step": opt["step"], "best_epoch": best_epoch, "best_score": repr(best_score)}
-    runs.save_arrays(run_dir / "checkpoint.safetensors", arrays, meta)
+    runs.save_checkpoint(run_dir, {**params, **{"best." + k: v for k, v in best.items()}}, opt,
+                         {"epoch": epoch, "best_epoch": best_epoch, "best_score": repr(best_score)})
     runs.save_arrays(run_dir / "weights.safetensors", best, {"epoch": best_epoch})
 
 
 def _load(run_dir: Path, cfg: ALRNNConfig):
     path = run_dir / "checkpoint.safetensors"
-    arrays, meta = runs.load_arrays(path)
+    arrays, meta = runs.load_checkpoint(run_dir, ("epoch", "best_epoch"))
     expect = init_params(cfg)
     want = {**expect, **{"best." + k: v for k, v in expect.items()},
             **{p + k: v for k, v in expect.items() for p in ("m.", "v.")}}
     _check(arrays, want, path)
+    epoch, opt_step, best_epoch = meta["epoch"], meta["opt_step"], meta["best_epoch"]
     try:
-        epoch, opt_step, best_epoch = int(meta["epoch"]), int(meta["opt_step"]), int(meta["best_epoch"])
         best_score = float(meta["best_score"])
     except (KeyError, ValueError):
-        raise UserError(f"corrupt checkpoint {path}: no epoch") from None
+        raise UserError(f"corrupt checkpoint {path}: no best_score") from None
     if not 0 <= epoch <= cfg.epochs:
         raise UserError(f"checkpoint epoch {epoch} is outside 0..{cfg.epochs}")
     params = {k: arrays[k] for k in expect}
@@ -96,11 +93,8 @@ def train(cfg: ALRNNConfig, run_dir: Path, resume: bool = False, progress: bool 
     """Train (or resume) a run in `run_dir`; returns result.json's dict."""
     cfg.validate()
     run_dir = Path(run_dir)
-    if resume and not (run_dir / "checkpoint.safetensors").exists():
-        raise UserError(f"nothing to resume in {run_dir} (no checkpoint.safetensors)")
     not_empty = f"run directory {run_dir} is not empty; use --resume or another --out"
-    if not resume and run_dir.exists() and not runs.never_checkpointed(run_dir):
-        raise UserError(not_empty)
+    runs.check_can_start(run_dir, resume, not_empty)
     splits = {s: data.make_split(cfg, s) for s in ("train", "valid", "test")}
     run_dir.mkdir(parents=True, exist_ok=True)
     with runs.RunLock(run_dir), np.errstate(all="ignore"):

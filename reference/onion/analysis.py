@@ -77,20 +77,15 @@ def train_step(method, params, buffers, frozen, tokens, lengths, rng, opt, opt_c
 
 
 def _save_checkpoint(out_dir, params, buffers, opt, step):
-    arrays = {**params, **{"buffer." + k: v for k, v in buffers.items()},
-              **{k: v for k, v in opt.items() if k != "step"}}
-    runs.save_arrays(out_dir / "checkpoint.safetensors", arrays, {"step": step, "opt_step": opt["step"]})
+    runs.save_checkpoint(out_dir, {**params, **{"buffer." + k: v for k, v in buffers.items()}}, opt, {"step": step})
     runs.save_arrays(out_dir / "params.safetensors", {**params, **buffers}, {"step": step})
 
 
 def _load_checkpoint(out_dir, params, buffers, steps):
     """(params, buffers, opt, step) from out_dir's checkpoint, checked against the freshly initialised shapes."""
     path = out_dir / "checkpoint.safetensors"
-    arrays, meta = runs.load_arrays(path)
-    try:
-        step, opt_step = int(meta["step"]), int(meta["opt_step"])
-    except (KeyError, ValueError):
-        raise UserError(f"corrupt checkpoint {path}: no step") from None
+    arrays, meta = runs.load_checkpoint(out_dir)
+    step, opt_step = meta["step"], meta["opt_step"]
     want = {**{k: v.shape for k, v in params.items()}, **{"buffer." + k: v.shape for k, v in buffers.items()},
             **{p + k: v.shape for k, v in params.items() for p in ("m.", "v.")}}
     if set(arrays) != set(want) or any(arrays[k].shape != s for k, s in want.items()):
@@ -108,11 +103,8 @@ def run(method, frozen, model_cfg, cfg: AnalysisConfig, out_dir: Path, name: str
 
     cfg.validate()
     out_dir = Path(out_dir)
-    if resume and not (out_dir / "checkpoint.safetensors").exists():
-        raise UserError(f"nothing to resume in {out_dir} (no checkpoint.safetensors)")
     not_empty = f"{out_dir} already holds an analysis; use --resume, or remove it to run again"
-    if not resume and out_dir.exists() and not runs.never_checkpointed(out_dir):
-        raise UserError(not_empty)
+    runs.check_can_start(out_dir, resume, not_empty)
     try:
         train = load_set(method.train_set, model_cfg.symbols, model_cfg.min_len, model_cfg.max_len,
                          model_cfg.n_train)

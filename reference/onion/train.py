@@ -143,18 +143,13 @@ def check_shapes(got: dict, expect: dict, path: Path) -> None:
 
 
 def _save_checkpoint(run_dir: Path, params: dict, opt: dict, step: int) -> None:
-    arrays = dict(params)
-    arrays.update({k: v for k, v in opt.items() if k != "step"})
-    runs.save_arrays(run_dir / "checkpoint.safetensors", arrays, {"step": step, "opt_step": opt["step"]})
+    runs.save_checkpoint(run_dir, params, opt, {"step": step})
     runs.save_arrays(run_dir / "weights.safetensors", params, {"step": step})
 
 
 def _load_checkpoint(run_dir: Path, cfg: TrainConfig):
-    arrays, meta = runs.load_arrays(run_dir / "checkpoint.safetensors")
-    try:
-        step, opt_step = int(meta["step"]), int(meta["opt_step"])
-    except (KeyError, ValueError):
-        raise UserError(f"corrupt checkpoint {run_dir / 'checkpoint.safetensors'}: no step") from None
+    arrays, meta = runs.load_checkpoint(run_dir)
+    step, opt_step = meta["step"], meta["opt_step"]
     params = {k: v for k, v in arrays.items() if not k.startswith(("m.", "v."))}
     check_shapes(params, _expected_params(cfg, params, run_dir / "checkpoint.safetensors"),
                  run_dir / "checkpoint.safetensors")
@@ -173,12 +168,8 @@ def train(cfg: TrainConfig, run_dir: Path, resume: bool = False, progress: bool 
     """Train (or resume) a run in `run_dir`; returns the final result dict (also written to result.json)."""
     cfg.validate()
     run_dir = Path(run_dir)
-    if resume:
-        if not (run_dir / "checkpoint.safetensors").exists():
-            raise UserError(f"nothing to resume in {run_dir} (no checkpoint.safetensors)")
     not_empty = f"run directory {run_dir} is not empty; use --resume or another --out"
-    if not resume and run_dir.exists() and not runs.never_checkpointed(run_dir):
-        raise UserError(not_empty)
+    runs.check_can_start(run_dir, resume, not_empty)
     data = load_data(cfg)  # before anything is written: a bad size fails on a clean directory
     run_dir.mkdir(parents=True, exist_ok=True)
     # Divergence is caught by explicit finiteness checks; numpy's overflow warnings would only add noise.

@@ -29,20 +29,15 @@ def seed_params(params: dict, i: int) -> dict:
 
 
 def _save_checkpoint(run_dir: Path, params: dict, opt: dict, step: int) -> None:
-    arrays = dict(params)
-    arrays.update({k: v for k, v in opt.items() if k != "step"})
-    runs.save_arrays(run_dir / "checkpoint.safetensors", arrays, {"step": step, "opt_step": opt["step"]})
+    runs.save_checkpoint(run_dir, params, opt, {"step": step})
     runs.save_arrays(run_dir / "weights.safetensors", params, {"step": step})
 
 
 def _load_checkpoint(run_dir: Path, cfg: SuperConfig):
     """(params, opt, step) of one seed, each array checked against the shapes the config implies."""
     path = run_dir / "checkpoint.safetensors"
-    arrays, meta = runs.load_arrays(path)
-    try:
-        step, opt_step = int(meta["step"]), int(meta["opt_step"])
-    except (KeyError, ValueError):
-        raise UserError(f"corrupt checkpoint {path}: no step") from None
+    arrays, meta = runs.load_checkpoint(run_dir)
+    step, opt_step = meta["step"], meta["opt_step"]
     expect = init_params(cfg.model_config(), np.random.default_rng(0))
     want = set(expect) | {pre + k for k in expect for pre in ("m.", "v.")}
     if set(arrays) != want:
