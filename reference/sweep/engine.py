@@ -172,6 +172,7 @@ def _run_on(client, jobs: list[Job], progress: bool, desc: str, timings: dict | 
                     failed[key_of[f.key]] = f.exception()
                 bar.update(1)
             busy = [key_of.get(k, str(k)) for k in _executing_keys(client)]
+            busy = [k for k in busy if k not in results and k not in failed]   # the scheduler's view lags a little
             n_done = sum(all(k in results or k in failed for k in ks) for ks in cells.values())
             bar.set_postfix_str(f"cells {n_done}/{len(cells)}" + ("; on: " + ", ".join(sorted(busy)) if busy else ""),
                                 refresh=True)
