@@ -9,24 +9,16 @@ from dataclasses import asdict
 from onionref import runs
 from onionref.alrnn import sweep
 from onionref.alrnn.config import resolve
-from onionref.cli import main
+from runhelpers import call_main
 
 TINY = ["--task", "context", "--length", "6", "--epochs", "2", "--n-train", "32", "--hidden", "4", "--seeds", "2",
         "--P", "0,2", "--workers", "1", "--quiet"]
 
 
-def cli(args, capsys):
-    try:
-        rc = main([str(a) for a in args])
-    except SystemExit as e:
-        rc = e.code
-    out = capsys.readouterr()
-    return rc or 0, out.out, out.err
-
 
 def test_sweep_runs_the_grid_and_is_idempotent(tmp_path, capsys):
     out = tmp_path / "sw"
-    rc, stdout, err = cli(["alrnn", "sweep", *TINY, "--out", out, "--json"], capsys)
+    rc, stdout, err = call_main(["alrnn", "sweep", *TINY, "--out", out, "--json"], capsys)
     assert rc == 0, err
     summary = json.loads(stdout.strip().splitlines()[-1])
     assert [r["P"] for r in summary["rows"]] == [0, 2]
@@ -44,11 +36,11 @@ def test_sweep_runs_the_grid_and_is_idempotent(tmp_path, capsys):
     assert again == runs.read_json(out / names[0] / "result.json")
     assert (out / names[0] / "weights.safetensors").stat().st_mtime_ns == stamp
     # --collect reports the finished runs without the engine: the same summary.
-    rc, stdout2, err = cli(["alrnn", "sweep", *TINY, "--out", out, "--json", "--collect"], capsys)
+    rc, stdout2, err = call_main(["alrnn", "sweep", *TINY, "--out", out, "--json", "--collect"], capsys)
     assert rc == 0, err
     assert json.loads(stdout2.strip().splitlines()[-1]) == summary
     args = [a if a != "2" else "3" for a in TINY]                     # --epochs 3 (and --seeds 3): another budget
-    rc, _, err = cli(["alrnn", "sweep", *args, "--out", out], capsys)
+    rc, _, err = call_main(["alrnn", "sweep", *args, "--out", out], capsys)
     assert rc == 2 and "another budget" in err and len(err.strip().splitlines()) == 1
 
 

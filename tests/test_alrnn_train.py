@@ -16,26 +16,17 @@ import pytest
 
 from onionref.alrnn.config import resolve
 from onionref.alrnn.train import train
-from onionref.cli import main
-from runhelpers import arrays_of, assert_same_arrays, strip_timing
+from runhelpers import arrays_of, call_main, assert_same_arrays, strip_timing
 from onionref import runs
 
 TINY = ["--epochs", "4", "--eval-every", "2", "--n-train", "96", "--n-test", "40", "--batch", "32", "--quiet"]
 
 
-def cli(args, capsys):
-    try:
-        rc = main([str(a) for a in args])
-    except SystemExit as e:
-        rc = e.code
-    out = capsys.readouterr()
-    return rc or 0, out.out, out.err
-
 
 @pytest.mark.parametrize("task,extra", [("addition", ["--length", "12"]), ("context", ["--length", "10", "--n-valid", "20"]),
                                          ("copy", ["--seq-len", "2", "--delay", "3"]), ("multitask", [])])
 def test_train_json_and_run_directory(tmp_path, capsys, task, extra):
-    rc, out, err = cli(["alrnn", "train", "--task", task, "--hidden", "6", "--P", "2", *extra, *TINY,
+    rc, out, err = call_main(["alrnn", "train", "--task", task, "--hidden", "6", "--P", "2", *extra, *TINY,
                         "--out", tmp_path / "r", "--json"], capsys)
     assert rc == 0, err
     res = json.loads(out.strip().splitlines()[-1])
@@ -46,7 +37,7 @@ def test_train_json_and_run_directory(tmp_path, capsys, task, extra):
     for f in ("config.json", "metrics.jsonl", "weights.safetensors", "checkpoint.safetensors", "result.json",
               "curves.png", "DONE"):
         assert (tmp_path / "r" / f).exists(), f
-    rc, out, err = cli(["alrnn", "regions", tmp_path / "r", "--json"], capsys)
+    rc, out, err = call_main(["alrnn", "regions", tmp_path / "r", "--json"], capsys)
     assert rc == 0, err
     reg = json.loads(out.strip().splitlines()[-1])
     assert reg["codes_used"] == res["codes_used"] <= 2 ** 2
@@ -97,14 +88,14 @@ def test_numpy_and_numba_backends_agree(tmp_path):
     (["--task", "multitask", "--length", "40"], "does not apply"),
 ])
 def test_bad_input_is_one_line_and_exit_2(tmp_path, capsys, args, msg):
-    rc, out, err = cli(["alrnn", "train", *args, "--out", tmp_path / "bad", "--quiet"], capsys)
+    rc, out, err = call_main(["alrnn", "train", *args, "--out", tmp_path / "bad", "--quiet"], capsys)
     assert rc == 2 and msg in err and len(err.strip().splitlines()) == 1 and "Traceback" not in err
     assert not (tmp_path / "bad").exists()
 
 
 def test_regions_on_a_bad_run_directory(tmp_path, capsys):
-    rc, _, err = cli(["alrnn", "regions", tmp_path / "nope"], capsys)
+    rc, _, err = call_main(["alrnn", "regions", tmp_path / "nope"], capsys)
     assert rc == 2 and len(err.strip().splitlines()) == 1
     (tmp_path / "half").mkdir()
-    rc, _, err = cli(["alrnn", "regions", tmp_path / "half"], capsys)
+    rc, _, err = call_main(["alrnn", "regions", tmp_path / "half"], capsys)
     assert rc == 2 and "DONE" in err
