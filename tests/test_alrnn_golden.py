@@ -8,13 +8,13 @@
 from __future__ import annotations
 
 import importlib.util
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from gradcheck import rel_err
+from runhelpers import load_oracle
 from onionref.alrnn import mar, readout
 from onionref.cells import alrnn
 from onionref.tasks.trials import Trials
@@ -67,11 +67,7 @@ def test_numpy_alrnn_matches_the_torch_oracle(name):
 
 @pytest.mark.skipif(importlib.util.find_spec("torch") is None, reason="torch (the oracle) is not installed")
 def test_fixtures_are_what_the_oracle_writes_today():
-    sys.path.insert(0, str(GOLDEN))
-    try:
-        import make_golden_alrnn as oracle
-    finally:
-        sys.path.remove(str(GOLDEN))
+    oracle = load_oracle("make_golden_alrnn")
     for i, (name, spec) in enumerate(oracle.CASES.items()):
         fresh, stored = oracle.make_case(100 + i, *spec), load(name)
         assert set(fresh) == set(stored)

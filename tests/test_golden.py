@@ -8,7 +8,6 @@
 """
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 import numpy as np
@@ -16,6 +15,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from gradcheck import rel_err
+from runhelpers import load_oracle
 from onionref import adamw
 from onionref.onion import seq2seq
 from onionref.cells import gru
@@ -117,10 +117,7 @@ def test_gru_matches_fixture():
 @pytest.fixture(scope="module")
 def oracle():
     pytest.importorskip("torch")
-    spec = importlib.util.spec_from_file_location("make_golden", GOLDEN / "make_golden.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_oracle("make_golden")
 
 
 @settings(max_examples=8)

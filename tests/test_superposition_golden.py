@@ -3,7 +3,6 @@ loss, every gradient and a 5-step Adam trajectory, for the three models tied and
 the live oracle on hypothesis-chosen shapes), and the fixtures are what the oracle writes today."""
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 import numpy as np
@@ -11,6 +10,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from gradcheck import rel_err
+from runhelpers import load_oracle
 from onionref import adamw
 from onionref.superposition.model import MODELS, ModelConfig, loss_and_grads
 from onionref.tasks.delay_recall import delayed_targets
@@ -67,10 +67,7 @@ def test_matches_fixture(name):
 @pytest.fixture(scope="module")
 def oracle():
     pytest.importorskip("torch")
-    spec = importlib.util.spec_from_file_location("make_golden_superposition", GOLDEN / "make_golden_superposition.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_oracle("make_golden_superposition")
 
 
 @settings(max_examples=10)
