@@ -205,10 +205,16 @@ def time_limit(seconds: float):
 
 
 def load_oracle(name: str):
-    """The torch oracle script golden/<name>.py as a module (the scripts are not a package)."""
+    """The torch oracle script golden/<name>.py as a module. The scripts are not a package and run from their folder
+    (one imports a sibling), so golden/ is on sys.path while the script loads."""
     import importlib.util
 
-    spec = importlib.util.spec_from_file_location(name, Path(__file__).resolve().parents[1] / "golden" / f"{name}.py")
+    golden = str(Path(__file__).resolve().parents[1] / "golden")
+    spec = importlib.util.spec_from_file_location(name, Path(golden) / f"{name}.py")
     mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
+    sys.path.insert(0, golden)
+    try:
+        spec.loader.exec_module(mod)
+    finally:
+        sys.path.remove(golden)
     return mod
