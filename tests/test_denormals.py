@@ -65,3 +65,28 @@ def test_alrnn_kernels_leave_no_thread_with_a_changed_mxcsr(n_threads):
             assert _worker_mxcsr(n_threads) == [before] * (n_threads - 1)
     finally:
         alrnn_numba.set_threads(old)
+
+
+@pytest.mark.parametrize("n_threads", [1, 2])
+def test_alrnn_kernels_flush_on_every_chunk_where_numpy_keeps_the_denormal(n_threads):
+    # M 1, P 0, T 2, one row per chunk: z_0 = C s_0 = 1e-30, z_1 = W z_0 = 1e-40 (denormal); backward from
+    # dL/dz_1 = 1e-30: dL/dz_0 = W·1e-30 = 1e-40 reaches dC through s_0 = 1 (s_1 = 0).
+    p = {"A": np.zeros(0, np.float32), "W": np.full((1, 1), 1e-10, np.float32),
+         "C": np.full((1, 1), 1e-30, np.float32), "h": np.zeros(1, np.float32)}
+    s = np.zeros((2, 2, 1), np.float32)
+    s[0] = 1
+    dzs = np.zeros((2, 2, 1), np.float32)
+    dzs[1] = 1e-30
+    zs_ref, cache = alrnn.forward(s, np.zeros((2, 1), np.float32), p)
+    dC_ref = alrnn.backward(dzs, cache)[2]["C"]
+    assert zs_ref.dtype == np.float32 and np.all((zs_ref[1] > 0) & (zs_ref[1] < np.finfo(np.float32).tiny))
+    assert 0 < dC_ref[0, 0] < np.finfo(np.float32).tiny
+    old = alrnn_numba.get_threads()
+    alrnn_numba.set_threads(n_threads)
+    try:
+        zs = alrnn_numba.forward(s, p)
+        g = alrnn_numba.backward(dzs, zs, s, p)
+    finally:
+        alrnn_numba.set_threads(old)
+    assert np.array_equal(zs[0], zs_ref[0]) and np.all(zs[1] == 0)
+    assert g["C"][0, 0] == 0 and g["h"][0] == dzs[1].sum()
