@@ -1,6 +1,11 @@
 """jit/denormals.py: FTZ | DAZ inside a Numba kernel flushes denormals, and no thread is left with a changed MXCSR."""
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 from numba import njit
@@ -90,3 +95,44 @@ def test_alrnn_kernels_flush_on_every_chunk_where_numpy_keeps_the_denormal(n_thr
         alrnn_numba.set_threads(old)
     assert np.array_equal(zs[0], zs_ref[0]) and np.all(zs[1] == 0)
     assert g["C"][0, 0] == 0 and g["h"][0] == dzs[1].sum()
+
+
+# Run in a child process: the parent (pytest, with torch loaded) must not start Numba's OpenMP threading layer.
+_PRANGE = """
+import json
+import numpy as np, numba
+from numba import njit, prange
+from onionref.jit import denormals as d
+
+@njit(parallel=True)
+def flush(a, b, out, inside):
+    for i in prange(out.shape[0]):
+        old = d.flush_denormals()
+        out[i] = a[i] * b[i]
+        inside[i] = d.mxcsr()
+        d.restore_mxcsr(old)
+
+@njit(parallel=True)
+def read(out):
+    for i in prange(out.shape[0]):
+        out[i] = d.mxcsr()
+
+n = 64
+a = np.full(n, 1e-20, np.float32)
+out, inside, after = np.ones(n, np.float32), np.zeros(n, np.uint32), np.zeros(n, np.uint32)
+before = int(d.mxcsr())
+flush(a, a, out, inside)
+read(after)
+print(json.dumps({"layer": numba.threading_layer(), "threads": numba.get_num_threads(), "out": out.tolist(),
+                  "inside": inside.tolist(), "after": after.tolist(), "before": before, "caller": int(d.mxcsr())}))
+"""
+
+
+def test_flush_per_prange_iteration_under_numbas_threading_layer():
+    env = {**os.environ, "NUMBA_NUM_THREADS": "2"}
+    res = json.loads(subprocess.run([sys.executable, "-c", _PRANGE], env=env, capture_output=True, text=True,
+                                    check=True).stdout.splitlines()[-1])
+    assert res["layer"] in ("omp", "tbb", "workqueue") and res["threads"] == 2
+    assert all(x == 0 for x in res["out"]) and all(x & 0x8040 == 0x8040 for x in res["inside"])
+    before = res["before"] & CONTROL       # every thread of Numba's pool, and the caller, as they were
+    assert all(x & CONTROL == before for x in res["after"]) and res["caller"] & CONTROL == before

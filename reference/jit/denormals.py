@@ -12,6 +12,9 @@ previous MXCSR; `restore_mxcsr(old)` writes it back. They compile to the `stmxcs
 several threads (jit/threads.py runs one batch chunk per thread; no Numba `prange` here) calls the pair at the
 start and the end of each chunk's body, and BLAS called in between (pinned to the calling thread) flushes too.
 No thread and no caller is left with a changed MXCSR (tests/test_denormals.py reads it before and after).
+The fast paths start no Numba threading layer (`numba.threading_layer()` stays uninitialised); under one (`prange`,
+here the "omp" layer) the pair works per iteration the same way: checked once, every iteration flushed and every pool
+thread's MXCSR unchanged afterwards.
 
 Numerics: flushing replaces numbers below 1.18e-38 by zero. Where they only ever enter sums next to normal-range
 numbers they change nothing at float32 precision; they can change a result only where a denormal would have been
