@@ -159,7 +159,7 @@ def markdown(sweep_dir: Path, data: dict, rows: list, figures: list) -> str:
     n_grid = int(np.prod([len(grid.get(k, [])) for k in ("hidden", "variant", "seed")])) if grid else 0
     out = [f"# Onion paper: report of `{Path(sweep_dir).name}`", "",
            f"Grid: {runs.to_json(grid)}  ", f"Budget: {runs.to_json(rec.get('budget', {}))}  ",
-           f"Finished cells: {len(cells)} of {n_grid}. Cells show mean ± std over seeds (std with ddof 1) and n; "
+           f"Finished cells: {len(cells)} ({n_grid} in the grid; a directory may also hold cells it adopted). Cells show mean ± std over seeds (std with ddof 1) and n; "
            "*model* is the GRU's own exact-match accuracy on the analysis's split (mean over the same seeds); rows "
            "marked *paper* are the paper's published values (spec §7; presumably its autoregressive rows; "
            "only those that could be recovered).", "",
