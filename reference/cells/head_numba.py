@@ -60,12 +60,21 @@ def cross_entropy_chunk(lt, target, msk, b0, inv_n, dlt):
     C, n = lt.shape
     Td = target.shape[0]
     bc = n // max(Td, 1)
-    m, s, w = np.empty(n, _F), np.empty(n, _F), np.empty(n, _F)
+    w = np.empty(n, _F)
     y = np.empty(n, np.int64)
     for t in range(Td):
         for b in range(bc):
             y[t * bc + b] = target[t, b0 + b]
             w[t * bc + b] = _F(inv_n) if msk[t, b0 + b] else _F(0.0)
+    return cross_entropy_columns(lt, y, w, dlt)
+
+
+@njit(**JIT)
+def cross_entropy_columns(lt, y, w, dlt):
+    """Σ_i w_i·(logsumexp(lt[:, i]) − lt[y_i, i]) over the columns with w_i ≠ 0 (float64), and
+    dlt[:, i] = w_i·(softmax(lt[:, i]) − onehot(y_i)).   lt, dlt [C, n]; y [n] class ids; w [n] float32 weights."""
+    n = lt.shape[1]
+    m, s = np.empty(n, _F), np.empty(n, _F)
     _column_max(lt, m)
     _exp_and_sum(lt, m, dlt, s)
     total = 0.0
