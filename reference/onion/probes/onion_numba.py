@@ -20,8 +20,8 @@ from numba import njit
 from ...cells.gru_numba_kernels import JIT
 from ...cells.head_numba import cross_entropy_columns, head_backward_chunk, head_forward_chunk
 from ...jit import blas, math32
-from ...cells import gru_numba_kernels, head_numba
-from ...jit.blas import gemm
+from ...cells import dense_numba, gru_numba_kernels, head_numba
+from ...cells.dense_numba import linear_relu_backward, linear_relu_forward
 from ...jit.cache import drop_stale_cache
 from ...jit.threads import chunk_bounds, pin_blas, run_chunks, workspace
 
@@ -126,12 +126,7 @@ def probe_chunk(c, bounds, starts, h, E, sc, target, mask, lnw, lnb, w1, c1, w2,
     y_c, inv_c = y[i0:i1], inv[i0:i1]
     _peel(b0, b1, h, E, sc, target, mask, hs_c, y_c)
     _layer_norm(hs_c, lnw, lnb, xhat_c, inv_c, x_c)
-    for i in range(n):
-        r_c[i, :] = c1
-    gemm(False, True, _F(1.0), x_c, w1, _F(1.0), r_c)
-    for i in range(n):
-        for j in range(H):
-            r_c[i, j] = max(r_c[i, j], _F(0.0))
+    linear_relu_forward(x_c, w1, c1, r_c)
     head_forward_chunk(r_c, w2, c2, lt_c)
     _exact_match(b0, b1, mask, lt_c, y_c, correct)
     wts = np.full(n, _F(inv_n))
@@ -140,16 +135,7 @@ def probe_chunk(c, bounds, starts, h, E, sc, target, mask, lnw, lnb, w1, c1, w2,
         return
     # backward: the head, the ReLU, Linear 1, LayerNorm, the peeling; hs_c and x_c are reused for gradients
     head_backward_chunk(dlt_c, w2, r_c, dr, dw2_c[c], db2_c[c], True)
-    for i in range(n):
-        for j in range(H):
-            dr[i, j] = dr[i, j] if r_c[i, j] > 0 else _F(0.0)
-    gemm(True, False, _F(1.0), dr, x_c, _F(0.0), dw1_c[c])
-    for j in range(H):
-        db1_c[c, j] = 0
-    for i in range(n):
-        for j in range(H):
-            db1_c[c, j] += dr[i, j]
-    gemm(False, False, _F(1.0), dr, w1, _F(0.0), x_c)  # x_c := d LN output
+    linear_relu_backward(dr, r_c, x_c, w1, dw1_c[c], db1_c[c], x_c, True)  # x_c := d LN output (read first)
     dlnw_c[c, :] = 0
     dlnb_c[c, :] = 0
     _layer_norm_backward(x_c, xhat_c, inv_c, lnw, hs_c, dlnw_c[c], dlnb_c[c])  # hs_c := d h
@@ -208,4 +194,4 @@ def loss_and_grads(params, sc, h, target, mask, need_grad: bool = True):
     return float(loss_c.sum()), correct, ({k: v.sum(axis=0) for k, v in per_chunk.items()} if need_grad else None)
 
 
-drop_stale_cache([math32, blas, gru_numba_kernels, head_numba, sys.modules[__name__]])
+drop_stale_cache([math32, blas, gru_numba_kernels, head_numba, dense_numba, sys.modules[__name__]])
