@@ -16,8 +16,8 @@ import numpy as np
 from numba import njit
 
 from .gru_numba_kernels import JIT, chunk_view, copy2, gru_backward_chunk, gru_forward_chunk
-from .head_numba import (cross_entropy_chunk, head_backward_chunk, head_forward_chunk, logits_from_batch,
-                         logits_to_batch)
+from .head_numba import (cross_entropy_chunk, exact_match_chunk, head_backward_chunk, head_forward_chunk,
+                         logits_from_batch, logits_to_batch)
 from ..jit.blas import gemm
 
 
@@ -108,12 +108,16 @@ def backward_chunk(c, bounds, whh, wo, enc_in, mask, dec_in, target, inv_n, use_
 @njit(**JIT)
 def train_chunk(c, bounds, table, whh, bhh, wo, bo, enc_in, mask, dec_in, target, inv_n, h0, param_grads, hold_dec,
                 hall, gates, gh, logits_c, logits_out, h_enc, dlogits_c, dhs, dh, dgh, dh0,
-                loss_c, dtable_c, dbhh_c, dwhh_c, dwo_c, dbo_c):
+                loss_c, dtable_c, dbhh_c, dwhh_c, dwo_c, dbo_c, correct):
     """Forward and backward of chunk c from the cross-entropy: `forward_chunk`, then `backward_chunk` (one task per
     thread and step, so the threads meet once a step). A training step (param_grads), or stage 2's decode of an
-    edited state h0 (Te = 0, mask [Td, B]: only the loss, the logits and dh0; hold_dec as in forward_chunk)."""
+    edited state h0 (Te = 0, mask [Td, B]: only the loss, the logits and dh0; hold_dec as in forward_chunk).
+    Also correct [B] (rows b0..b1): the exact match of the logits against target over the mask."""
     forward_chunk(c, bounds, table, whh, bhh, wo, bo, enc_in, mask, dec_in, h0, hold_dec,
                   hall, gates, gh, logits_c, logits_out, h_enc)
+    b0, b1, Td, C = bounds[c], bounds[c + 1], dec_in.shape[0], wo.shape[0]
+    lt = chunk_view(logits_c, np.int64(1), b0, b1, Td * C)[0].reshape((C, Td * (b1 - b0)))
+    exact_match_chunk(lt, target, mask, b0, correct)
     backward_chunk(c, bounds, whh, wo, enc_in, mask, dec_in, target, inv_n, np.bool_(True), logits_out[:0],
                    param_grads, hold_dec, hall, gates, logits_c, dlogits_c, dhs, dh, dgh, dh0,
                    loss_c, dtable_c, dbhh_c, dwhh_c, dwo_c, dbo_c)

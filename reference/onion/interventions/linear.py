@@ -11,7 +11,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..seq2seq import exact_match
 from ...tasks.repeat import make_batch
 from . import autosegment, corrupt, gumbel
 
@@ -46,8 +45,7 @@ class LinearIntervention:
             h_base, h_src = h[:len(lengths)], h[len(lengths):]
         noise = gumbel.sample_noise(params["M"].shape, rng) if train else None
         h_new, reg, c = autosegment.forward(params, buffers["base"], h_base, h_src, m, noise)
-        loss, dh, logits = frozen.decode(h_new.astype(frozen.dtype), orig.dec_in, orig.target, orig.mask, train)
-        correct = exact_match(logits, orig.target, orig.mask)
+        loss, dh, _, correct = frozen.decode(h_new.astype(frozen.dtype), orig.dec_in, orig.target, orig.mask, train)
         return loss + reg, correct, (c, dh, params["M"].dtype)
 
     def backward(self, cache):

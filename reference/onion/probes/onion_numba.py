@@ -18,7 +18,7 @@ import numpy as np
 from numba import njit
 
 from ...cells.gru_numba_kernels import JIT
-from ...cells.head_numba import cross_entropy_columns, head_backward_chunk, head_forward_chunk
+from ...cells.head_numba import argmax_columns, cross_entropy_columns, head_backward_chunk, head_forward_chunk
 from ...jit import blas, math32
 from ...cells import dense_numba, gru_numba_kernels, head_numba
 from ...cells.dense_numba import linear_relu_backward, linear_relu_forward
@@ -147,17 +147,14 @@ def probe_chunk(c, bounds, starts, h, E, sc, target, mask, lnw, lnb, w1, c1, w2,
 @njit(**JIT)
 def _exact_match(b0, b1, mask, lt, y, correct):
     """correct[b] = every valid position's argmax (the first maximum) is its target, for rows b0..b1."""
-    T, C = mask.shape[0], lt.shape[0]
+    best = np.empty(y.shape[0], np.int64)
+    argmax_columns(lt, best)
     i = 0
     for b in range(b0, b1):
         ok = True
-        for t in range(T):
+        for t in range(mask.shape[0]):
             if mask[t, b]:
-                best = 0
-                for k in range(1, C):
-                    if lt[k, i] > lt[best, i]:
-                        best = k
-                ok = ok and best == y[i]
+                ok = ok and best[i] == y[i]
                 i += 1
         correct[b] = ok
 

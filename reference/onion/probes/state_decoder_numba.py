@@ -16,7 +16,7 @@ from numba import njit
 from ...cells import dense_numba, gru_numba_kernels, head_numba
 from ...cells.dense_numba import linear_relu_backward, linear_relu_forward
 from ...cells.gru_numba_kernels import JIT, copy2
-from ...cells.head_numba import cross_entropy_columns, head_backward_chunk, head_forward_chunk
+from ...cells.head_numba import argmax_columns, cross_entropy_columns, head_backward_chunk, head_forward_chunk
 from ...jit import blas, math32
 from ...jit.cache import drop_stale_cache
 from ...jit.threads import chunk_bounds, pin_blas, run_chunks, workspace
@@ -41,7 +41,7 @@ def probe_chunk(c, bounds, h, target, mask, wh, bh, wo, bo, C, mlp, inv_n, need_
     else:
         copy2(x, r_c)
     head_forward_chunk(r_c, wo, bo, lt_c)
-    y, w = np.empty(bc, np.int64), np.empty(bc, _F)
+    y, w, best = np.empty(bc, np.int64), np.empty(bc, _F), np.empty(bc, np.int64)
     total = 0.0
     correct[b0:b1] = True
     for t in range(T):
@@ -50,14 +50,10 @@ def probe_chunk(c, bounds, h, target, mask, wh, bh, wo, bo, C, mlp, inv_n, need_
             y[b] = target[t, b0 + b]
             w[b] = _F(inv_n) if mask[t, b0 + b] else _F(0.0)
         total += cross_entropy_columns(lt_t, y, w, dlt_t)
+        argmax_columns(lt_t, best)
         for b in range(bc):
-            if mask[t, b0 + b]:
-                best = 0
-                for k in range(1, C):
-                    if lt_t[k, b] > lt_t[best, b]:
-                        best = k
-                if best != y[b]:
-                    correct[b0 + b] = False
+            if mask[t, b0 + b] and best[b] != y[b]:
+                correct[b0 + b] = False
     loss_c[c] = total * inv_n
     if not need_grad:
         return
