@@ -22,6 +22,7 @@ class _Hand:
     gamma: float = 0.25
     no_input: bool = False
     dtype = np.float64
+    backend = "numpy"  # as Frozen: the methods take their NumPy path
 
     @property
     def hidden(self):
