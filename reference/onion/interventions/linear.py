@@ -22,6 +22,7 @@ class LinearIntervention:
     train_set: str = "train_l9"
     valid_set: str = "intervention"
     metric: str = "iia"
+    orthogonal_map: str = "matrix_exp"   # the rotation's parametrisation (rotation.py): matrix_exp (paper) | cayley
 
     @property
     def n_vars(self) -> int:
@@ -43,7 +44,7 @@ class LinearIntervention:
             h = frozen.encode(*_enc(np.concatenate([base, src]), np.concatenate([lengths, lengths])))
             src = np.arange(len(lengths), 2 * len(lengths))
         noise = gumbel.sample_noise(params["M"].shape, rng) if train else None
-        h_new, reg, c = autosegment.forward(params, buffers["base"], h, src, m, noise)
+        h_new, reg, c = autosegment.forward(params, buffers["base"], h, src, m, noise, self.orthogonal_map)
         loss, dh, _, correct = frozen.decode(h_new.astype(frozen.dtype), orig.dec_in, orig.target, orig.mask, train)
         return loss + reg, correct, (c, dh, params["M"].dtype)
 
