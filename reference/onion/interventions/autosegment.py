@@ -26,8 +26,8 @@ def init(hidden: int, n_vars: int, rng: np.random.Generator):
 
 def forward(params, base, h, src, m, noise=None, orthogonal_map: str = "matrix_exp"):
     """h [N, H] the encoded states, whose first B rows are the bases; src [B] the distinct rows of h that are the
-    bases' sources (unigram: each base's partner among the bases; n-gram: rows B..2B−1); m [B, V] in {0,1}; noise [H, V+1]
-    (training) or None (eval, argmax). Every row of h is rotated once (one GEMM), in h's precision.
+    bases' sources (unigram: each base's partner among the bases; n-gram: rows B..2B−1); m [B, V] in {0,1};
+    noise [H, V+1] (training) or None (eval, argmax). Every row of h is rotated once (one GEMM), in h's precision.
     orthogonal_map: the rotation's parametrisation (rotation.py; the paper's is matrix_exp).
 
     Returns (h' [B, H], reg, cache)."""
