@@ -51,7 +51,8 @@ def _subset(text: str, known, flag: str) -> list[str]:
               help="Backends to time (torch is skipped when it cannot be imported).")
 @click.option("--max-seconds", type=float, default=30.0, show_default=True,
               help="Stop timing a backend at one size after this many seconds (at least 3 steps).")
-@click.option("--methods", default=None, help="With --analyses: the analyses to time, comma-separated [default: all].")
+@click.option("--methods", default=None, help="With --analyses: the analyses to time, comma-separated [default: all; "
+                                             "linear-cayley, bigram-cayley only when named].")
 @click.option("--workers", default=None, help="With --sweep: worker counts to compare, comma-separated [default: 1,2].")
 @click.option("--train-steps", type=int, default=None, help="With --sweep: training steps per cell [default: 1000].")
 @click.option("--analysis-steps", type=int, default=None, help="With --sweep: steps per analysis [default: 300].")
@@ -86,7 +87,7 @@ def bench_cmd(analyses, alrnn, sweep, hidden, steps, threads, backends, max_seco
     elif analyses:
         from onionref.bench import analyses as suite
         res = suite.run(parse_hidden(hidden or DEFAULT_HIDDEN_ANALYSES),
-                        _subset(methods or ",".join(suite.ANALYSES), suite.ANALYSES, "--methods"),
+                        _subset(methods or ",".join(suite.ANALYSES), suite.ANALYSES + suite.CAYLEY, "--methods"),
                         [threads] if threads else None, steps=steps,
                         backends=_subset(backends, ("numba", "numpy", "torch"), "--backends"),
                         max_seconds=max_seconds, progress=progress)
