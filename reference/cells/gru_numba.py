@@ -207,11 +207,20 @@ def predict(params, batch) -> np.ndarray:
 
 
 def encode(params, enc_in, mask) -> np.ndarray:
-    """enc_in [T, B] token ids, mask [T, B] bool. Returns h_enc [B, H], each sequence's state at its length."""
+    """enc_in [T, B] token ids, mask [T, B] bool. Returns h_enc [B, H], each sequence's state at its length.
+    Nothing is kept for a backward pass (encode_chunk: two state buffers, no gates)."""
     w = Weights.of(params)
+    pin_blas()
+    enc_in = _tokens(enc_in, w.table.shape[0], "encoder input")
+    mask = np.ascontiguousarray(mask, dtype=np.bool_)
+    _check_shape(mask, enc_in.shape, "mask")
     B, H = enc_in.shape[1], w.whh.shape[1]
-    f = forward(w, enc_in, mask, np.zeros((0, B), np.int64), np.zeros((B, H), F32))
-    return _in_batch_order(f.h_enc, f.back)
+    rows, bounds = _sorted_rows(mask, B)
+    h_enc = workspace("h_enc", (B, H))
+    run_chunks(gru_numba_chunks.encode_chunk, len(bounds) - 1, bounds, w.table, w.whh, w.bhh,
+               _in_order(enc_in, rows, 1), _in_order(mask, rows, 1), np.zeros((B, H), F32),
+               workspace("hbuf", (2 * B * H,)), workspace("gbuf", (B * 4 * H,)), workspace("gh", (B * 3 * H,)), h_enc)
+    return h_enc.copy() if rows is None else np.take(h_enc, np.argsort(rows), axis=0)
 
 
 def decode_forward(params, h0, dec_in):

@@ -48,13 +48,29 @@ def forward_chunk(c, bounds, table, whh, bhh, wo, bo, enc_in, mask, dec_in, h0, 
     gates_c = chunk_view(gates, S, b0, b1, 4 * H)
     gh_c = chunk_view(gh, ONE, b0, b1, 3 * H)[0]
     copy2(h0[b0:b1], hall_c[0])
-    gru_forward_chunk(table, whh, bhh, enc_in, mask, YES, b0, hall_c, gates_c, ZERO, gh_c)
+    gru_forward_chunk(table, whh, bhh, enc_in, mask, YES, b0, hall_c, gates_c, ZERO, gh_c, YES)
     copy2(hall_c[Te], h_enc[b0:b1])
     if Td > 0:
-        gru_forward_chunk(table, whh, bhh, dec_in, mask, hold_dec, b0, hall_c, gates_c, Te, gh_c)
+        gru_forward_chunk(table, whh, bhh, dec_in, mask, hold_dec, b0, hall_c, gates_c, Te, gh_c, YES)
         lt = chunk_view(logits_c, ONE, b0, b1, Td * C)[0].reshape((C, Td * bc))
         head_forward_chunk(hall_c[Te + 1:].reshape((Td * bc, H)), wo, bo, lt)
         logits_to_batch(lt, b0, logits_out)
+
+
+@njit(**JIT)
+def encode_chunk(c, bounds, table, whh, bhh, enc_in, mask, h0, hbuf, gbuf, gh, h_enc):
+    """The encoder alone for chunk c (rows bounds[c]..bounds[c+1]), keeping nothing for a backward pass: the state
+    ping-pongs between two buffers and no gates are written (stage 2 encodes without gradient).
+    enc_in / mask [Te, B], h0 [B, H]; workspaces (flat): hbuf 2·B·H, gbuf B·4H (never written), gh B·3H.
+    Output: h_enc [B, H] rows b0..b1."""
+    YES, NO, ZERO, ONE = _consts()
+    b0, b1 = bounds[c], bounds[c + 1]
+    H = whh.shape[1]
+    hall_c = chunk_view(hbuf, np.int64(2), b0, b1, H)
+    copy2(h0[b0:b1], hall_c[0])
+    gru_forward_chunk(table, whh, bhh, enc_in, mask, YES, b0, hall_c, chunk_view(gbuf, ONE, b0, b1, 4 * H), ZERO,
+                      chunk_view(gh, ONE, b0, b1, 3 * H)[0], NO)
+    copy2(hall_c[enc_in.shape[0] % 2], h_enc[b0:b1])
 
 
 @njit(**JIT)
