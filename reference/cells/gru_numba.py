@@ -208,7 +208,7 @@ def predict(params, batch) -> np.ndarray:
 
 def encode(params, enc_in, mask) -> np.ndarray:
     """enc_in [T, B] token ids, mask [T, B] bool. Returns h_enc [B, H], each sequence's state at its length.
-    Nothing is kept for a backward pass (encode_chunk: two state buffers, no gates)."""
+    Nothing is kept for a backward pass (encode_chunk: two state buffers, one step's gates)."""
     w = Weights.of(params)
     pin_blas()
     enc_in = _tokens(enc_in, w.table.shape[0], "encoder input")

@@ -60,8 +60,8 @@ def forward_chunk(c, bounds, table, whh, bhh, wo, bo, enc_in, mask, dec_in, h0, 
 @njit(**JIT)
 def encode_chunk(c, bounds, table, whh, bhh, enc_in, mask, h0, hbuf, gbuf, gh, h_enc):
     """The encoder alone for chunk c (rows bounds[c]..bounds[c+1]), keeping nothing for a backward pass: the state
-    ping-pongs between two buffers and no gates are written (stage 2 encodes without gradient).
-    enc_in / mask [Te, B], h0 [B, H]; workspaces (flat): hbuf 2·B·H, gbuf B·4H (never written), gh B·3H.
+    ping-pongs between two buffers and every step's gates go to the same slot (stage 2 encodes without gradient).
+    enc_in / mask [Te, B], h0 [B, H]; workspaces (flat): hbuf 2·B·H, gbuf B·4H (one step's gates), gh B·3H.
     Output: h_enc [B, H] rows b0..b1."""
     YES, NO, ZERO, ONE = _consts()
     b0, b1 = bounds[c], bounds[c + 1]

@@ -56,8 +56,8 @@ def gru_forward_chunk(table, whh, bhh, tok, msk, use_mask, b0, hall, gates, s0, 
         n = tanh(gi_n + r ⊙ hn)       h' = n + z ⊙ (h − n)           h_out = h' if mask else h
 
     table [V, 3H], whh [3H, H], bhh [3H], tok / msk [T, B], hall [S+1, bc, H] (hall[s0] is read,
-    hall[s0+1 .. s0+T] written), gates [S, bc, 4H] written (if keep_gates: the backward pass reads them; an encode
-    without backward skips the writes), gh [bc, 3H] scratch. hall may hold just two states: a step writes
+    hall[s0+1 .. s0+T] written), gates [S, bc, 4H] written (keep_gates False: every step overwrites gates[0], for an
+    encode without backward: one cache-resident slot instead of S), gh [bc, 3H] scratch. hall may hold just two states: a step writes
     hall[(s+1) % len(hall)] from hall[s % len(hall)].
     With the mask, rows past the chunk's last active one only copy their state (their gates are not written): with
     the chunk's rows sorted by decreasing length, a step computes only the sequences still running."""
@@ -68,8 +68,7 @@ def gru_forward_chunk(table, whh, bhh, tok, msk, use_mask, b0, hall, gates, s0, 
         n = active_rows(msk, t, b0, bc) if use_mask else bc
         gemm(False, True, _F(1.0), h[:n], whh, _F(0.0), gh[:n])  # gh = h W_hhᵀ
         for b in range(n):
-            gate_forward_row(table, tok[t, b0 + b], gh, b, bhh, h, h_out, g, use_mask and not msk[t, b0 + b],
-                             keep_gates)
+            gate_forward_row(table, tok[t, b0 + b], gh, b, bhh, h, h_out, g, use_mask and not msk[t, b0 + b])
         for b in range(n, bc):
             copy_row(h, h_out, b)
 
@@ -98,9 +97,8 @@ def zero_row(x, b):
 # The per-row loops are their own functions: LLVM vectorises the j-loop when it is compiled alone (3.3 ns per
 # hidden unit at H=48), not when it sits inside the b-loop (16-20 ns: scalar code).
 @njit(**JIT)
-def gate_forward_row(table, v, gh, b, bhh, h, h_out, g, hold, keep_gates):
-    """Gates and new state of batch row b (token v): reads gh[b], table[v], h[b]; writes h_out[b] (and g[b] if
-    keep_gates)."""
+def gate_forward_row(table, v, gh, b, bhh, h, h_out, g, hold):
+    """Gates and new state of batch row b (token v): reads gh[b], table[v], h[b]; writes g[b], h_out[b]."""
     H = h.shape[1]
     for j in range(H):
         r = sigmoid32(table[v, j] + gh[b, j] + bhh[j])
@@ -108,11 +106,10 @@ def gate_forward_row(table, v, gh, b, bhh, h, h_out, g, hold, keep_gates):
         hn = gh[b, 2 * H + j] + bhh[2 * H + j]
         n = tanh32(table[v, 2 * H + j] + r * hn)
         hp = h[b, j]
-        if keep_gates:
-            g[b, j] = r
-            g[b, H + j] = z
-            g[b, 2 * H + j] = n
-            g[b, 3 * H + j] = hn
+        g[b, j] = r
+        g[b, H + j] = z
+        g[b, 2 * H + j] = n
+        g[b, 3 * H + j] = hn
         h_out[b, j] = hp if hold else n + z * (hp - n)
 
 
