@@ -28,7 +28,7 @@ class _Hand:
     def hidden(self):
         return self.n_symbols * self.max_len
 
-    def decode(self, h0, dec_in, target, mask, need_grad=True):
+    def decode(self, h0, dec_in, target, mask, need_grad=True, with_logits=True):
         logits = self.logits(h0, dec_in)
         loss, _ = cross_entropy(logits, target, mask)
         return loss, (np.zeros_like(h0) if need_grad else None), logits, exact_match(logits, target, mask)

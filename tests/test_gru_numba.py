@@ -112,6 +112,12 @@ def test_fused_decode_loss_matches_reference(seed, H, n_symbols, no_input, B, T,
     dh0_r, grads_r = seq2seq.decode_backward(dlogits_r, cache_r)
     _close(logits[batch.mask], logits_r[batch.mask], "logits")  # the masked ones carry no loss and are skipped
     np.testing.assert_array_equal(correct, seq2seq.exact_match(logits, batch.target, batch.mask))
+    with threads(n_threads):  # without the logits: the same numbers, bit for bit
+        lean = gn.decode_loss(gn.Weights.of(params), h0, batch.dec_in, batch.target, batch.mask, param_grads,
+                              with_logits=False)
+    assert lean[0] == loss and lean[2] is None
+    np.testing.assert_array_equal(lean[1], dh0)
+    np.testing.assert_array_equal(lean[4], correct)
     assert abs(loss - loss_r) <= 2e-5 * max(1.0, abs(loss_r))
     _close(dh0, dh0_r, "dh0")
     assert set(grads) == (set(grads_r) if param_grads else set())

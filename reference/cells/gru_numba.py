@@ -230,14 +230,14 @@ def decode_forward(params, h0, dec_in):
     return f.logits, f
 
 
-def decode_loss(params, h0, dec_in, target, mask, param_grads: bool = False):
+def decode_loss(params, h0, dec_in, target, mask, param_grads: bool = False, with_logits: bool = True):
     """Teacher-forced decode of h0 [B, H] over dec_in [T, B], the token cross-entropy against target over mask
     [T, B], and its backward pass, fused: one call per chunk, no logits gradient leaving the kernel (stage 2: the loss
     of an edited state and d loss / d h0; a GRU probe: also the weight gradients, param_grads=True).
     The mask must say t < length (a prefix per sequence): the decoder then holds each finished row's state and skips
     it, so logits at masked positions (which carry no loss) are not the reference's.
-    Returns (loss, dh0 [B, H], logits [T, B, C], grads of embedding, cell and head ({} unless param_grads),
-    correct [B]: seq2seq.exact_match of the logits, taken in the kernel)."""
+    Returns (loss, dh0 [B, H], logits [T, B, C] (None unless with_logits), grads of embedding, cell and head ({}
+    unless param_grads), correct [B]: seq2seq.exact_match of the logits, taken in the kernel)."""
     w = Weights.of(params)
     B = dec_in.shape[1]
     f = _setup(w, np.zeros((0, B), np.int64), mask, dec_in, keep=False)
@@ -250,10 +250,10 @@ def decode_loss(params, h0, dec_in, target, mask, param_grads: bool = False):
                _in_order(np.ascontiguousarray(h0, F32), f.rows),
                np.bool_(param_grads), np.bool_(True), f.hall, f.gates, workspace("gh", (B * w.whh.shape[0],)),
                f.logits_c,
-               f.logits, f.h_enc, *scratch, *per_chunk, correct)
+               f.logits if with_logits else f.logits[:, :0], f.h_enc, *scratch, *per_chunk, correct)
     grads = _param_grads(w, per_chunk) if param_grads else {}
     return (float(per_chunk[0].sum() * inv_n), _in_batch_order(scratch[-1], f.back),
-            _in_batch_order(f.logits, f.back, 1), grads, _in_batch_order(correct, f.back))
+            _in_batch_order(f.logits, f.back, 1) if with_logits else None, grads, _in_batch_order(correct, f.back))
 
 
 def cross_entropy(logits, target, mask):

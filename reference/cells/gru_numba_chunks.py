@@ -38,7 +38,8 @@ def forward_chunk(c, bounds, table, whh, bhh, wo, bo, enc_in, mask, dec_in, h0, 
     holds the state of rows past their length, as the encoder does, so finished rows cost nothing; their logits are
     then the held state's, not the reference's (they carry no loss).
     Workspaces (flat): hall (S+1)·B·H, gates S·B·4H, gh B·3H, logits_c Td·B·C (class-major per chunk).
-    Outputs (rows b0..b1): logits_out [Td, B, C], h_enc [B, H] (the state after the encoder; = h0 if Te = 0)."""
+    Outputs (rows b0..b1): logits_out [Td, B, C] (or [Td, 0, C]: not wanted, not written), h_enc [B, H] (the state
+    after the encoder; = h0 if Te = 0)."""
     YES, NO, ZERO, ONE = _consts()
     b0, b1 = bounds[c], bounds[c + 1]
     H, C = whh.shape[1], wo.shape[0]
@@ -54,7 +55,8 @@ def forward_chunk(c, bounds, table, whh, bhh, wo, bo, enc_in, mask, dec_in, h0, 
         gru_forward_chunk(table, whh, bhh, dec_in, mask, hold_dec, b0, hall_c, gates_c, Te, gh_c, YES)
         lt = chunk_view(logits_c, ONE, b0, b1, Td * C)[0].reshape((C, Td * bc))
         head_forward_chunk(hall_c[Te + 1:].reshape((Td * bc, H)), wo, bo, lt)
-        logits_to_batch(lt, b0, logits_out)
+        if logits_out.shape[1] > 0:
+            logits_to_batch(lt, b0, logits_out)
 
 
 @njit(**JIT)

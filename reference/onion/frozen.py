@@ -46,12 +46,14 @@ class Frozen:
             return gru_numba.encode(self.fast_weights, enc_in, mask)
         return seq2seq.encode_forward(self.params, enc_in, mask)[0]
 
-    def decode(self, h0, dec_in, target, mask, need_grad: bool = True):
-        """Teacher-forced decode of h0: (loss, dh0 or None, logits [T, B, C], correct [B] = exact match)."""
+    def decode(self, h0, dec_in, target, mask, need_grad: bool = True, with_logits: bool = True):
+        """Teacher-forced decode of h0: (loss, dh0 or None, logits [T, B, C], correct [B] = exact match); the numba
+        path's training decode returns logits None unless with_logits (they stay in the kernel's layout)."""
         if self.backend == "numba":
             from ..cells import gru_numba
             if need_grad:
-                loss, dh0, logits, _, correct = gru_numba.decode_loss(self.fast_weights, h0, dec_in, target, mask)
+                loss, dh0, logits, _, correct = gru_numba.decode_loss(self.fast_weights, h0, dec_in, target, mask,
+                                                                      with_logits=with_logits)
                 return loss, dh0, logits, correct
             logits = gru_numba.decode_forward(self.fast_weights, h0, dec_in)[0]
         else:

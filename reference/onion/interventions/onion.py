@@ -79,7 +79,8 @@ class OnionIntervention:
         to, tn = np.tanh(params["E"][xo]), np.tanh(params["E"][xn])
         sc, sc_cache = scale_forward(params, p, self.scale)
         h_new = h_t + (to - tn) * sc
-        loss, dh, _, correct = frozen.decode(h_new.astype(frozen.dtype), orig.dec_in, orig.target, orig.mask, train)
+        loss, dh, _, correct = frozen.decode(h_new.astype(frozen.dtype), orig.dec_in, orig.target, orig.mask, train,
+                                             with_logits=False)
         return loss, correct, (dh, params, p, xo, xn, to, tn, sc, sc_cache)
 
     def _fast_forward(self, params, frozen, orig, h_t, p, xo, xn, T, train):
@@ -91,7 +92,8 @@ class OnionIntervention:
         ids = tuple(np.ascontiguousarray(a, np.int64) for a in (p, xo, xn))
         h_new = np.empty_like(h_t)
         edit_forward(h_t, tE, sc, *ids, h_new)
-        loss, dh, _, correct = frozen.decode(h_new, orig.dec_in, orig.target, orig.mask, train)
+        loss, dh, _, correct = frozen.decode(h_new, orig.dec_in, orig.target, orig.mask, train,
+                                             with_logits=False)
         return loss, correct, _Tables(dh, params, ids, tE, sc, sc_cache)
 
     def backward(self, cache):

@@ -57,7 +57,7 @@ class GruDecoderProbe:
         if not self.autoregressive:
             decoder["embedding.weight"] = np.zeros((1, h.shape[1]), np.float32)
         loss, _, _, grads, correct = gru_numba.decode_loss(decoder, h, ids, batch.target, batch.mask,
-                                                           param_grads=True)
+                                                           param_grads=True, with_logits=False)
         grads = {k: v.astype(params[k].dtype, copy=False) for k, v in grads.items() if k in params}
         return loss, correct, grads  # the cache is the gradients
 
