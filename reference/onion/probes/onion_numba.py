@@ -92,10 +92,7 @@ def _peel_backward(b0, b1, dhs, E, sc, target, mask, dE, dsc):
     """d layer_t = −Σ_{p>t} dh_p per sequence; dE[y_t] += d layer_t ⊙ sc_t, dsc_t += d layer_t ⊙ E[y_t]."""
     H, T = E.shape[1], mask.shape[0]
     acc = np.empty(H, _F)
-    i = 0
-    for b in range(b0, b1):
-        for t in range(T):
-            i += 1 if mask[t, b] else 0
+    i = dhs.shape[0]  # the chunk's packed rows, walked back from the last
     for b in range(b1 - 1, b0 - 1, -1):
         acc[:] = 0
         for t in range(T - 1, -1, -1):
