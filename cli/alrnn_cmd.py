@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from onionref.cli import cli
+from onionref.cli import cli, lists
 from onionref.errors import UserError
 from onionref.runs import read_config, to_json
 
@@ -101,14 +101,6 @@ def regions_cmd(run, as_json):
     click.echo(f"figures in {Path(run) / 'regions'}")
 
 
-def parse_ints(text: str, flag: str) -> list[int]:
-    """'0,1,2' -> [0, 1, 2]; anything but non-negative integers is a UserError."""
-    parts = [p.strip() for p in text.split(",") if p.strip()]
-    if not parts or not all(p.isdigit() for p in parts):
-        raise UserError(f"{flag} takes comma-separated integers >= 0, got {text!r}")
-    return list(dict.fromkeys(int(p) for p in parts))
-
-
 @alrnn.command("sweep")
 @click.option("--task", type=str, default="addition", show_default=True, help="addition | context | copy | multitask.")
 @click.option("--P", "Ps", default="0,1,2,5,20", show_default=True, help="ReLU unit counts, comma-separated.")
@@ -133,7 +125,7 @@ def sweep_cmd(task, Ps, seeds, out, workers, scheduler, collect, as_json, quiet,
     from onionref.sweep.engine import Job, run_jobs
     from onionref.sweep.sweepdir import open_sweep
 
-    P_list = parse_ints(Ps, "--P")
+    P_list = lists.ints(Ps, "--P", lo=0)
     if seeds < 1:
         raise UserError(f"--seeds must be >= 1, got {seeds}")
     if workers is not None and workers < 1:

@@ -11,31 +11,13 @@ import os
 
 import click
 
-from onionref.cli import cli
+from onionref.cli import cli, lists
 from onionref.errors import UserError
 from onionref.runs import to_json
 
 DEFAULT_HIDDEN = "48,64,128,256,512,1024"
 DEFAULT_HIDDEN_ANALYSES = "48,128,512"
 MAX_THREADS = 4 * (os.cpu_count() or 1)
-
-
-def parse_hidden(text: str) -> list[int]:
-    """'48,64' -> [48, 64]; anything but positive integers up to 4096 is a UserError."""
-    out = []
-    for part in text.split(","):
-        part = part.strip()
-        if not part.isdigit() or not 1 <= int(part) <= 4096:
-            raise UserError(f"--hidden takes comma-separated integers in 1..4096, got {text!r}")
-        out.append(int(part))
-    return out
-
-
-def _subset(text: str, known, flag: str) -> list[str]:
-    names = [x.strip() for x in text.split(",") if x.strip()]
-    if not names or any(x not in known for x in names):
-        raise UserError(f"{flag} takes a comma-separated subset of {','.join(known)}, got {text!r}")
-    return names
 
 
 @cli.command("bench")
@@ -81,21 +63,21 @@ def bench_cmd(analyses, alrnn, sweep, hidden, steps, threads, backends, max_seco
                             300 if analysis_steps is None else analysis_steps, progress)
     elif alrnn:
         from onionref.bench import alrnn as suite
-        res = suite.run(threads=threads, steps=steps, backends=_subset(backends, suite.BACKENDS, "--backends"),
+        res = suite.run(threads=threads, steps=steps, backends=lists.names(backends, "--backends", suite.BACKENDS),
                         progress=progress)
         table = suite.format_table
     elif analyses:
         from onionref.bench import analyses as suite
-        res = suite.run(parse_hidden(hidden or DEFAULT_HIDDEN_ANALYSES),
-                        _subset(methods or ",".join(suite.ANALYSES), suite.ANALYSES + suite.CAYLEY, "--methods"),
+        res = suite.run(lists.ints(hidden or DEFAULT_HIDDEN_ANALYSES, "--hidden", lo=1, hi=4096),
+                        lists.names(methods or ",".join(suite.ANALYSES), "--methods", suite.ANALYSES + suite.CAYLEY),
                         [threads] if threads else None, steps=steps,
-                        backends=_subset(backends, ("numba", "numpy", "torch"), "--backends"),
+                        backends=lists.names(backends, "--backends", ("numba", "numpy", "torch")),
                         max_seconds=max_seconds, progress=progress)
         table = suite.format_table
     else:
         from onionref.bench import training as suite
-        res = suite.run(parse_hidden(hidden or DEFAULT_HIDDEN), steps=steps, threads=threads,
-                        backends=_subset(backends, suite.BACKENDS, "--backends"), max_seconds=max_seconds,
+        res = suite.run(lists.ints(hidden or DEFAULT_HIDDEN, "--hidden", lo=1, hi=4096), steps=steps, threads=threads,
+                        backends=lists.names(backends, "--backends", suite.BACKENDS), max_seconds=max_seconds,
                         progress=progress)
         table = suite.format_table
     click.echo(to_json(res) if as_json else table(res))
@@ -104,12 +86,7 @@ def bench_cmd(analyses, alrnn, sweep, hidden, steps, threads, backends, max_seco
 def _sweep(counts: str, train_steps: int, analysis_steps: int, progress):
     from onionref.bench import sweep as suite
 
-    try:
-        ns = [int(x) for x in counts.split(",")]
-    except ValueError:
-        raise UserError(f"--workers must be comma-separated integers, got {counts!r}") from None
-    if not ns or any(not 1 <= n <= MAX_THREADS for n in ns):
-        raise UserError(f"--workers takes counts in 1..{MAX_THREADS}, got {counts!r}")
+    ns = lists.ints(counts, "--workers", lo=1, hi=MAX_THREADS)
     for flag, v in (("--train-steps", train_steps), ("--analysis-steps", analysis_steps)):
         if v < 1:
             raise UserError(f"{flag} must be >= 1, got {v}")

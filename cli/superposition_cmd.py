@@ -5,7 +5,7 @@ from pathlib import Path
 
 import click
 
-from onionref.cli import cli
+from onionref.cli import cli, lists
 from onionref.cli.train_cmd import resumed_config
 from onionref.errors import UserError
 from onionref.runs import to_json
@@ -86,23 +86,6 @@ def train_cmd(ctx, out, resume, as_json, quiet, **kw):
         click.echo("analytic loss " + "  ".join(f"{k} {v:.4g}" for k, v in result["analytic_loss"].items()))
 
 
-def _floats(text: str, name: str) -> list:
-    try:
-        vals = [float(v) for v in text.split(",") if v.strip()]
-    except ValueError:
-        raise UserError(f"--{name} must be a comma-separated list of numbers, got {text!r}") from None
-    if not vals:
-        raise UserError(f"--{name} is empty")
-    return vals
-
-
-def _ints(text: str, name: str) -> list:
-    vals = _floats(text, name)
-    if any(v != int(v) for v in vals):
-        raise UserError(f"--{name} must be a comma-separated list of integers, got {text!r}")
-    return [int(v) for v in vals]
-
-
 @superposition.command("sweep")
 @click.option("--p", "p_list", default="1,0.5,0.2,0.1,0.05,0.02", show_default=True, help="Values of p.")
 @click.option("--k", "k_list", default="1,2,3,4,5", show_default=True, help="Values of the delay k.")
@@ -119,11 +102,9 @@ def sweep_cmd(p_list, k_list, models, seeds, out, workers, scheduler, as_json, q
     from onionref.superposition import sweep
     from onionref.superposition.sweep_figures import sweep_figures
 
-    models = [m.strip() for m in models.split(",") if m.strip()]
-    bad = [m for m in models if m not in MODELS]
-    if bad or not models:
-        raise UserError(f"--models must be a comma-separated subset of {', '.join(MODELS)}, got {bad or models}")
-    summary = sweep.run_sweep(out, SuperConfig(**kw), models, _floats(p_list, "p"), _ints(k_list, "k"), seeds,
+    models = lists.names(models, "--models", MODELS)
+    summary = sweep.run_sweep(out, SuperConfig(**kw), models, lists.floats(p_list, "--p"),
+                              lists.ints(k_list, "--k", lo=0), seeds,
                               workers=workers, scheduler=scheduler, progress=not quiet)
     summary["figures"] = sweep_figures(summary, out)
     wall = summary["wall_seconds"]

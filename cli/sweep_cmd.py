@@ -5,23 +5,12 @@ from pathlib import Path
 
 import click
 
-from onionref.cli import cli
+from onionref.cli import cli, lists
 from onionref.errors import UserError
 from onionref.onion.sweep import ANALYSES, VARIANTS, Budget, run_sweep
 from onionref.runs import to_json
 
 D = Budget()
-
-
-def _ints(text: str, flag: str) -> list[int]:
-    try:
-        return [int(x) for x in text.split(",")] if text.strip() else []
-    except ValueError:
-        raise UserError(f"{flag} must be comma-separated integers, got {text!r}") from None
-
-
-def _names(text: str) -> list[str]:
-    return [x.strip() for x in text.split(",")] if text.strip() else []
 
 
 @cli.command("sweep")
@@ -47,8 +36,9 @@ def sweep_cmd(hidden, seeds, variants, analyses, out, workers, scheduler, as_jso
     """Train every GRU of the grid once, then run every chosen analysis on it; resumable and idempotent."""
     if workers is not None and scheduler is not None:
         raise UserError("--workers and --scheduler exclude each other (a running cluster has its own workers)")
-    res = run_sweep(out, hidden=_ints(hidden, "--hidden"), variants=_names(variants), seeds=seeds,
-                    analyses=_names(analyses), workers=workers, scheduler=scheduler, progress=not quiet, **budget)
+    res = run_sweep(out, hidden=lists.ints(hidden, "--hidden", allow_empty=True),
+                    variants=lists.names(variants, "--variants"), seeds=seeds,
+                    analyses=lists.names(analyses, "--analyses"), workers=workers, scheduler=scheduler, progress=not quiet, **budget)
     if as_json:
         click.echo(to_json(res))
         return

@@ -69,9 +69,9 @@ def test_sweep_command_on_the_engine(tmp_path):
 
 
 @pytest.mark.parametrize("args, message", [
-    (["--p", "0,0.5"], "--p must be in (0, 1]"), (["--k", "1,-1"], "--k must be"),
-    (["--models", "linear,gru"], "--models must be"), (["--hidden", "0"], "--hidden must be"),
-    (["--p", "a,b"], "comma-separated list of numbers"), (["--seeds", "0"], "--seeds must be"),
+    (["--p", "0,0.5"], "--p must be in (0, 1]"), (["--k", "1,-1"], "--k takes comma-separated integers >= 0"),
+    (["--models", "linear,gru"], "--models takes a comma-separated subset"), (["--hidden", "0"], "--hidden must be"),
+    (["--p", "a,b"], "--p takes comma-separated numbers"), (["--seeds", "0"], "--seeds must be"),
 ])
 def test_sweep_bad_input_is_one_line_and_exit_2(tmp_path, args, message):
     out = tmp_path / "never"

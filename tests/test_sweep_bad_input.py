@@ -73,7 +73,7 @@ def test_unreachable_scheduler_through_the_real_command_is_one_line(root):
     assert tree_hashes(root) == before
 
 
-@pytest.mark.parametrize("args, needle", [(["--workers", "0"], "--workers takes counts in"),
+@pytest.mark.parametrize("args, needle", [(["--workers", "0"], "--workers takes comma-separated integers in"),
                                           (["--workers", "1,x"], "comma-separated integers"),
                                           (["--train-steps", "0"], "--train-steps must be >= 1")])
 def test_bench_sweep_bad_input_is_one_line(capsys, args, needle):

@@ -2,10 +2,14 @@
 
 A step: M = 50 units (P = 5 ReLUs), T = 100 steps of the addition problem (K = 2), batch 128; forward through
 time, read-out of the final state, MSE, BPTT, MAR (τ = 0.1 on 25 units), Adam. torch runs the same step with
-autograd (imported only here, only if installed). Every backend gets the same thread count; the reported time is
-the median of the timed steps after `warmup` untimed ones, in wall-clock time and in this process's CPU time (the
-CPU time of all its threads: with --threads 1 it is what a step costs however busy the machine is, while the wall
-time on a shared machine also holds the waits for a core). The load average is recorded before and after.
+autograd (imported only here, only if installed), timed twice: as torch runs by default ("torch", IEEE denormals)
+and with `torch.set_flush_denormal(True)` ("torch-ftz"), as the Numba fast path runs (jit/denormals.py: the backward
+pass's gradient decays into the denormal range, where every operation is microcode-slow). torch sets that flag for
+the calling thread only, so with --threads > 1 its intra-op threads keep IEEE denormals. Every backend gets the same
+thread count; the reported time is the median of the timed steps after `warmup` untimed ones, in wall-clock time
+and in this process's CPU time (the CPU time of all its threads: with --threads 1 it is what a step costs however
+busy the machine is, while the wall time on a shared machine also holds the waits for a core). The load average is
+recorded before and after.
 """
 from __future__ import annotations
 
@@ -44,7 +48,7 @@ def _ours(backend: str, threads: int):
     return step
 
 
-def _torch(threads: int):
+def _torch(threads: int, flush_denormals: bool = False):
     import torch
 
     torch.set_num_threads(threads)
@@ -56,6 +60,13 @@ def _torch(threads: int):
     opt = torch.optim.Adam(list(tp.values()), lr=1e-3)
 
     def step():
+        torch.set_flush_denormal(flush_denormals)   # per thread; switched off again below for the other backends
+        try:
+            return _step()
+        finally:
+            torch.set_flush_denormal(False)
+
+    def _step():
         opt.zero_grad()
         abar = torch.cat([torch.zeros(M - P), tp["A"]])
         z = torch.zeros(B, M)
@@ -74,13 +85,14 @@ def _torch(threads: int):
 
 def run(threads: int | None = None, steps: int = 20, warmup: int = 3, backends=BACKENDS, progress=None) -> dict:
     threads = threads or len(os.sched_getaffinity(0))
-    backends = [b for b in backends if b != "torch" or importlib.util.find_spec("torch") is not None]
+    has_torch = importlib.util.find_spec("torch") is not None
+    backends = [v for b in backends if b != "torch" or has_torch for v in ((b, "torch-ftz") if b == "torch" else (b,))]
     res = {"what": "AL-RNN training step", "M": M, "P": P, "T": T, "batch": B, "threads": threads,
            "load_avg_before": os.getloadavg(), "ms_per_step": {}, "cpu_ms_per_step": {}}
     for b in backends:
         if progress:
             progress(b)
-        step = _torch(threads) if b == "torch" else _ours(b, threads)
+        step = _torch(threads, b == "torch-ftz") if b.startswith("torch") else _ours(b, threads)
         for _ in range(warmup):
             step()
         times, cpu = [], []
@@ -102,8 +114,8 @@ def format_table(res: dict) -> str:
     ms = res["ms_per_step"]
     cpu = res["cpu_ms_per_step"]
     lines = [f"AL-RNN step, M={res['M']} P={res['P']} T={res['T']} batch {res['batch']}, {res['threads']} threads, "
-             f"load {res['load_avg_before'][0]:.1f}", "backend   ms/step   ×numba   cpu ms/step   ×numba"]
+             f"load {res['load_avg_before'][0]:.1f}", "backend    ms/step   ×numba   cpu ms/step   ×numba"]
     for b, v in ms.items():
         ratio = f"{v / ms['numba']:6.2f}   {cpu[b]:11.2f}   {cpu[b] / cpu['numba']:6.2f}" if "numba" in ms else ""
-        lines.append(f"{b:8s} {v:8.2f}   {ratio}")
+        lines.append(f"{b:9s} {v:8.2f}   {ratio}")
     return "\n".join(lines)

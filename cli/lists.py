@@ -1,0 +1,46 @@
+"""Comma-separated flag values ('48,64,128', '1,0.5,0.2', 'linear,ssm') parsed in one place.
+
+Each parser keeps the order given and drops repeats; bad input is a one-line UserError that names the flag."""
+from __future__ import annotations
+
+from onionref.errors import UserError
+
+
+def _parts(text: str) -> list[str]:
+    """The items of 'a,b'; '' has none, and an empty item ('48,', 'a,,b') is kept so that it fails to parse."""
+    return [p.strip() for p in text.split(",")] if text.strip() else []
+
+
+def ints(text: str, flag: str, *, lo: int | None = None, hi: int | None = None, allow_empty: bool = False) -> list[int]:
+    """'48,64' -> [48, 64]; every value an integer in [lo, hi] (either bound may be open)."""
+    parts = _parts(text)
+    try:
+        vals = list(dict.fromkeys(int(p) for p in parts))
+    except ValueError:
+        vals = None
+    if vals is None or (not vals and not allow_empty) or any(
+            (lo is not None and v < lo) or (hi is not None and v > hi) for v in vals):
+        bounds = (f" >= {lo}" if hi is None else f" in {lo}..{hi}") if lo is not None else \
+            (f" <= {hi}" if hi is not None else "")
+        raise UserError(f"{flag} takes comma-separated integers{bounds}, got {text!r}")
+    return vals
+
+
+def floats(text: str, flag: str) -> list[float]:
+    """'1,0.5' -> [1.0, 0.5]."""
+    try:
+        vals = list(dict.fromkeys(float(p) for p in _parts(text)))
+    except ValueError:
+        vals = []
+    if not vals:
+        raise UserError(f"{flag} takes comma-separated numbers, got {text!r}")
+    return vals
+
+
+def names(text: str, flag: str, known=None) -> list[str]:
+    """'linear,ssm' -> ['linear', 'ssm']; with `known`, every name must be one of them."""
+    vals = list(dict.fromkeys(_parts(text)))
+    if "" in vals or (known is not None and (not vals or any(v not in known for v in vals))):
+        what = f"a comma-separated subset of {','.join(known)}" if known is not None else "comma-separated names"
+        raise UserError(f"{flag} takes {what}, got {text!r}")
+    return vals
