@@ -10,6 +10,7 @@ from onionref.onion.analysis import AnalysisConfig
 from onionref.cli import cli
 from onionref.errors import UserError
 from onionref.onion.methods import INTERVENTIONS, PROBES, analyse, intervention, intervention_name, probe
+from onionref.onion.interventions import rotation
 from onionref.onion.train import load_run
 from onionref.runs import read_config, to_json
 
@@ -77,11 +78,14 @@ def _resumed_config(out_dir: Path, cfg: AnalysisConfig) -> AnalysisConfig:
               help="linear: unigram subspaces; bigram: n-gram subspaces; onion: per-position scale; "
                    "onion-noscale: the ablation without position.")
 @click.option("--ngram", type=int, default=None, help="n of the n-gram intervention (with --mode bigram) [2].")
+@click.option("--orthogonal-map", type=click.Choice(rotation.MAPS), default="matrix_exp", show_default=True,
+              help="The rotation of --mode linear / bigram: matrix_exp (the paper's) or cayley (one solve instead of "
+                   "an eigendecomposition; a different optimisation path; results go to <mode>-cayley).")
 @_analysis_options
-def intervene_cmd(run_dir, mode, ngram, **kw):
+def intervene_cmd(run_dir, mode, ngram, orthogonal_map, **kw):
     """Train an interchange intervention on the frozen model of RUN and report its IIA."""
-    name, n = intervention_name(mode, ngram)
-    _run(run_dir, "intervene", name, intervention(mode, n), **kw)
+    name, n = intervention_name(mode, ngram, orthogonal_map)
+    _run(run_dir, "intervene", name, intervention(mode, n, orthogonal_map), **kw)
 
 
 @cli.command("probe")

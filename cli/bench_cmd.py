@@ -33,7 +33,8 @@ MAX_THREADS = 4 * (os.cpu_count() or 1)
               help="Backends to time (torch is skipped when it cannot be imported).")
 @click.option("--max-seconds", type=float, default=30.0, show_default=True,
               help="Stop timing a backend at one size after this many seconds (at least 3 steps).")
-@click.option("--methods", default=None, help="With --analyses: the analyses to time, comma-separated [default: all].")
+@click.option("--methods", default=None, help="With --analyses: the analyses to time, comma-separated [default: all; "
+                                             "linear-cayley, bigram-cayley only when named].")
 @click.option("--workers", default=None, help="With --sweep: worker counts to compare, comma-separated [default: 1,2].")
 @click.option("--train-steps", type=int, default=None, help="With --sweep: training steps per cell [default: 1000].")
 @click.option("--analysis-steps", type=int, default=None, help="With --sweep: steps per analysis [default: 300].")
@@ -68,7 +69,7 @@ def bench_cmd(analyses, alrnn, sweep, hidden, steps, threads, backends, max_seco
     elif analyses:
         from onionref.bench import analyses as suite
         res = suite.run(lists.ints(hidden or DEFAULT_HIDDEN_ANALYSES, "--hidden", lo=1, hi=4096),
-                        lists.names(methods or ",".join(suite.ANALYSES), "--methods", suite.ANALYSES),
+                        lists.names(methods or ",".join(suite.ANALYSES), "--methods", suite.ANALYSES + suite.CAYLEY),
                         [threads] if threads else None, steps=steps,
                         backends=lists.names(backends, "--backends", ("numba", "numpy", "torch")),
                         max_seconds=max_seconds, progress=progress)

@@ -6,7 +6,7 @@ functions from that seed, in the order the methods draw them; everything after t
 `torch.nn.utils.parametrizations.orthogonal`, straight-through hard Gumbel-softmax, the frozen torch GRU, the onion
 scale, the probes' layers, cross-entropy) is computed by torch autograd. Writes golden/analysis_*.npz.
 
-    python golden/make_golden_analysis.py
+    python golden/make_golden_analysis.py [CASE ...]
 """
 from __future__ import annotations
 
@@ -52,7 +52,7 @@ def tm(tokens, lengths):
     return torch.tensor(x), torch.tensor(dec), torch.tensor(mask)
 
 
-def linear_case(ngram: int, seed: int) -> dict:
+def linear_case(ngram: int, seed: int, orthogonal_map: str = "matrix_exp") -> dict:
     rng = np.random.default_rng(seed)
     mparams, model = frozen_model(rng)
     tok, ln = rng.integers(0, C, (B, L)), np.full(B, L)
@@ -68,7 +68,7 @@ def linear_case(ngram: int, seed: int) -> dict:
         b_in, s_in, m, _ = corrupt.ngram_window(tok, ln, ngram, V, C, draw)
         enc = torch.tensor(np.concatenate([b_in, s_in])[:, :L].T)
     noise = gumbel.sample_noise(M.shape, draw)
-    lin = orthogonal(torch.nn.Linear(H, H, bias=False))
+    lin = orthogonal(torch.nn.Linear(H, H, bias=False), orthogonal_map=orthogonal_map)
     with torch.no_grad():
         lin.parametrizations.weight[0].base.copy_(torch.tensor(base))
         lin.parametrizations.weight.original.copy_(torch.tensor(X))
@@ -166,6 +166,7 @@ def probe_case(kind: str, seed: int) -> dict:
 CASES = {
     "analysis_unigram": lambda: linear_case(1, 11),
     "analysis_bigram": lambda: linear_case(2, 12),
+    "analysis_unigram_cayley": lambda: linear_case(1, 15, "cayley"),
     "analysis_onion": lambda: onion_case(True, 13),
     "analysis_onion_noscale": lambda: onion_case(False, 14),
     **{f"analysis_probe_{k.replace('-', '_')}": (lambda k=k, s=s: probe_case(k, s))
@@ -174,7 +175,9 @@ CASES = {
 
 
 def main() -> None:
-    write_cases(CASES)
+    """All cases, or only those named on the command line."""
+    names = sys.argv[1:] or list(CASES)
+    write_cases({k: CASES[k] for k in names})
 
 
 if __name__ == "__main__":

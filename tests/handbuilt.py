@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from onionref.onion.seq2seq import cross_entropy
+from onionref.onion.seq2seq import cross_entropy, exact_match
 
 
 @dataclass(frozen=True)
@@ -22,15 +22,16 @@ class _Hand:
     gamma: float = 0.25
     no_input: bool = False
     dtype = np.float64
+    backend = "numpy"  # as Frozen: the methods take their NumPy path
 
     @property
     def hidden(self):
         return self.n_symbols * self.max_len
 
-    def decode(self, h0, dec_in, target, mask, need_grad=True):
+    def decode(self, h0, dec_in, target, mask, need_grad=True, with_logits=True):
         logits = self.logits(h0, dec_in)
         loss, _ = cross_entropy(logits, target, mask)
-        return loss, (np.zeros_like(h0) if need_grad else None), logits
+        return loss, (np.zeros_like(h0) if need_grad else None), logits, exact_match(logits, target, mask)
 
 
 class OnionModel(_Hand):

@@ -20,6 +20,7 @@ from onionref.onion.probes.state_decoder import StateDecoderProbe
 
 L = 4
 METHODS = [LinearIntervention(1, max_len=L), LinearIntervention(2, max_len=L), LinearIntervention(3, max_len=L),
+           LinearIntervention(2, max_len=L, orthogonal_map="cayley"),
            OnionIntervention(True), OnionIntervention(False), StateDecoderProbe(1, max_len=L),
            StateDecoderProbe(2, max_len=L), OnionProbe(), GruDecoderProbe(True), GruDecoderProbe(False)]
 
@@ -80,13 +81,14 @@ def test_gumbel_straight_through_is_the_soft_sample_gradient(H, K, tau, seed):
     assert abs((soft(Mp) - soft(Mm)) / (2 * e) - dM[i]) < 1e-7
 
 
+@pytest.mark.parametrize("omap", rotation.MAPS)
 @settings(max_examples=25, deadline=None)
 @given(st.integers(2, 9), st.integers(0, 2**31 - 1))
-def test_rotation_is_orthogonal_and_its_gradient_matches_finite_differences(H, seed):
+def test_rotation_is_orthogonal_and_its_gradient_matches_finite_differences(omap, H, seed):
     rng = np.random.default_rng(seed)
     params, base = rotation.init(H, rng)
     X = params["X"] + 0.5 * rng.standard_normal((H, H))
-    R, cache = rotation.forward(X, base)
+    R, cache = rotation.forward(X, base, omap)
     np.testing.assert_allclose(R @ R.T, np.eye(H), atol=1e-12)
     W = rng.standard_normal((H, H))
     dX = rotation.backward(W, cache)
@@ -95,5 +97,5 @@ def test_rotation_is_orthogonal_and_its_gradient_matches_finite_differences(H, s
         Xp, Xm = X.copy(), X.copy()
         Xp[i] += e
         Xm[i] -= e
-        fd = ((rotation.forward(Xp, base)[0] - rotation.forward(Xm, base)[0]) * W).sum() / (2 * e)
+        fd = ((rotation.forward(Xp, base, omap)[0] - rotation.forward(Xm, base, omap)[0]) * W).sum() / (2 * e)
         assert abs(fd - dX[i]) < 1e-6 * max(1.0, np.abs(dX).max())

@@ -34,12 +34,12 @@ def test_bench_smoke_prints_json():
 
 def test_bench_analyses_smoke_prints_json():
     r = _onionref("bench", "--analyses", "--hidden", "8", "--steps", "2", "--threads", "1",
-                  "--methods", "onion,linear,probe-gru-noinput", "--json")
+                  "--methods", "onion,linear,probe-gru-noinput,bigram-cayley", "--json")
     assert r.returncode == 0, r.stderr
     res = json.loads(r.stdout)
     assert {"numba", "numpy"} <= set(res["backends"]) and res["sgemm_peak_gflops"]["1"] > 0
     assert [(row["threads"], row["hidden"], row["analysis"]) for row in res["rows"]] == \
-        [(1, 8, "onion"), (1, 8, "linear"), (1, 8, "probe-gru-noinput")]
+        [(1, 8, "onion"), (1, 8, "linear"), (1, 8, "probe-gru-noinput"), (1, 8, "bigram-cayley")]
     for row in res["rows"]:
         assert row["mflop"] == pytest.approx(bench_analyses.nominal_flops(row["analysis"], 8) / 1e6)
         for name in res["backends"]:

@@ -7,6 +7,7 @@ Identical means: metrics.jsonl rows and result.json equal except the wall-clock 
 """
 from __future__ import annotations
 
+import json
 import shutil
 
 import pytest
@@ -65,6 +66,23 @@ def test_analysis_is_deterministic(trained, tmp_path, monkeypatch, capsys, backe
     a, b = (outputs(r / cmd / name, "params.safetensors") for r in runs_)
     assert len(a["metrics"]) == 2
     assert_same_outputs(a, b, f"{cmd} {name} ({backend})")
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_cayley_intervention_is_deterministic(trained, tmp_path, monkeypatch, capsys, backend):
+    """--orthogonal-map cayley: its own directory, recorded in config.json, bit-identical twice."""
+    no_plots(monkeypatch)
+    runs_ = [tmp_path / "a", tmp_path / "b"]
+    for r in runs_:
+        shutil.copytree(trained[backend][0], r, ignore=shutil.ignore_patterns("intervene", "probe"))
+        code, _, err = call_main(["intervene", r, "--mode", "linear", "--orthogonal-map", "cayley", "--backend",
+                                  backend] + analysis_args(**STAGE2), capsys)
+        assert code == 0, err
+    out = runs_[0] / "intervene" / "linear-cayley"
+    assert json.loads((out / "config.json").read_text())["method"]["orthogonal_map"] == "cayley"
+    assert not (runs_[0] / "intervene" / "linear").exists()
+    a, b = (outputs(r / "intervene" / "linear-cayley", "params.safetensors") for r in runs_)
+    assert_same_outputs(a, b, f"intervene linear-cayley ({backend})")
 
 
 def test_backends_covered():

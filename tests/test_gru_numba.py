@@ -105,12 +105,19 @@ def test_fused_decode_loss_matches_reference(seed, H, n_symbols, no_input, B, T,
     params, batch, rng = _problem(seed, H, n_symbols, no_input, B, T)
     h0 = rng.standard_normal((B, H)).astype(np.float32)
     with threads(n_threads):
-        loss, dh0, logits, grads = gn.decode_loss(gn.Weights.of(params), h0, batch.dec_in, batch.target, batch.mask,
-                                                  param_grads)
+        loss, dh0, logits, grads, correct = gn.decode_loss(gn.Weights.of(params), h0, batch.dec_in, batch.target,
+                                                           batch.mask, param_grads)
     logits_r, cache_r = seq2seq.decode_forward(_f64(params), h0.astype(np.float64), batch.dec_in)
     loss_r, dlogits_r = seq2seq.cross_entropy(logits_r, batch.target, batch.mask)
     dh0_r, grads_r = seq2seq.decode_backward(dlogits_r, cache_r)
     _close(logits[batch.mask], logits_r[batch.mask], "logits")  # the masked ones carry no loss and are skipped
+    np.testing.assert_array_equal(correct, seq2seq.exact_match(logits, batch.target, batch.mask))
+    with threads(n_threads):  # without the logits: the same numbers, bit for bit
+        lean = gn.decode_loss(gn.Weights.of(params), h0, batch.dec_in, batch.target, batch.mask, param_grads,
+                              with_logits=False)
+    assert lean[0] == loss and lean[2] is None
+    np.testing.assert_array_equal(lean[1], dh0)
+    np.testing.assert_array_equal(lean[4], correct)
     assert abs(loss - loss_r) <= 2e-5 * max(1.0, abs(loss_r))
     _close(dh0, dh0_r, "dh0")
     assert set(grads) == (set(grads_r) if param_grads else set())
@@ -223,3 +230,14 @@ def test_stale_numba_cache_is_dropped_when_a_dependency_changes(tmp_path, monkey
     mods, use = fresh()
     assert drop_stale_cache(mods)          # only the dependency changed, yet the cache is dropped
     assert use.g(1) == 30                  # Numba alone would have loaded the stale g (= 20)
+
+
+@settings(max_examples=30, deadline=None)
+@given(seed=st.integers(0, 2**31), C=st.integers(1, 6), n=st.integers(1, 40))
+def test_argmax_columns_takes_the_first_maximum(seed, C, n):
+    """head_numba.argmax_columns = np.argmax over classes, ties included (small integer logits tie often)."""
+    from onionref.cells.head_numba import argmax_columns
+    lt = np.random.default_rng(seed).integers(-2, 3, (C, n)).astype(np.float32)
+    best = np.empty(n, np.int64)
+    argmax_columns(lt, best)
+    np.testing.assert_array_equal(best, lt.argmax(axis=0))

@@ -6,7 +6,7 @@ from hypothesis import strategies as st
 
 from handbuilt import OnionModel, SlotModel, onion_intervention_params, slot_linear_params
 from onionref.onion.analysis import score
-from onionref.onion.interventions import autosegment, corrupt
+from onionref.onion.interventions import autosegment, corrupt, gumbel
 from onionref.onion.interventions.linear import LinearIntervention
 from onionref.onion.interventions.onion import OnionIntervention
 
@@ -64,9 +64,10 @@ def test_autosegment_without_moved_variables_is_identity(H, V, seed):
     params, base = autosegment.init(H, V, rng)
     params["X"] = params["X"] + rng.standard_normal((H, H))
     h = rng.standard_normal((6, H))
-    out, _, _ = autosegment.forward(params, base, h, rng.standard_normal((6, H)), np.zeros((6, V)))
+    other = np.concatenate([h, rng.standard_normal((6, H))])
+    out, _, _ = autosegment.forward(params, base, other, np.arange(6, 12), np.zeros((6, V)))
     np.testing.assert_allclose(out, h, atol=1e-12)        # R orthogonal: h Rᵀ R = h
-    same, _, _ = autosegment.forward(params, base, h, h, (rng.random((6, V)) < 0.5) * 1.0)
+    same, _, _ = autosegment.forward(params, base, h, np.arange(6), (rng.random((6, V)) < 0.5) * 1.0)
     np.testing.assert_allclose(same, h, atol=1e-12)       # source = base: nothing changes
 
 
@@ -140,3 +141,13 @@ def test_corruptions_keep_their_promises(ngram, L, seed):
     keep = np.ones_like(tok, bool)
     keep[np.arange(B), p] = False
     assert np.array_equal(x_t[keep], tok[keep]) and np.all(x_t[np.arange(B), p] == xn)
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.integers(1, 8), st.integers(1, 4), st.integers(1, 6), st.integers(0, 2**31 - 1))
+def test_mix_is_the_product_with_the_assignment(H, V, B, seed):
+    """autosegment._mix (a gather) = m A[:, :V]ᵀ for a one-hot assignment A, channels that keep the base included."""
+    rng = np.random.default_rng(seed)
+    A = gumbel.one_hot_argmax(rng.standard_normal((H, V + 1)))
+    m = (rng.random((B, V)) < 0.5).astype(np.float32)
+    np.testing.assert_array_equal(autosegment._mix(m, A), m @ A[:, :V].T)

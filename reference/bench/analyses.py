@@ -37,21 +37,29 @@ from ..tasks.repeat import epoch_batches
 
 # `intervene --mode M` is timed as "M", `probe --kind K` as "probe-K"
 ANALYSES = methods.INTERVENTIONS + tuple("probe-" + k for k in methods.PROBES)
+CAYLEY = ("linear-cayley", "bigram-cayley")  # --orthogonal-map cayley; timed only when named in --methods
 N_POOL = 4096  # sequences the batches are drawn from
 
 
 def method_of(name: str):
+    if name in CAYLEY:
+        return methods.intervention(name[:-len("-cayley")], 2, "cayley")
     return methods.probe(name[len("probe-"):]) if name.startswith("probe-") else methods.intervention(name)
 
 
+def _full_length(name: str) -> bool:
+    """The linear interventions train on length-9 sequences only."""
+    return name in ("linear", "bigram") + CAYLEY
+
+
 def mean_length(name: str) -> float:
-    return float(L) if name in ("linear", "bigram") else (2 + L) / 2
+    return float(L) if _full_length(name) else (2 + L) / 2
 
 
 def sequences(name: str, seed: int = 0):
     """(tokens [N, L], lengths [N]) of random sequences shaped like the method's training set."""
     rng = np.random.default_rng([seed, 1])
-    lengths = np.full(N_POOL, L) if name in ("linear", "bigram") else rng.integers(2, L + 1, N_POOL)
+    lengths = np.full(N_POOL, L) if _full_length(name) else rng.integers(2, L + 1, N_POOL)
     tokens = rng.integers(0, N_SYMBOLS, (N_POOL, L))
     return np.where(np.arange(L)[None, :] < lengths[:, None], tokens, 0), lengths.astype(np.int64)
 
@@ -63,9 +71,9 @@ def nominal_flops(name: str, hidden: int) -> float:
     head = 4 * H * C * B * T
     if name in ("onion", "onion-noscale"):
         return 36 * G + head
-    if name == "linear":
+    if name in ("linear", "linear-cayley"):
         return 36 * G + head + 14 * B * H * H
-    if name == "bigram":
+    if name in ("bigram", "bigram-cayley"):
         return 48 * G + head + 14 * B * H * H
     if name in ("probe-linear", "probe-mlp"):
         out = 6 * H * C * L * B

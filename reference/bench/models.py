@@ -2,8 +2,9 @@
 
 A step: batch 256, every sequence of length L = 9, encode, teacher-forced decode, cross-entropy, backward, AdamW
 (lr 1e-3, wd 0.1).
-    numba   gru_numba.loss_and_grads + adamw.step; chunk threads, BLAS pinned to 1 thread
-    numpy   seq2seq.loss_and_grads + adamw.step; BLAS with `threads` threads
+    numba   gru_numba.loss_and_grads + adamw_numba.update; chunk threads, BLAS pinned to 1 thread
+    numpy   seq2seq.loss_and_grads + divergence.update (adamw.step); BLAS with `threads` threads
+(the numba and numpy steps check finiteness around the update, as `onionref train` does)
     torch   nn.Embedding + nn.GRU + nn.Linear + torch.optim.AdamW(fused=True) in float32, torch.set_num_threads(threads)
 
 Each backend runs in its own process (`worker`): measured in one process, a backend's idle library threads
@@ -16,7 +17,7 @@ import time
 
 import numpy as np
 
-from .. import adamw
+from .. import adamw, divergence
 from ..onion import seq2seq
 from ..tasks.repeat import make_batch
 
@@ -28,14 +29,16 @@ def _batch(seed: int = 0):
     return make_batch(rng.integers(0, N_SYMBOLS, size=(B, L)), np.full(B, L), N_SYMBOLS)
 
 
-def _numpy_like_step(loss_and_grads, hidden: int):
-    """A step function of a NumPy-parameter backend: loss, gradients, AdamW."""
+def _numpy_like_step(loss_and_grads, hidden: int, update=None):
+    """A step function of a NumPy-parameter backend: loss, gradients, the checked AdamW update (as `train` does)."""
     params = seq2seq.init_params(hidden, N_SYMBOLS, N_SYMBOLS + 1, np.random.default_rng(0))
     state, cfg, batch = adamw.init_state(params), adamw.AdamWConfig(lr=1e-3, weight_decay=0.1), _batch()
+    update = update or divergence.update
 
     def step():
-        _, grads, _ = loss_and_grads(params, batch)
-        adamw.step(params, grads, state, cfg)
+        loss, grads, _ = loss_and_grads(params, batch)
+        if update(params, grads, loss, state, cfg) is not None:
+            raise RuntimeError("the bench's training step diverged")
     return step
 
 
@@ -44,7 +47,8 @@ def numba_step(hidden: int, threads: int):
 
     gru_numba.set_threads(threads)
     gru_numba.pin_blas()
-    return _numpy_like_step(gru_numba.loss_and_grads, hidden)
+    from ..adamw_numba import update
+    return _numpy_like_step(gru_numba.loss_and_grads, hidden, update)
 
 
 def numpy_step(hidden: int, threads: int):

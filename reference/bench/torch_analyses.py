@@ -4,7 +4,8 @@ The frozen model is `nn.Embedding` → `nn.GRU` → `nn.Linear` without gradient
 read from the GRU's outputs at its own length. The analysis parameters are `nn.Parameter`s trained by autograd and
 `torch.optim.AdamW` (lr 1e-3, wd 0.1). The random corruptions are drawn by onionref's own `corrupt` functions (NumPy,
 from the same per-step seed), as the golden oracle does; the Gumbel noise by `F.gumbel_softmax(hard=True)`; the
-rotation is `parametrizations.orthogonal` (default map: matrix_exp), evaluated once per step.
+rotation is `parametrizations.orthogonal` (default map: matrix_exp; cayley for the *-cayley rows), evaluated once per
+step.
 torch is imported only here, and only by the bench's torch worker.
 """
 from __future__ import annotations
@@ -78,10 +79,10 @@ class Onion(nn.Module):
 
 
 class Subspace(nn.Module):
-    def __init__(self, hidden: int, ngram: int):
+    def __init__(self, hidden: int, ngram: int, orthogonal_map: str = "matrix_exp"):
         super().__init__()
         self.ngram, self.V = ngram, L - ngram + 1
-        self.rot = orthogonal(nn.Linear(hidden, hidden, bias=False))
+        self.rot = orthogonal(nn.Linear(hidden, hidden, bias=False), orthogonal_map=orthogonal_map)
         self.M = nn.Parameter(0.01 * torch.randn(hidden, self.V + 1))
 
     def loss(self, model, tokens, lengths, rng):
@@ -148,6 +149,7 @@ class GruDecoder(nn.Module):
 
 ANALYSES = {"onion": lambda H: Onion(H, True), "onion-noscale": lambda H: Onion(H, False),
             "linear": lambda H: Subspace(H, 1), "bigram": lambda H: Subspace(H, 2),
+            "linear-cayley": lambda H: Subspace(H, 1, "cayley"), "bigram-cayley": lambda H: Subspace(H, 2, "cayley"),
             "probe-linear": lambda H: StateDecoder(H, 1), "probe-mlp": lambda H: StateDecoder(H, 2),
             "probe-onion": Peeling, "probe-gru-ar": lambda H: GruDecoder(H, True),
             "probe-gru-noinput": lambda H: GruDecoder(H, False)}

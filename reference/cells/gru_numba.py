@@ -6,7 +6,7 @@ frozen-model pieces stage 2 needs (encode; decode forward / backward with or wit
     encode(params, enc_in, mask)  -> h_enc [B, H]
     decode_forward(params, h0, dec_in)          -> (logits [T, B, C], cache)
     decode_backward(dlogits, cache, need_param_grads=True) -> (dh0 [B, H], grads)   grads = {} if not needed
-    decode_loss(params, h0, dec_in, target, mask, param_grads=False) -> (loss, dh0, logits, grads)   fused
+    decode_loss(params, h0, dec_in, target, mask, param_grads=False) -> (loss, dh0, logits, grads, correct)  fused
     cross_entropy(logits, target, mask)         -> (loss, dlogits)   seq2seq.cross_entropy on the head's kernel
 `params` is the dict of torch-named arrays, or its `Weights.of(params)` (to convert them once, not every call).
 
@@ -194,7 +194,7 @@ def loss_and_grads(params: dict, batch):
                f.enc_in, f.mask, f.dec_in, _target(batch.target, f), inv_n, np.zeros((B, H), F32), np.bool_(True),
                np.bool_(False),
                f.hall, f.gates, workspace("gh", (B * 3 * H,)), f.logits_c, f.logits, f.h_enc,
-               *scratch, *per_chunk)
+               *scratch, *per_chunk, workspace("correct", (B,), np.bool_))
     return float(per_chunk[0].sum() * inv_n), _param_grads(w, per_chunk), _in_batch_order(f.logits, f.back, 1)
 
 
@@ -207,11 +207,20 @@ def predict(params, batch) -> np.ndarray:
 
 
 def encode(params, enc_in, mask) -> np.ndarray:
-    """enc_in [T, B] token ids, mask [T, B] bool. Returns h_enc [B, H], each sequence's state at its length."""
+    """enc_in [T, B] token ids, mask [T, B] bool. Returns h_enc [B, H], each sequence's state at its length.
+    Nothing is kept for a backward pass (encode_chunk: two state buffers, one step's gates)."""
     w = Weights.of(params)
+    pin_blas()
+    enc_in = _tokens(enc_in, w.table.shape[0], "encoder input")
+    mask = np.ascontiguousarray(mask, dtype=np.bool_)
+    _check_shape(mask, enc_in.shape, "mask")
     B, H = enc_in.shape[1], w.whh.shape[1]
-    f = forward(w, enc_in, mask, np.zeros((0, B), np.int64), np.zeros((B, H), F32))
-    return _in_batch_order(f.h_enc, f.back)
+    rows, bounds = _sorted_rows(mask, B)
+    h_enc = workspace("h_enc", (B, H))
+    run_chunks(gru_numba_chunks.encode_chunk, len(bounds) - 1, bounds, w.table, w.whh, w.bhh,
+               _in_order(enc_in, rows, 1), _in_order(mask, rows, 1), np.zeros((B, H), F32),
+               workspace("hbuf", (2 * B * H,)), workspace("gbuf", (B * 4 * H,)), workspace("gh", (B * 3 * H,)), h_enc)
+    return h_enc.copy() if rows is None else np.take(h_enc, np.argsort(rows), axis=0)
 
 
 def decode_forward(params, h0, dec_in):
@@ -221,28 +230,30 @@ def decode_forward(params, h0, dec_in):
     return f.logits, f
 
 
-def decode_loss(params, h0, dec_in, target, mask, param_grads: bool = False):
+def decode_loss(params, h0, dec_in, target, mask, param_grads: bool = False, with_logits: bool = True):
     """Teacher-forced decode of h0 [B, H] over dec_in [T, B], the token cross-entropy against target over mask
     [T, B], and its backward pass, fused: one call per chunk, no logits gradient leaving the kernel (stage 2: the loss
     of an edited state and d loss / d h0; a GRU probe: also the weight gradients, param_grads=True).
     The mask must say t < length (a prefix per sequence): the decoder then holds each finished row's state and skips
     it, so logits at masked positions (which carry no loss) are not the reference's.
-    Returns (loss, dh0 [B, H], logits [T, B, C], grads of embedding, cell and head ({} unless param_grads))."""
+    Returns (loss, dh0 [B, H], logits [T, B, C] (None unless with_logits), grads of embedding, cell and head ({}
+    unless param_grads), correct [B]: seq2seq.exact_match of the logits, taken in the kernel)."""
     w = Weights.of(params)
     B = dec_in.shape[1]
     f = _setup(w, np.zeros((0, B), np.int64), mask, dec_in, keep=False)
     _check_shape(h0, f.h_enc.shape, "h0")
     inv_n = 1.0 / max(int(f.mask.sum()), 1)
     scratch, per_chunk = _grad_buffers(f, param_grads)
+    correct = np.empty(B, np.bool_)
     run_chunks(train_chunk, len(f.bounds) - 1, f.bounds, w.table, w.whh, w.bhh, w.wo, w.bo,
                f.enc_in, f.mask, f.dec_in, _target(target, f), inv_n,
                _in_order(np.ascontiguousarray(h0, F32), f.rows),
                np.bool_(param_grads), np.bool_(True), f.hall, f.gates, workspace("gh", (B * w.whh.shape[0],)),
                f.logits_c,
-               f.logits, f.h_enc, *scratch, *per_chunk)
+               f.logits if with_logits else f.logits[:, :0], f.h_enc, *scratch, *per_chunk, correct)
     grads = _param_grads(w, per_chunk) if param_grads else {}
     return (float(per_chunk[0].sum() * inv_n), _in_batch_order(scratch[-1], f.back),
-            _in_batch_order(f.logits, f.back, 1), grads)
+            _in_batch_order(f.logits, f.back, 1) if with_logits else None, grads, _in_batch_order(correct, f.back))
 
 
 def cross_entropy(logits, target, mask):

@@ -16,8 +16,8 @@ import numpy as np
 from numba import njit
 
 from .gru_numba_kernels import JIT, chunk_view, copy2, gru_backward_chunk, gru_forward_chunk
-from .head_numba import (cross_entropy_chunk, head_backward_chunk, head_forward_chunk, logits_from_batch,
-                         logits_to_batch)
+from .head_numba import (cross_entropy_chunk, exact_match_chunk, head_backward_chunk, head_forward_chunk,
+                         logits_from_batch, logits_to_batch)
 from ..jit.blas import gemm
 
 
@@ -38,7 +38,8 @@ def forward_chunk(c, bounds, table, whh, bhh, wo, bo, enc_in, mask, dec_in, h0, 
     holds the state of rows past their length, as the encoder does, so finished rows cost nothing; their logits are
     then the held state's, not the reference's (they carry no loss).
     Workspaces (flat): hall (S+1)·B·H, gates S·B·4H, gh B·3H, logits_c Td·B·C (class-major per chunk).
-    Outputs (rows b0..b1): logits_out [Td, B, C], h_enc [B, H] (the state after the encoder; = h0 if Te = 0)."""
+    Outputs (rows b0..b1): logits_out [Td, B, C] (or [Td, 0, C]: not wanted, not written), h_enc [B, H] (the state
+    after the encoder; = h0 if Te = 0)."""
     YES, NO, ZERO, ONE = _consts()
     b0, b1 = bounds[c], bounds[c + 1]
     H, C = whh.shape[1], wo.shape[0]
@@ -48,13 +49,30 @@ def forward_chunk(c, bounds, table, whh, bhh, wo, bo, enc_in, mask, dec_in, h0, 
     gates_c = chunk_view(gates, S, b0, b1, 4 * H)
     gh_c = chunk_view(gh, ONE, b0, b1, 3 * H)[0]
     copy2(h0[b0:b1], hall_c[0])
-    gru_forward_chunk(table, whh, bhh, enc_in, mask, YES, b0, hall_c, gates_c, ZERO, gh_c)
+    gru_forward_chunk(table, whh, bhh, enc_in, mask, YES, b0, hall_c, gates_c, ZERO, gh_c, YES)
     copy2(hall_c[Te], h_enc[b0:b1])
     if Td > 0:
-        gru_forward_chunk(table, whh, bhh, dec_in, mask, hold_dec, b0, hall_c, gates_c, Te, gh_c)
+        gru_forward_chunk(table, whh, bhh, dec_in, mask, hold_dec, b0, hall_c, gates_c, Te, gh_c, YES)
         lt = chunk_view(logits_c, ONE, b0, b1, Td * C)[0].reshape((C, Td * bc))
         head_forward_chunk(hall_c[Te + 1:].reshape((Td * bc, H)), wo, bo, lt)
-        logits_to_batch(lt, b0, logits_out)
+        if logits_out.shape[1] > 0:
+            logits_to_batch(lt, b0, logits_out)
+
+
+@njit(**JIT)
+def encode_chunk(c, bounds, table, whh, bhh, enc_in, mask, h0, hbuf, gbuf, gh, h_enc):
+    """The encoder alone for chunk c (rows bounds[c]..bounds[c+1]), keeping nothing for a backward pass: the state
+    ping-pongs between two buffers and every step's gates go to the same slot (stage 2 encodes without gradient).
+    enc_in / mask [Te, B], h0 [B, H]; workspaces (flat): hbuf 2·B·H, gbuf B·4H (one step's gates), gh B·3H.
+    Output: h_enc [B, H] rows b0..b1."""
+    YES, NO, ZERO, ONE = _consts()
+    b0, b1 = bounds[c], bounds[c + 1]
+    H = whh.shape[1]
+    hall_c = chunk_view(hbuf, np.int64(2), b0, b1, H)
+    copy2(h0[b0:b1], hall_c[0])
+    gru_forward_chunk(table, whh, bhh, enc_in, mask, YES, b0, hall_c, chunk_view(gbuf, ONE, b0, b1, 4 * H), ZERO,
+                      chunk_view(gh, ONE, b0, b1, 3 * H)[0], NO)
+    copy2(hall_c[enc_in.shape[0] % 2], h_enc[b0:b1])
 
 
 @njit(**JIT)
@@ -108,12 +126,16 @@ def backward_chunk(c, bounds, whh, wo, enc_in, mask, dec_in, target, inv_n, use_
 @njit(**JIT)
 def train_chunk(c, bounds, table, whh, bhh, wo, bo, enc_in, mask, dec_in, target, inv_n, h0, param_grads, hold_dec,
                 hall, gates, gh, logits_c, logits_out, h_enc, dlogits_c, dhs, dh, dgh, dh0,
-                loss_c, dtable_c, dbhh_c, dwhh_c, dwo_c, dbo_c):
+                loss_c, dtable_c, dbhh_c, dwhh_c, dwo_c, dbo_c, correct):
     """Forward and backward of chunk c from the cross-entropy: `forward_chunk`, then `backward_chunk` (one task per
     thread and step, so the threads meet once a step). A training step (param_grads), or stage 2's decode of an
-    edited state h0 (Te = 0, mask [Td, B]: only the loss, the logits and dh0; hold_dec as in forward_chunk)."""
+    edited state h0 (Te = 0, mask [Td, B]: only the loss, the logits and dh0; hold_dec as in forward_chunk).
+    Also correct [B] (rows b0..b1): the exact match of the logits against target over the mask."""
     forward_chunk(c, bounds, table, whh, bhh, wo, bo, enc_in, mask, dec_in, h0, hold_dec,
                   hall, gates, gh, logits_c, logits_out, h_enc)
+    b0, b1, Td, C = bounds[c], bounds[c + 1], dec_in.shape[0], wo.shape[0]
+    lt = chunk_view(logits_c, np.int64(1), b0, b1, Td * C)[0].reshape((C, Td * (b1 - b0)))
+    exact_match_chunk(lt, target, mask, b0, correct)
     backward_chunk(c, bounds, whh, wo, enc_in, mask, dec_in, target, inv_n, np.bool_(True), logits_out[:0],
                    param_grads, hold_dec, hall, gates, logits_c, dlogits_c, dhs, dh, dgh, dh0,
                    loss_c, dtable_c, dbhh_c, dwhh_c, dwo_c, dbo_c)

@@ -49,20 +49,22 @@ def add2(src, dst):
 
 
 @njit(**JIT)
-def gru_forward_chunk(table, whh, bhh, tok, msk, use_mask, b0, hall, gates, s0, gh):
+def gru_forward_chunk(table, whh, bhh, tok, msk, use_mask, b0, hall, gates, s0, gh, keep_gates):
     """Steps s0 .. s0+T-1 of the GRU (T = tok.shape[0]) for one chunk, in place.
 
         r = σ(gi_r + W_hr h + b_hr)   z = σ(gi_z + W_hz h + b_hz)   hn = W_hn h + b_hn
         n = tanh(gi_n + r ⊙ hn)       h' = n + z ⊙ (h − n)           h_out = h' if mask else h
 
     table [V, 3H], whh [3H, H], bhh [3H], tok / msk [T, B], hall [S+1, bc, H] (hall[s0] is read,
-    hall[s0+1 .. s0+T] written), gates [S, bc, 4H] written, gh [bc, 3H] scratch.
+    hall[s0+1 .. s0+T] written), gates [S, bc, 4H] written (keep_gates False: every step overwrites gates[0], for an
+    encode without backward: one cache-resident slot instead of S), gh [bc, 3H] scratch. hall may hold just two states: a step writes
+    hall[(s+1) % len(hall)] from hall[s % len(hall)].
     With the mask, rows past the chunk's last active one only copy their state (their gates are not written): with
     the chunk's rows sorted by decreasing length, a step computes only the sequences still running."""
-    bc = gh.shape[0]
+    bc, ns = gh.shape[0], hall.shape[0]
     for t in range(tok.shape[0]):
         s = s0 + t
-        h, h_out, g = hall[s], hall[s + 1], gates[s]
+        h, h_out, g = hall[s % ns], hall[(s + 1) % ns], gates[s if keep_gates else 0]
         n = active_rows(msk, t, b0, bc) if use_mask else bc
         gemm(False, True, _F(1.0), h[:n], whh, _F(0.0), gh[:n])  # gh = h W_hhᵀ
         for b in range(n):

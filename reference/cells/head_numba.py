@@ -60,12 +60,21 @@ def cross_entropy_chunk(lt, target, msk, b0, inv_n, dlt):
     C, n = lt.shape
     Td = target.shape[0]
     bc = n // max(Td, 1)
-    m, s, w = np.empty(n, _F), np.empty(n, _F), np.empty(n, _F)
+    w = np.empty(n, _F)
     y = np.empty(n, np.int64)
     for t in range(Td):
         for b in range(bc):
             y[t * bc + b] = target[t, b0 + b]
             w[t * bc + b] = _F(inv_n) if msk[t, b0 + b] else _F(0.0)
+    return cross_entropy_columns(lt, y, w, dlt)
+
+
+@njit(**JIT)
+def cross_entropy_columns(lt, y, w, dlt):
+    """Σ_i w_i·(logsumexp(lt[:, i]) − lt[y_i, i]) over the columns with w_i ≠ 0 (float64), and
+    dlt[:, i] = w_i·(softmax(lt[:, i]) − onehot(y_i)).   lt, dlt [C, n]; y [n] class ids; w [n] float32 weights."""
+    n = lt.shape[1]
+    m, s = np.empty(n, _F), np.empty(n, _F)
     _column_max(lt, m)
     _exp_and_sum(lt, m, dlt, s)
     total = 0.0
@@ -77,6 +86,37 @@ def cross_entropy_chunk(lt, target, msk, b0, inv_n, dlt):
     for i in range(n):
         dlt[y[i], i] -= w[i]
     return total
+
+
+@njit(**JIT)
+def argmax_columns(lt, best):
+    """best[i] = argmax_k lt[k, i], the first maximum as np.argmax takes it (a strict > over k in order)."""
+    m = np.empty(best.shape[0], lt.dtype)
+    for i in range(best.shape[0]):
+        m[i] = lt[0, i]
+        best[i] = 0
+    for k in range(1, lt.shape[0]):
+        for i in range(best.shape[0]):
+            v = lt[k, i]
+            if v > m[i]:
+                m[i] = v
+                best[i] = k
+
+
+@njit(**JIT)
+def exact_match_chunk(lt, target, msk, b0, correct):
+    """correct[b0 + b] = the argmax is the target at every valid position of row b (seq2seq.exact_match).
+    lt [C, n] class-major, position i = t·bc + b; target / msk [Td, B] (the chunk's columns b0..b0+bc)."""
+    n, Td = lt.shape[1], target.shape[0]
+    bc = n // max(Td, 1)
+    best = np.empty(n, np.int64)
+    argmax_columns(lt, best)
+    for b in range(bc):
+        correct[b0 + b] = True
+    for t in range(Td):
+        for b in range(bc):
+            if msk[t, b0 + b] and best[t * bc + b] != target[t, b0 + b]:
+                correct[b0 + b] = False
 
 
 @njit(**JIT)

@@ -70,10 +70,14 @@ def model_accuracy(frozen, tokens, lengths) -> float:
 
 def train_step(method, params, buffers, frozen, tokens, lengths, rng, opt, opt_cfg) -> tuple[float, str | None]:
     """One analysis step: forward, backward, the checked AdamW update of params (in place).
-    Returns (loss, what is not finite or None)."""
+    Returns (loss, what is not finite or None). The numba backend updates on adamw_numba (bit-identical)."""
     loss, _, cache = method.forward(params, buffers, frozen, tokens, lengths, rng, train=True)
     grads = method.backward(cache)
-    return loss, divergence.update(params, grads, loss, opt, opt_cfg)
+    if frozen.backend == "numba":
+        from ..adamw_numba import update
+    else:
+        update = divergence.update
+    return loss, update(params, grads, loss, opt, opt_cfg)
 
 
 def _save_checkpoint(out_dir, params, buffers, opt, step):

@@ -3,7 +3,8 @@
 Stage 2 (spec §4) never updates the model; it trains analysis parameters that act on the encoder's final state.
 So all it needs from the model is:
     encode(enc_in [T, B], mask [T, B]) -> h [B, H]                                  (no gradient)
-    decode(h0 [B, H], dec_in, target, mask) -> (loss, dh0 [B, H], logits [T, B, C])  (teacher-forced CE)
+    decode(h0 [B, H], dec_in, target, mask) -> (loss, dh0 [B, H], logits [T, B, C], correct [B])
+                                                                          (teacher-forced CE, exact match)
 The numba backend decodes, takes the loss and goes back to dh0 in one fused call per batch chunk, with the
 model's weights converted for the kernels once (`fast_weights`), not every call.
 """
@@ -45,17 +46,21 @@ class Frozen:
             return gru_numba.encode(self.fast_weights, enc_in, mask)
         return seq2seq.encode_forward(self.params, enc_in, mask)[0]
 
-    def decode(self, h0, dec_in, target, mask, need_grad: bool = True):
-        """Teacher-forced decode of h0: (loss, dh0 or None, logits [T, B, C])."""
+    def decode(self, h0, dec_in, target, mask, need_grad: bool = True, with_logits: bool = True):
+        """Teacher-forced decode of h0: (loss, dh0 or None, logits [T, B, C], correct [B] = exact match); the numba
+        path's training decode returns logits None unless with_logits (they stay in the kernel's layout)."""
         if self.backend == "numba":
             from ..cells import gru_numba
             if need_grad:
-                return gru_numba.decode_loss(self.fast_weights, h0, dec_in, target, mask)[:3]
+                loss, dh0, logits, _, correct = gru_numba.decode_loss(self.fast_weights, h0, dec_in, target, mask,
+                                                                      with_logits=with_logits)
+                return loss, dh0, logits, correct
             logits = gru_numba.decode_forward(self.fast_weights, h0, dec_in)[0]
         else:
             logits, cache = seq2seq.decode_forward(self.params, h0, dec_in)
         loss, dlogits = seq2seq.cross_entropy(logits, target, mask)
+        correct = seq2seq.exact_match(logits, target, mask)
         if not need_grad:
-            return loss, None, logits
+            return loss, None, logits, correct
         dh0, _ = seq2seq.decode_backward(dlogits, cache)
-        return loss, dh0, logits
+        return loss, dh0, logits, correct

@@ -2,7 +2,8 @@
 
     intervention("onion")  -> OnionIntervention(True)        probe("gru-ar") -> GruDecoderProbe(True)
     fitted(method, model_cfg)  the method with its max_len set to the trained model's (methods that have one)
-    intervention_name(mode, ngram) -> (directory name, n)   checked: "ngram3" for --mode bigram --ngram 3
+    intervention_name(mode, ngram, orthogonal_map) -> (directory name, n)   checked: "ngram3" for --mode bigram
+                                                           --ngram 3, "linear-cayley" for the Cayley rotation
     analyse(run_dir, group, name, method, cfg, ...)        train a method on a run's frozen model (the CLI's and
                                                            the Python API's one way to run an analysis)
 """
@@ -23,9 +24,11 @@ INTERVENTIONS = ("linear", "bigram", "onion", "onion-noscale")
 PROBES = ("linear", "mlp", "onion", "gru-ar", "gru-noinput")
 
 
-def intervention(mode: str, ngram: int = 2):
-    """linear: unigram subspaces; bigram: n-gram subspaces; onion: per-position scale; onion-noscale: ablation."""
-    return {"linear": lambda: LinearIntervention(1), "bigram": lambda: LinearIntervention(ngram),
+def intervention(mode: str, ngram: int = 2, orthogonal_map: str = "matrix_exp"):
+    """linear: unigram subspaces; bigram: n-gram subspaces; onion: per-position scale; onion-noscale: ablation.
+    orthogonal_map: the linear interventions' rotation (rotation.py; matrix_exp is the paper's)."""
+    return {"linear": lambda: LinearIntervention(1, orthogonal_map=orthogonal_map),
+            "bigram": lambda: LinearIntervention(ngram, orthogonal_map=orthogonal_map),
             "onion": lambda: OnionIntervention(True), "onion-noscale": lambda: OnionIntervention(False)}[mode]()
 
 
@@ -42,16 +45,20 @@ def fitted(method, model_cfg):
     return method
 
 
-def intervention_name(mode: str, ngram: int | None = None) -> tuple[str, int]:
-    """(directory name, n) of an intervention: the mode itself, or ngram<n> for a bigram mode with n != 2."""
+def intervention_name(mode: str, ngram: int | None = None, orthogonal_map: str = "matrix_exp") -> tuple[str, int]:
+    """(directory name, n) of an intervention: the mode itself, or ngram<n> for a bigram mode with n != 2; with
+    a "-cayley" suffix for the Cayley rotation (so it never mixes with the paper's matrix_exp run)."""
     if mode not in INTERVENTIONS:
         raise UserError(f"unknown intervention {mode!r}; known: {', '.join(INTERVENTIONS)}")
     if ngram is not None and mode != "bigram":
         raise UserError("--ngram only applies to --mode bigram")
+    if orthogonal_map != "matrix_exp" and mode not in ("linear", "bigram"):
+        raise UserError("--orthogonal-map only applies to --mode linear and --mode bigram")
     n = 2 if ngram is None else ngram
     if mode == "bigram" and not 2 <= n <= 9:
         raise UserError(f"--ngram must be in 2..9, got {n}")
-    return (f"ngram{n}" if mode == "bigram" and n != 2 else mode), n
+    name = f"ngram{n}" if mode == "bigram" and n != 2 else mode
+    return (name if orthogonal_map == "matrix_exp" else f"{name}-{orthogonal_map}"), n
 
 
 def analyse(run_dir: Path, group: str, name: str, method, cfg, backend: str | None = None, progress: bool = True,

@@ -197,6 +197,9 @@ def _train_locked(cfg, run_dir, resume, progress, data):
                                               "versions": runs.package_versions(),
                                               "threads": _thread_info(cfg.backend)})
     step_fn, predict = loss_and_grads_fn(cfg.backend), predict_fn(cfg.backend)
+    update = divergence.update
+    if cfg.backend == "numba":
+        from ..adamw_numba import update  # the same step, bit for bit, on kernels
     opt_cfg = adamw.AdamWConfig(lr=cfg.lr, weight_decay=cfg.wd)
 
     def validate(step):
@@ -219,7 +222,7 @@ def _train_locked(cfg, run_dir, resume, progress, data):
         idx = next(batches)
         b = make_batch(train_tok[idx], train_len[idx], cfg.symbols, cfg.no_input)
         loss, grads, _ = step_fn(params, b)
-        what = divergence.update(params, grads, loss, opt, opt_cfg)
+        what = update(params, grads, loss, opt, opt_cfg)
         if what is not None:
             bar.close()
             raise divergence.fail(run_dir, "training", step, what)

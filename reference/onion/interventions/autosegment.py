@@ -24,36 +24,50 @@ def init(hidden: int, n_vars: int, rng: np.random.Generator):
     return params, base
 
 
-def forward(params, base, h_base, h_src, m, noise=None):
-    """h_base, h_src [B, H], m [B, V] in {0,1}; noise [H, V+1] (training) or None (eval, argmax).
+def forward(params, base, h, src, m, noise=None, orthogonal_map: str = "matrix_exp"):
+    """h [N, H] the encoded states, whose first B rows are the bases; src [B] the distinct rows of h that are the
+    bases' sources (unigram: each base's partner among the bases; n-gram: rows B..2B−1); m [B, V] in {0,1};
+    noise [H, V+1] (training) or None (eval, argmax). Every row of h is rotated once (one GEMM), in h's precision.
+    orthogonal_map: the rotation's parametrisation (rotation.py; the paper's is matrix_exp).
 
     Returns (h' [B, H], reg, cache)."""
-    R, rc = rotation.forward(params["X"], base)
+    R, rc = rotation.forward(params["X"], base, orthogonal_map)
     M = params["M"]
     if noise is None:
         A, gc = gumbel.one_hot_argmax(M), None
     else:
         A, gc = gumbel.forward(M, noise)
-    V = M.shape[1] - 1
-    s_base, s_src = h_base @ R.T, h_src @ R.T
-    w = m @ A[:, :V].T
+    B, V = len(src), M.shape[1] - 1
+    R = R.astype(h.dtype, copy=False)
+    s = h @ R.T
+    s_base, s_src = s[:B], s[src]
+    w = _mix(m.astype(h.dtype, copy=False), A)
     s_new = s_base + w * (s_src - s_base)
     reg = REG * (M[:, :V].mean() - M[:, V].mean())
-    return s_new @ R, reg, (R, rc, A, gc, h_base, h_src, s_base, s_src, s_new, m)
+    return s_new @ R, reg, (R, rc, A, gc, h, src, s_base, s_src, s_new, m, w)
+
+
+def _mix(m, A):
+    """w [B, H] = m A[:, :V]ᵀ for a one-hot A: channel c takes m[:, v] of its variable v, or 0 if it keeps the base."""
+    V = A.shape[1] - 1
+    var = A.argmax(axis=1)
+    return np.where(var < V, m[:, np.minimum(var, V - 1)], 0).astype(m.dtype, copy=False)
 
 
 def backward(dh_new, cache):
     """dℓ/dh' [B, H] → grads {"X", "M"} (the regulariser's gradient included)."""
-    R, rc, A, gc, h_base, h_src, s_base, s_src, s_new, m = cache
+    R, rc, A, gc, h, src, s_base, s_src, s_new, m, w = cache
     V = A.shape[1] - 1
+    dh_new = dh_new.astype(h.dtype, copy=False)
     dR = s_new.T @ dh_new                        # h' = s' R
     ds_new = dh_new @ R.T
-    diff = s_src - s_base
-    w = m @ A[:, :V].T
     dA = np.zeros_like(A)
-    dA[:, :V] = (ds_new * diff).T @ m            # w = m Aᵀ
-    ds_src, ds_base = ds_new * w, ds_new * (1.0 - w)
-    dR += ds_src.T @ h_src + ds_base.T @ h_base  # s = h Rᵀ
+    dA[:, :V] = (ds_new * (s_src - s_base)).T @ m.astype(h.dtype, copy=False)   # w = m Aᵀ
+    ds = np.zeros_like(h)                        # s = h Rᵀ for every row; rows are bases, sources or both
+    B = len(src)
+    ds[:B] = ds_new * (1.0 - w)
+    ds[src] += ds_new * w                        # src holds distinct rows
+    dR += ds.T @ h
     dM = gumbel.backward(dA, gc) if gc is not None else np.zeros_like(A)
     H = A.shape[0]
     dM[:, :V] += REG / (H * V)

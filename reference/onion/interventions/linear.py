@@ -11,7 +11,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..seq2seq import exact_match
 from ...tasks.repeat import make_batch
 from . import autosegment, corrupt, gumbel
 
@@ -23,6 +22,7 @@ class LinearIntervention:
     train_set: str = "train_l9"
     valid_set: str = "intervention"
     metric: str = "iia"
+    orthogonal_map: str = "matrix_exp"   # the rotation's parametrisation (rotation.py): matrix_exp (paper) | cayley
 
     @property
     def n_vars(self) -> int:
@@ -38,21 +38,20 @@ class LinearIntervention:
         orig = make_batch(tokens, lengths, frozen.n_symbols, frozen.no_input)
         if self.ngram == 1:
             inputs, partner, m = corrupt.unigram_pairs(tokens, lengths, self.n_vars, rng)
-            h = frozen.encode(*_enc(inputs, lengths))
-            h_base, h_src = h, h[partner]
+            h, src = frozen.encode(*_enc(inputs, lengths)), partner
         else:
             base, src, m, _ = corrupt.ngram_window(tokens, lengths, self.ngram, self.n_vars, frozen.n_symbols, rng)
             h = frozen.encode(*_enc(np.concatenate([base, src]), np.concatenate([lengths, lengths])))
-            h_base, h_src = h[:len(lengths)], h[len(lengths):]
+            src = np.arange(len(lengths), 2 * len(lengths))
         noise = gumbel.sample_noise(params["M"].shape, rng) if train else None
-        h_new, reg, c = autosegment.forward(params, buffers["base"], h_base, h_src, m, noise)
-        loss, dh, logits = frozen.decode(h_new.astype(frozen.dtype), orig.dec_in, orig.target, orig.mask, train)
-        correct = exact_match(logits, orig.target, orig.mask)
+        h_new, reg, c = autosegment.forward(params, buffers["base"], h, src, m, noise, self.orthogonal_map)
+        loss, dh, _, correct = frozen.decode(h_new.astype(frozen.dtype), orig.dec_in, orig.target, orig.mask, train,
+                                             with_logits=False)
         return loss + reg, correct, (c, dh, params["M"].dtype)
 
     def backward(self, cache):
         c, dh, dtype = cache
-        return {k: v.astype(dtype) for k, v in autosegment.backward(dh.astype(np.float64), c).items()}
+        return {k: v.astype(dtype) for k, v in autosegment.backward(dh, c).items()}
 
 
 def _enc(tokens, lengths):

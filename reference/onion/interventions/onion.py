@@ -10,11 +10,11 @@ Data: lengths 2–9 (train / valid).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 
 from ... import layers
-from ..seq2seq import exact_match
 from ...tasks.repeat import make_batch
 from . import corrupt
 
@@ -43,6 +43,16 @@ def scale_backward(dscale, params, cache, use_position: bool = True):
     return grads
 
 
+class _Tables(NamedTuple):
+    """The numba path's cache: d loss / d h', the parameters, (p, x_orig, x_new), tanh E [C, H], scale [T, H]."""
+    dh: np.ndarray
+    params: dict
+    ids: tuple
+    tE: np.ndarray
+    sc: np.ndarray
+    sc_cache: tuple | None
+
+
 @dataclass(frozen=True)
 class OnionIntervention:
     scale: bool = True      # False: the ablation γ ≡ 1, ℓ ≡ 0
@@ -64,14 +74,36 @@ class OnionIntervention:
         x_t, p, xo, xn = corrupt.single_token(tokens, lengths, frozen.n_symbols, rng)
         tb = make_batch(x_t, lengths, frozen.n_symbols, frozen.no_input)
         h_t = frozen.encode(tb.enc_in, tb.mask)
+        if frozen.backend == "numba":
+            return self._fast_forward(params, frozen, orig, h_t, p, xo, xn, tokens.shape[1], train)
         to, tn = np.tanh(params["E"][xo]), np.tanh(params["E"][xn])
         sc, sc_cache = scale_forward(params, p, self.scale)
         h_new = h_t + (to - tn) * sc
-        loss, dh, logits = frozen.decode(h_new.astype(frozen.dtype), orig.dec_in, orig.target, orig.mask, train)
-        correct = exact_match(logits, orig.target, orig.mask)
+        loss, dh, _, correct = frozen.decode(h_new.astype(frozen.dtype), orig.dec_in, orig.target, orig.mask, train,
+                                             with_logits=False)
         return loss, correct, (dh, params, p, xo, xn, to, tn, sc, sc_cache)
 
+    def _fast_forward(self, params, frozen, orig, h_t, p, xo, xn, T, train):
+        """The edit on the kernels of onion_numba.py, from tables of tanh E and of the scale at positions 0..T−1."""
+        from .onion_numba import edit_forward
+        tE = np.tanh(params["E"])
+        sc, sc_cache = scale_forward(params, np.arange(T), self.scale)
+        sc = np.ascontiguousarray(sc, np.float32)
+        ids = tuple(np.ascontiguousarray(a, np.int64) for a in (p, xo, xn))
+        h_new = np.empty_like(h_t)
+        edit_forward(h_t, tE, sc, *ids, h_new)
+        loss, dh, _, correct = frozen.decode(h_new, orig.dec_in, orig.target, orig.mask, train,
+                                             with_logits=False)
+        return loss, correct, _Tables(dh, params, ids, tE, sc, sc_cache)
+
     def backward(self, cache):
+        if isinstance(cache, _Tables):
+            from .onion_numba import edit_backward
+            dsc, dtE = np.empty_like(cache.sc), np.empty_like(cache.tE)
+            edit_backward(np.ascontiguousarray(cache.dh, np.float32), cache.tE, cache.sc, *cache.ids, dsc, dtE)
+            grads = scale_backward(dsc, cache.params, cache.sc_cache, self.scale)
+            grads["E"] = dtE * (1.0 - cache.tE * cache.tE)
+            return {k: np.asarray(v, cache.params["E"].dtype) for k, v in grads.items()}
         dh, params, p, xo, xn, to, tn, sc, sc_cache = cache
         grads = scale_backward(dh * (to - tn), params, sc_cache, self.scale)
         dd = dh * sc

@@ -15,7 +15,6 @@ import numpy as np
 from ... import layers
 from ...cells import gru
 from ...tasks.repeat import sos_id
-from ..seq2seq import exact_match
 from .common import encoded_batch, loss_and_correct
 
 
@@ -57,9 +56,10 @@ class GruDecoderProbe:
         decoder = dict(params)
         if not self.autoregressive:
             decoder["embedding.weight"] = np.zeros((1, h.shape[1]), np.float32)
-        loss, _, logits, grads = gru_numba.decode_loss(decoder, h, ids, batch.target, batch.mask, param_grads=True)
+        loss, _, _, grads, correct = gru_numba.decode_loss(decoder, h, ids, batch.target, batch.mask,
+                                                           param_grads=True, with_logits=False)
         grads = {k: v.astype(params[k].dtype, copy=False) for k, v in grads.items() if k in params}
-        return loss, exact_match(logits, batch.target, batch.mask), grads  # the cache is the gradients
+        return loss, correct, grads  # the cache is the gradients
 
     def backward(self, cache):
         if isinstance(cache, dict):  # the fused path has them already

@@ -34,8 +34,12 @@ class OnionProbe:
     def forward(self, params, buffers, frozen, tokens, lengths, rng, train: bool):
         batch, h = encoded_batch(frozen, tokens, lengths)
         T = batch.target.shape[0]
-        # all positions at once: h_p = h_0 − Σ_{q<p} E[y_q] ⊙ scale(q), an exclusive cumulative sum over q
         sc, sc_cache = scale_forward(params, np.arange(T))                       # [T, H]
+        if frozen.backend == "numba":  # the whole head in one kernel per chunk (onion_numba.py)
+            from .onion_numba import loss_and_grads
+            loss, correct, grads = loss_and_grads(params, sc, h, batch.target, batch.mask, train)
+            return loss, correct, (grads, sc_cache, params)
+        # all positions at once: h_p = h_0 − Σ_{q<p} E[y_q] ⊙ scale(q), an exclusive cumulative sum over q
         layer = params["E"][batch.target] * sc[:, None, :]                     # [T, B, H]
         hs = h[None] - (np.cumsum(layer, axis=0) - layer)
         # the classifier reads only the positions t < L (the others carry no loss; their logits stay 0)
@@ -50,6 +54,11 @@ class OnionProbe:
         return loss, correct, (dlogits, valid, c_ln, c1, cr, c2, batch.target, sc, sc_cache, params)
 
     def backward(self, cache):
+        if len(cache) == 3:  # the numba kernel has them already, but for the scale's parameters
+            grads, sc_cache, params = cache
+            grads = dict(grads)
+            grads.update(scale_backward(grads.pop("dsc"), params, sc_cache))
+            return {k: np.asarray(v, params[k].dtype) for k, v in grads.items()}
         dlogits, valid, c_ln, c1, cr, c2, target, sc, sc_cache, params = cache
         grads = {}
         dx, grads["cls2.weight"], grads["cls2.bias"] = layers.linear_backward(dlogits[valid], c2)

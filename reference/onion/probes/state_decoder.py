@@ -30,6 +30,10 @@ class StateDecoderProbe:
 
     def forward(self, params, buffers, frozen, tokens, lengths, rng, train: bool):
         batch, h = encoded_batch(frozen, tokens, lengths)
+        if frozen.backend == "numba":  # layers, loss and backward in one kernel per chunk (state_decoder_numba.py)
+            from .state_decoder_numba import loss_and_grads
+            loss, correct, grads = loss_and_grads(params, h, batch.target, batch.mask, frozen.n_symbols, train)
+            return loss, correct, grads
         caches = []
         x = h
         if self.n_layers == 2:
@@ -43,6 +47,8 @@ class StateDecoderProbe:
         return loss, correct, (dlogits, caches, c3, B, C)
 
     def backward(self, cache):
+        if isinstance(cache, dict):  # the numba kernel has them already
+            return cache
         dlogits, caches, c3, B, C = cache
         dy = np.zeros((B, self.max_len, C), dlogits.dtype)
         dy[:, :dlogits.shape[0]] = dlogits.transpose(1, 0, 2)
