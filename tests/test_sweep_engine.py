@@ -52,6 +52,17 @@ def test_run_jobs_on_a_local_cluster_respects_dependencies_and_pins_threads(tmp_
     assert all(r["pid"] != os.getpid() for r in out.values())
 
 
+def test_a_job_with_a_known_result_is_not_submitted_and_its_dependents_still_run(tmp_path, capsys):
+    a, b = str(tmp_path / "a"), str(tmp_path / "b")
+    with open(a, "w") as f:
+        json.dump({"value": 7}, f)
+    jobs = [Job("a", failing_job, result={"value": 7}),            # would fail if it ran
+            Job("b", write_job, {"path": b, "value": 10, "read": a}, deps=("a",))]
+    out = run_jobs(jobs, workers=1, progress=True)
+    assert out["a"] == {"value": 7} and out["b"]["value"] == 17
+    assert "1/2" in capsys.readouterr().err        # the bar starts with the known job counted
+
+
 def test_a_failing_job_fails_its_dependents_and_the_rest_still_run(tmp_path):
     ok = str(tmp_path / "ok")
     jobs = [Job("bad", failing_job), Job("after-bad", write_job, {"path": str(tmp_path / "x"), "value": 1},

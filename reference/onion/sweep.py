@@ -142,13 +142,19 @@ def plan(out: Path, cells: list[tuple[int, str, int]], analyses: list[str], budg
         cell = cell_name(hidden, variant, seed)
         run_dir, tcfg = out / cell, asdict(budget.train_config(hidden, variant, seed))
         _same_config(run_dir, tcfg, cell)
-        jobs.append(Job(f"{cell}/train", train_job, {"run_dir": str(run_dir), "config": tcfg}))
+        jobs.append(Job(f"{cell}/train", train_job, {"run_dir": str(run_dir), "config": tcfg},
+                        result=_finished(run_dir)))
         for a in analyses:
             kind, name = ANALYSES[a]
             _same_config(run_dir / kind / name, acfg, f"{cell} ({a})")
             jobs.append(Job(f"{cell}/{a}", analysis_job, {"run_dir": str(run_dir), "analysis": a, "config": acfg},
-                            deps=(f"{cell}/train",)))
+                            deps=(f"{cell}/train",), result=_finished(run_dir / kind / name)))
     return jobs
+
+
+def _finished(run_dir: Path) -> dict | None:
+    """The result of a finished run directory (DONE), read by the driver so the bar counts it from the start."""
+    return runs.read_json(run_dir / "result.json") if (run_dir / "DONE").exists() else None
 
 
 def run_sweep(out, *, hidden=(48,), variants=("ar",), seeds=1, analyses="all", train_steps=40_000,

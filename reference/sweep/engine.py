@@ -31,6 +31,7 @@ class Job:
     fn: Callable[..., dict]            # a module-level function (importable in a worker); returns a small dict
     kwargs: dict = field(default_factory=dict)   # plain JSON-able arguments
     deps: tuple[str, ...] = ()         # keys of the jobs that must finish first
+    result: dict | None = None         # known already (its run directory is finished): counted done, not submitted
 
 
 def _call(fn, kwargs, *deps_done):
@@ -145,19 +146,21 @@ def _run_on(client, jobs: list[Job], progress: bool, desc: str, timings: dict | 
     from tqdm import tqdm
 
     run_id = uuid.uuid4().hex[:8]      # fresh Dask keys, so a long-lived scheduler never serves an old result
-    futures, key_of = {}, {}
+    futures, key_of, results, failed = {}, {}, {}, {}
     for j in jobs:
-        f = client.submit(_call, j.fn, j.kwargs, *[futures[d] for d in j.deps],
+        if j.result is not None:
+            results[j.key] = j.result
+            continue
+        f = client.submit(_call, j.fn, j.kwargs, *[futures[d] for d in j.deps if d in futures],
                           key=f"{j.key}#{run_id}", pure=False)
         futures[j.key] = f
         key_of[f.key] = j.key
-    results, failed = {}, {}
     cells = {}                         # "h48-ar-s0" of "h48-ar-s0/train": a cell is done when all its jobs are
     for j in jobs:
         cells.setdefault(j.key.split("/")[0], []).append(j.key)
     pending = set(futures.values())
-    with tqdm(total=len(jobs), desc=desc, unit="job", disable=not progress, dynamic_ncols=True) as bar, \
-            client.as_current():
+    with tqdm(total=len(jobs), initial=len(results), desc=desc, unit="job", disable=not progress,
+              dynamic_ncols=True) as bar, client.as_current():
         while pending:
             try:
                 done, pending = wait(pending, timeout=2, return_when="FIRST_COMPLETED")
