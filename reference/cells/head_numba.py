@@ -21,6 +21,16 @@ from ..jit.math32 import exp32
 _F = np.float32
 
 
+def checked_targets(target, mask, n_classes: int):
+    """(target int64, mask bool), both C-contiguous, for the kernels below, which index by class id unchecked:
+    ValueError unless every id is in 0..n_classes-1."""
+    mask = np.ascontiguousarray(mask, dtype=np.bool_)
+    target = np.ascontiguousarray(target, dtype=np.int64)
+    if target.size and (target.min() < 0 or target.max() >= n_classes):
+        raise ValueError(f"target ids must be in 0..{n_classes - 1}, got {target.min()}..{target.max()}")
+    return target, mask
+
+
 @njit(**JIT)
 def head_forward_chunk(hs, wo, bo, lt):
     """lt = W_o hsᵀ + b_o (= logitsᵀ).   hs [n, H], wo [C, H], bo [C], lt [C, n] written."""

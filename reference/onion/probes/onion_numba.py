@@ -18,7 +18,8 @@ import numpy as np
 from numba import njit
 
 from ...cells.gru_numba_kernels import JIT
-from ...cells.head_numba import argmax_columns, cross_entropy_columns, head_backward_chunk, head_forward_chunk
+from ...cells.head_numba import (argmax_columns, checked_targets, cross_entropy_columns, head_backward_chunk,
+                                 head_forward_chunk)
 from ...jit import blas, math32
 from ...cells import dense_numba, gru_numba_kernels, head_numba
 from ...cells.dense_numba import linear_relu_backward, linear_relu_forward
@@ -164,10 +165,7 @@ def loss_and_grads(params, sc, h, target, mask, need_grad: bool = True):
     pin_blas()
     T, B = mask.shape
     H, C = h.shape[1], params["E"].shape[0]
-    mask = np.ascontiguousarray(mask, dtype=np.bool_)
-    target = np.ascontiguousarray(target, dtype=np.int64)
-    if target.size and (target.min() < 0 or target.max() >= C):
-        raise ValueError(f"target ids must be in 0..{C - 1}, got {target.min()}..{target.max()}")
+    target, mask = checked_targets(target, mask, C)
     p = {k: np.ascontiguousarray(v, dtype=_F) for k, v in params.items()}
     bounds = chunk_bounds(B)
     nc = len(bounds) - 1

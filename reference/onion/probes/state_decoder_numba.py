@@ -16,7 +16,8 @@ from numba import njit
 from ...cells import dense_numba, gru_numba_kernels, head_numba
 from ...cells.dense_numba import linear_relu_backward, linear_relu_forward
 from ...cells.gru_numba_kernels import JIT, copy2
-from ...cells.head_numba import argmax_columns, cross_entropy_columns, head_backward_chunk, head_forward_chunk
+from ...cells.head_numba import (argmax_columns, checked_targets, cross_entropy_columns, head_backward_chunk,
+                                 head_forward_chunk)
 from ...jit import blas, math32
 from ...jit.cache import drop_stale_cache
 from ...jit.threads import chunk_bounds, pin_blas, run_chunks, workspace
@@ -71,10 +72,7 @@ def loss_and_grads(params, h, target, mask, n_symbols: int, need_grad: bool = Tr
     pin_blas()
     T, B = mask.shape
     H, C = h.shape[1], n_symbols
-    mask = np.ascontiguousarray(mask, dtype=np.bool_)
-    target = np.ascontiguousarray(target, dtype=np.int64)
-    if target.size and (target.min() < 0 or target.max() >= C):
-        raise ValueError(f"target ids must be in 0..{C - 1}, got {target.min()}..{target.max()}")
+    target, mask = checked_targets(target, mask, C)
     p = {k: np.ascontiguousarray(v, dtype=_F) for k, v in params.items()}
     mlp = "hidden.weight" in p
     wh, bh = (p["hidden.weight"], p["hidden.bias"]) if mlp else (np.zeros((1, 1), _F), np.zeros(1, _F))
