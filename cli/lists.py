@@ -13,17 +13,23 @@ def _parts(text: str) -> list[str]:
 
 def ints(text: str, flag: str, *, lo: int | None = None, hi: int | None = None, allow_empty: bool = False) -> list[int]:
     """'48,64' -> [48, 64]; every value an integer in [lo, hi] (either bound may be open)."""
-    parts = _parts(text)
     try:
-        vals = list(dict.fromkeys(int(p) for p in parts))
+        vals = list(dict.fromkeys(int(p) for p in _parts(text)))
     except ValueError:
         vals = None
-    if vals is None or (not vals and not allow_empty) or any(
-            (lo is not None and v < lo) or (hi is not None and v > hi) for v in vals):
-        bounds = (f" >= {lo}" if hi is None else f" in {lo}..{hi}") if lo is not None else \
-            (f" <= {hi}" if hi is not None else "")
-        raise UserError(f"{flag} takes comma-separated integers{bounds}, got {text!r}")
+    in_range = vals is not None and all((lo is None or v >= lo) and (hi is None or v <= hi) for v in vals)
+    if not in_range or not (vals or allow_empty):
+        raise UserError(f"{flag} takes comma-separated integers{_bounds(lo, hi)}, got {text!r}")
     return vals
+
+
+def _bounds(lo: int | None, hi: int | None) -> str:
+    """' in 1..8', ' >= 0', ' <= 9' or ''."""
+    if lo is not None and hi is not None:
+        return f" in {lo}..{hi}"
+    if lo is not None:
+        return f" >= {lo}"
+    return f" <= {hi}" if hi is not None else ""
 
 
 def floats(text: str, flag: str) -> list[float]:
