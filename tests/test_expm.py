@@ -1,0 +1,72 @@
+"""expm.py against SciPy's expm / expm_frechet and against the eigendecomposition (Daleckii–Krein) it replaced.
+
+Norms are drawn around every ℓ_m of the degree table and up to 40, so every Padé degree and 0..4 squarings occur."""
+import numpy as np
+import pytest
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
+from scipy.linalg import eigh, expm as scipy_expm, expm_frechet
+
+from onionref.onion.interventions import expm, rotation
+
+NORMS = st.sampled_from([0.0, 1e-3, 0.0107, 0.15, 0.199, 0.7, 1.7, 4.0, 4.8, 7.0, 14.0, 30.0, 40.0]) | \
+    st.floats(1e-4, 40.0)
+
+
+def rel(a, b):
+    return np.linalg.norm(a - b) / max(np.linalg.norm(b), 1e-300)
+
+
+def with_norm(X, norm1):
+    n = np.abs(X).sum(axis=0).max()
+    return X * (norm1 / n) if n > 0 else X
+
+
+def eigh_expm_adjoint(A, G):
+    """The replaced path, kept here as an oracle: for skew A, iA = Q diag(μ) Qᴴ;
+    expm(A) = Q diag(e^{−iμ}) Qᴴ, L(Aᵀ, G) = Q [(Qᴴ G Q) ∘ Φ̄] Qᴴ, Φ̄_jk = e^{i(μj+μk)/2} sinc((μj − μk)/2)."""
+    mu, Q = eigh(1j * A)
+    E = ((Q * np.exp(-1j * mu)) @ Q.conj().T).real
+    phi_t = np.exp(0.5j * (mu[:, None] + mu[None, :])) * np.sinc((mu[:, None] - mu[None, :]) / (2 * np.pi))
+    return E, (Q @ ((Q.conj().T @ G @ Q) * phi_t) @ Q.conj().T).real
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(1, 24), NORMS, st.integers(0, 2**31 - 1))
+@example(48, 14.0, 0)
+def test_skew_expm_and_gradient_match_scipy_and_the_eigendecomposition(n, norm1, seed):
+    rng = np.random.default_rng(seed)
+    A = with_norm(rotation.skew(rng.standard_normal((n, n))), norm1)
+    G = rng.standard_normal((n, n))
+    E, cache = expm.forward(A)
+    dA = expm.backward(G, cache)
+    assert rel(E, scipy_expm(A)) < 1e-12
+    assert rel(dA, expm_frechet(A.T, G, compute_expm=False)) < 1e-12
+    E_eig, dA_eig = eigh_expm_adjoint(A, G)
+    assert rel(E, E_eig) < 1e-12 and rel(dA, dA_eig) < 1e-12
+    np.testing.assert_allclose(E @ E.T, np.eye(n), atol=1e-13)
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.integers(1, 16), NORMS, st.integers(0, 2**31 - 1))
+def test_general_matrix_frechet_matches_scipy(n, norm1, seed):
+    """Nothing in expm.py assumes skew symmetry: a general A and direction E, forward and adjoint."""
+    rng = np.random.default_rng(seed)
+    A = with_norm(rng.standard_normal((n, n)), min(norm1, 8.0))   # e^A of a general A grows as e^‖A‖
+    E = rng.standard_normal((n, n))
+    R, cache = expm.forward(A)
+    R_ref, L_ref = expm_frechet(A, E)
+    assert rel(R, R_ref) < 1e-12 and rel(expm.frechet(E, cache), L_ref) < 1e-12
+    assert rel(expm.backward(E, cache), expm_frechet(A.T, E, compute_expm=False)) < 1e-12
+
+
+@pytest.mark.parametrize("norm1, m, s", [(0.0, 3, 0), (0.0108, 3, 0), (0.0109, 5, 0), (0.5, 7, 0), (1.0, 9, 0),
+                                         (2.0, 13, 0), (4.74, 13, 0), (4.75, 13, 1), (14.0, 13, 2), (30.0, 13, 3)])
+def test_degree_and_squarings_follow_the_table(norm1, m, s):
+    assert expm.degree(norm1) == (m, s)
+
+
+@pytest.mark.parametrize("bad", [np.inf, np.nan])
+def test_a_non_finite_matrix_is_refused(bad):
+    with pytest.raises(ValueError, match="not finite"):
+        expm.forward(np.full((3, 3), bad))
