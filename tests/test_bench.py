@@ -53,6 +53,29 @@ def test_analysis_flop_counts():
     assert bench_analyses.nominal_flops("bigram", 48) > bench_analyses.nominal_flops("linear", 48)
 
 
+def test_rotation_start_state_is_trained_like_fixed_and_shared_with_torch():
+    """The linear interventions start at ‖A‖₁ = 1.2·√H (analyses.py docstring), the same X on both backends."""
+    import numpy as np
+    from onionref.onion.interventions import rotation
+    for H in (8, 48):
+        X = bench_analyses.rotation_start(H)
+        A = rotation.skew(X.astype(np.float64))
+        assert X.dtype == np.float32 and np.array_equal(X, bench_analyses.rotation_start(H))
+        assert np.abs(A).sum(axis=0).max() == pytest.approx(bench_analyses.START_NORM * np.sqrt(H), rel=1e-6)
+        assert np.array_equal(np.diag(X), -np.ones(H, np.float32)) and not np.triu(X, 1).any()
+    from onionref.onion import seq2seq
+    from onionref.onion.frozen import Frozen
+    frozen = Frozen(seq2seq.init_params(8, 5, 6, np.random.default_rng(0)), 5, False, "numpy")
+    for name in ("linear", "bigram-cayley"):
+        params, _ = bench_analyses.start_params(bench_analyses.method_of(name), frozen)
+        assert np.array_equal(params["X"], bench_analyses.rotation_start(8))
+    assert "X" not in bench_analyses.start_params(bench_analyses.method_of("onion"), frozen)[0]
+    pytest.importorskip("torch")
+    from onionref.bench import torch_analyses
+    sub = torch_analyses.Subspace(8, 1)
+    assert np.array_equal(sub.rot.parametrizations.weight.original.detach().numpy(), bench_analyses.rotation_start(8))
+
+
 @pytest.mark.parametrize("args", [["--hidden", "0"], ["--hidden", "abc"], ["--hidden", "48,"], ["--steps", "0"],
                                   ["--threads", "0"], ["--backends", "jax"], ["--methods", "onion"],
                                   ["--analyses", "--methods", "onion,nope"]])

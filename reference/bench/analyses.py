@@ -4,6 +4,12 @@ A step is what `onionref intervene` / `onionref probe` repeats 60,000 times (`an
 of the method's training sequences (lengths uniform in 2..9, or all 9 for the linear interventions), the method's
 random corruption, the frozen model's encoder, the method's forward and backward, the checked AdamW update.
 The frozen model is a random seq2seq GRU of size H (the cost of a step does not depend on what the model learned).
+The linear interventions' rotation does not start at its registration state X = −I (A = 0, where expm is nearly
+free) but at `rotation_start(H)`, a trained-like one: the cost of expm and of its gradient (ours and torch's) grows
+with the number of squarings, log₂‖A‖₁. X = −I + c·N with N strictly lower triangular, standard normal from a fixed
+seed, c such that ‖A‖₁ = ‖tril(X) − tril(X)ᵀ‖₁ = 1.2·√H (8.3 at H = 48, 27 at H = 512). Measured: the 36 linear and
+bigram interventions of the paper sweep (H 48, 64, 128, 10,000 steps) end at 0.89–1.43·√H (mean 1.17·√H), and a
+60,000-step linear intervention at H = 48 at 1.02·√H (weight decay holds it there). Both backends start from it.
     numba, numpy   onionref's own stage 2 with Frozen(backend=...)
     torch          torch_analyses.py: the same analysis as a competent PyTorch user writes it
 Every (backend, thread count) runs in its own worker process (models.worker), as the training bench does.
@@ -12,7 +18,7 @@ Nominal FLOP per step (the fraction of a core's limit reported next to the times
 mean length: 5.5, or 9 for the linear interventions) and the training bench's GRU convention (a step of one row costs
 12H² forward, 12H² more for the gradient of its input state, 12H² more for its weight gradients):
     onion, onion-noscale      encode 12G + decode 12G + decode back to h0 12G                  + head 4·H·C·B·T̄
-    linear (unigram)          the same, plus the rotation's GEMMs 14·B·H² (its eigendecomposition is not counted)
+    linear (unigram)          the same, plus the rotation's GEMMs 14·B·H² (its expm and gradient are not counted)
     bigram                    as linear with two encoder passes (base and source): 48G + ...
     probe-linear, probe-mlp   encode 12G, then Linear(H, 9C) (and Linear(H, H)): 2·in·out·B forward, 4·in·out·B
                               backward
@@ -39,6 +45,7 @@ from ..tasks.repeat import epoch_batches
 ANALYSES = methods.INTERVENTIONS + tuple("probe-" + k for k in methods.PROBES)
 CAYLEY = ("linear-cayley", "bigram-cayley")  # --orthogonal-map cayley; timed only when named in --methods
 N_POOL = 4096  # sequences the batches are drawn from
+START_NORM = 1.2  # ‖A‖₁ / √H of the rotation's start state (module docstring)
 
 
 def method_of(name: str):
@@ -83,6 +90,21 @@ def nominal_flops(name: str, hidden: int) -> float:
     return 48 * G + 6 * H * C * B * T
 
 
+def rotation_start(hidden: int) -> np.ndarray:
+    """X [H, H] float32 of the linear interventions' rotation at the trained-like ‖A‖₁ = 1.2·√H (module docstring)."""
+    N = np.tril(np.random.default_rng([0, 4]).standard_normal((hidden, hidden)), -1)
+    A = N - N.T
+    return (N * (START_NORM * np.sqrt(hidden) / np.abs(A).sum(axis=0).max()) - np.eye(hidden)).astype(np.float32)
+
+
+def start_params(method, frozen):
+    """(params, buffers) of the timed analysis: its own init, with the rotation (if any) at rotation_start."""
+    params, buffers = method.init(frozen, np.random.default_rng([0, 2]))
+    if "X" in params:
+        params["X"] = rotation_start(frozen.hidden)
+    return params, buffers
+
+
 def onionref_step(backend: str, hidden: int, name: str, threads: int):
     """One stage-2 step of onionref's own `backend` (numba or numpy), as `analysis.run` takes it."""
     if backend == "numba":
@@ -92,7 +114,7 @@ def onionref_step(backend: str, hidden: int, name: str, threads: int):
     model = seq2seq.init_params(hidden, N_SYMBOLS, N_SYMBOLS + 1, np.random.default_rng(0))
     frozen = Frozen(model, N_SYMBOLS, False, backend)
     method = method_of(name)
-    params, buffers = method.init(frozen, np.random.default_rng([0, 2]))
+    params, buffers = start_params(method, frozen)
     opt, cfg = adamw.init_state(params), adamw.AdamWConfig(lr=1e-3, weight_decay=0.1)
     tokens, lengths = sequences(name)
     batches, counter = epoch_batches(len(lengths), B, 0), itertools.count(1)

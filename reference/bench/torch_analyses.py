@@ -5,7 +5,7 @@ read from the GRU's outputs at its own length. The analysis parameters are `nn.P
 `torch.optim.AdamW` (lr 1e-3, wd 0.1). The random corruptions are drawn by onionref's own `corrupt` functions (NumPy,
 from the same per-step seed), as the golden oracle does; the Gumbel noise by `F.gumbel_softmax(hard=True)`; the
 rotation is `parametrizations.orthogonal` (default map: matrix_exp; cayley for the *-cayley rows), evaluated once per
-step.
+step, from the same trained-like start state X as onionref's (analyses.rotation_start).
 torch is imported only here, and only by the bench's torch worker.
 """
 from __future__ import annotations
@@ -18,7 +18,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.nn.utils.parametrizations import orthogonal
 
-from .analyses import sequences
+from .analyses import rotation_start, sequences
 from .models import B, L, N_SYMBOLS
 from ..onion import seq2seq
 from ..onion.interventions import corrupt
@@ -83,6 +83,8 @@ class Subspace(nn.Module):
         super().__init__()
         self.ngram, self.V = ngram, L - ngram + 1
         self.rot = orthogonal(nn.Linear(hidden, hidden, bias=False), orthogonal_map=orthogonal_map)
+        with torch.no_grad():                                 # the bench's trained-like start state, as onionref's
+            self.rot.parametrizations.weight.original.copy_(torch.from_numpy(rotation_start(hidden)))
         self.M = nn.Parameter(0.01 * torch.randn(hidden, self.V + 1))
 
     def loss(self, model, tokens, lengths, rng):
