@@ -46,29 +46,43 @@ def degree(norm1: float) -> tuple[int, int]:
     return 13, max(0, int(np.ceil(np.log2(norm1 / ELL[-1][1]))))
 
 
+def _coefficients(m: int) -> np.ndarray:
+    """The rows that combine the stacked powers [I, A², A⁴, ...] into the Padé polynomials: for m < 13
+    (W, V) = (Σₖ b₂ₖ₊₁ A²ᵏ, Σₖ b₂ₖ A²ᵏ); for m = 13 (W₁, Z₁, W₂, Z₂)."""
+    b = np.array(PADE[m])
+    if m < 13:
+        return np.stack([b[1::2], b[0::2]])
+    return np.array([[0.0, b[9], b[11], b[13]], [0.0, b[8], b[10], b[12]], [b[1], b[3], b[5], b[7]],
+                     [b[0], b[2], b[4], b[6]]])
+
+
+COEF = {m: _coefficients(m) for m in PADE}
+
+
+def _combine(C, P):
+    """[len(C), n, n]: row i is Σⱼ C[i, j] P[j], for a stack P [len(C[0]), n, n] (one GEMM, one pass over P)."""
+    return (C.astype(P.dtype) @ P.reshape(len(P), -1)).reshape(len(C), *P.shape[1:])
+
+
 def forward(A):
-    """A [n, n] float64 → (e^A [n, n], cache)."""
+    """A [n, n] (float64; float32 stays float32) → (e^A [n, n], cache)."""
     m, s = degree(np.abs(A).sum(axis=0).max())
     A = A * 2.0 ** -s
-    b, ident = PADE[m], np.eye(len(A))
-    evens = [A @ A]                                  # A², A⁴, A⁶, A⁸ (as many as m needs)
-    if m >= 5:
-        evens.append(evens[0] @ evens[0])
-    if m >= 7:
-        evens.append(evens[1] @ evens[0])
-    if m == 9:
-        evens.append(evens[1] @ evens[1])
+    n, k = len(A), 3 if m == 13 else m // 2
+    P = np.empty((k + 1, n, n), A.dtype)             # I, A², A⁴, A⁶ = A⁴A², A⁸ = A⁴A⁴ (as many as m needs)
+    P[0] = np.eye(n)
+    np.matmul(A, A, out=P[1])
+    if k >= 2:
+        np.matmul(P[1], P[1], out=P[2])
+    if k >= 3:
+        np.matmul(P[2], P[1], out=P[3])
+    if k >= 4:
+        np.matmul(P[2], P[2], out=P[4])
     if m == 13:
-        A2, A4, A6 = evens
-        W1 = b[13] * A6 + b[11] * A4 + b[9] * A2
-        Z1 = b[12] * A6 + b[10] * A4 + b[8] * A2
-        W = A6 @ W1 + b[7] * A6 + b[5] * A4 + b[3] * A2 + b[1] * ident
-        V = A6 @ Z1 + b[6] * A6 + b[4] * A4 + b[2] * A2 + b[0] * ident
-        outer = (W1, Z1)
+        W1, Z1, W2, Z2 = _combine(COEF[m], P)
+        W, V, outer = P[3] @ W1 + W2, P[3] @ Z1 + Z2, (W1, Z1)
     else:
-        W = b[1] * ident + sum(b[2 * k + 3] * P for k, P in enumerate(evens))
-        V = b[0] * ident + sum(b[2 * k + 2] * P for k, P in enumerate(evens))
-        outer = None
+        (W, V), outer = _combine(COEF[m], P), None
     U = A @ W
     lu = lu_factor(V - U, check_finite=False)
     R = lu_solve(lu, V + U, check_finite=False)
@@ -76,28 +90,27 @@ def forward(A):
     for _ in range(s):
         squares.append(R)
         R = R @ R
-    return R, (A, s, m, evens, W, outer, lu, R if s == 0 else squares[0], squares)
+    return R, (A, s, m, P, W, outer, lu, R if s == 0 else squares[0], squares)
 
 
 def frechet(E, cache):
     """L(A, E) [n, n]: the Fréchet derivative of expm at the forward's A in the direction E [n, n]."""
-    A, s, m, evens, W, outer, lu, R0, squares = cache
-    b = PADE[m]
+    A, s, m, P, W, outer, lu, R0, squares = cache
     E = E * 2.0 ** -s
-    M = [A @ E + E @ A]                              # M₂, M₄, M₆, M₈
-    if m >= 5:
-        M.append(evens[0] @ M[0] + M[0] @ evens[0])
-    if m >= 7:
-        M.append(evens[1] @ M[0] + M[1] @ evens[0])
-    if m == 9:
-        M.append(evens[1] @ M[1] + M[1] @ evens[1])
-    if m == 13:
-        (M2, M4, M6), A6, (W1, Z1) = M, evens[2], outer
-        Lw = A6 @ (b[13] * M6 + b[11] * M4 + b[9] * M2) + M6 @ W1 + b[7] * M6 + b[5] * M4 + b[3] * M2
-        Lv = A6 @ (b[12] * M6 + b[10] * M4 + b[8] * M2) + M6 @ Z1 + b[6] * M6 + b[4] * M4 + b[2] * M2
+    Ms = np.empty((len(P) - 1,) + A.shape, A.dtype)  # M₂, M₄, M₆, M₈
+    Ms[0] = A @ E + E @ A
+    if len(Ms) >= 2:
+        Ms[1] = P[1] @ Ms[0] + Ms[0] @ P[1]
+    if len(Ms) >= 3:
+        Ms[2] = P[2] @ Ms[0] + Ms[1] @ P[1]
+    if len(Ms) >= 4:
+        Ms[3] = P[2] @ Ms[1] + Ms[1] @ P[2]
+    if m == 13:                                      # the identity's column has no derivative
+        Lw1, Lz1, Lw2, Lz2 = _combine(COEF[m][:, 1:], Ms)
+        (W1, Z1), A6, M6 = outer, P[3], Ms[2]
+        Lw, Lv = A6 @ Lw1 + M6 @ W1 + Lw2, A6 @ Lz1 + M6 @ Z1 + Lz2
     else:
-        Lw = sum(b[2 * k + 3] * Mk for k, Mk in enumerate(M))
-        Lv = sum(b[2 * k + 2] * Mk for k, Mk in enumerate(M))
+        Lw, Lv = _combine(COEF[m][:, 1:], Ms)
     Lu = A @ Lw + E @ W
     L = lu_solve(lu, Lu + Lv + (Lu - Lv) @ R0, check_finite=False)
     for R in squares:
