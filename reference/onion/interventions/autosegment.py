@@ -24,14 +24,16 @@ def init(hidden: int, n_vars: int, rng: np.random.Generator):
     return params, base
 
 
-def forward(params, base, h, src, m, noise=None, orthogonal_map: str = "matrix_exp"):
+def forward(params, base, h, src, m, noise=None, orthogonal_map: str = "matrix_exp", fast: bool = False):
     """h [N, H] the encoded states, whose first B rows are the bases; src [B] the distinct rows of h that are the
     bases' sources (unigram: each base's partner among the bases; n-gram: rows B..2B−1); m [B, V] in {0,1};
     noise [H, V+1] (training) or None (eval, argmax). Every row of h is rotated once (one GEMM), in h's precision.
     orthogonal_map: the rotation's parametrisation (rotation.py; the paper's is matrix_exp).
+    fast: the rotation and the mix on the Numba kernels of rotation_numba.py, autosegment_numba.py (the numba
+    backend), else in NumPy.
 
     Returns (h' [B, H], reg, cache)."""
-    R, rc = rotation.forward(params["X"], base, orthogonal_map)
+    R, rc = rotation.forward(params["X"], base, orthogonal_map, fast)
     M = params["M"]
     if noise is None:
         A, gc = gumbel.one_hot_argmax(M), None
@@ -40,11 +42,19 @@ def forward(params, base, h, src, m, noise=None, orthogonal_map: str = "matrix_e
     B, V = len(src), M.shape[1] - 1
     R = R.astype(h.dtype, copy=False)
     s = h @ R.T
-    s_base, s_src = s[:B], s[src]
-    w = _mix(m.astype(h.dtype, copy=False), A)
-    s_new = s_base + w * (s_src - s_base)
+    m = m.astype(h.dtype, copy=False)
+    if fast:
+        from .autosegment_numba import mix_forward
+        mc = (s, np.ascontiguousarray(src, np.int64), np.ascontiguousarray(m), A.argmax(axis=1))
+        s_new = np.empty((B, s.shape[1]), s.dtype)
+        mix_forward(*mc, s_new)
+    else:
+        s_base, s_src = s[:B], s[src]
+        w = _mix(m, A)
+        s_new = s_base + w * (s_src - s_base)
+        mc = (s_base, s_src, w)
     reg = REG * (M[:, :V].mean() - M[:, V].mean())
-    return s_new @ R, reg, (R, rc, A, gc, h, src, s_base, s_src, s_new, m, w)
+    return s_new @ R, reg, (fast, R, rc, A, gc, h, src, m, s_new, mc)
 
 
 def _mix(m, A):
@@ -56,20 +66,25 @@ def _mix(m, A):
 
 def backward(dh_new, cache):
     """dℓ/dh' [B, H] → grads {"X", "M"} (the regulariser's gradient included)."""
-    R, rc, A, gc, h, src, s_base, s_src, s_new, m, w = cache
-    V = A.shape[1] - 1
+    fast, R, rc, A, gc, h, src, m, s_new, mc = cache
+    H, V = A.shape[0], A.shape[1] - 1
     dh_new = dh_new.astype(h.dtype, copy=False)
     dR = s_new.T @ dh_new                        # h' = s' R
     ds_new = dh_new @ R.T
+    if fast:
+        from .autosegment_numba import mix_backward
+        ds, t = np.empty_like(h), np.empty_like(ds_new)
+        mix_backward(ds_new, *mc, ds, t)
+    else:
+        s_base, s_src, w = mc
+        t = ds_new * (s_src - s_base)
+        ds = np.zeros_like(h)                    # s = h Rᵀ for every row; rows are bases, sources or both
+        ds[:len(src)] = ds_new * (1.0 - w)
+        ds[src] += ds_new * w                    # src holds distinct rows
     dA = np.zeros_like(A)
-    dA[:, :V] = (ds_new * (s_src - s_base)).T @ m.astype(h.dtype, copy=False)   # w = m Aᵀ
-    ds = np.zeros_like(h)                        # s = h Rᵀ for every row; rows are bases, sources or both
-    B = len(src)
-    ds[:B] = ds_new * (1.0 - w)
-    ds[src] += ds_new * w                        # src holds distinct rows
+    dA[:, :V] = t.T @ m                          # w = m Aᵀ
     dR += ds.T @ h
     dM = gumbel.backward(dA, gc) if gc is not None else np.zeros_like(A)
-    H = A.shape[0]
     dM[:, :V] += REG / (H * V)
     dM[:, V] -= REG / H
     return {"X": rotation.backward(dR, rc), "M": dM}
