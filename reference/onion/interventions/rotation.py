@@ -41,13 +41,8 @@ def skew(X):
 MAPS = ("matrix_exp", "cayley")
 
 
-def forward(X, base, orthogonal_map: str = "matrix_exp", fast: bool = False):
-    """R [H, H] = base · expm(tril(X) − tril(X)ᵀ) (or base · cayley(·)). Returns (R, cache).
-    fast: matrix_exp on the two kernels of rotation_numba.py (the numba backend), else in NumPy (expm.py)."""
-    if fast and orthogonal_map == "matrix_exp":
-        from . import rotation_numba
-        R, c = rotation_numba.forward(X, base)
-        return R, ("matrix_exp_numba", c)
+def forward(X, base, orthogonal_map: str = "matrix_exp"):
+    """R [H, H] = base · expm(tril(X) − tril(X)ᵀ) (or base · cayley(·)). Returns (R, cache)."""
     A = skew(X.astype(np.float64))
     if orthogonal_map == "cayley":
         S = np.eye(len(A)) - 0.5 * A
@@ -61,9 +56,6 @@ def forward(X, base, orthogonal_map: str = "matrix_exp", fast: bool = False):
 
 def backward(dR, cache):
     """dℓ/dR [H, H] → dℓ/dX [H, H]."""
-    if cache[0] == "matrix_exp_numba":
-        from . import rotation_numba
-        return rotation_numba.backward(dR, cache[1])
     if cache[0] == "cayley":
         _, S, C, base = cache
         G = base.T @ dR.astype(np.float64)
