@@ -80,7 +80,8 @@ def _resumed_config(out_dir: Path, cfg: AnalysisConfig) -> AnalysisConfig:
 @click.option("--ngram", type=int, default=None, help="n of the n-gram intervention (with --mode bigram) [2].")
 @click.option("--orthogonal-map", type=click.Choice(rotation.MAPS), default="matrix_exp", show_default=True,
               help="The rotation of --mode linear / bigram: matrix_exp (the paper's) or cayley (one solve instead of "
-                   "an eigendecomposition; a different optimisation path; results go to <mode>-cayley).")
+                   "a Padé approximant and its squarings; a different optimisation path; results go to "
+                   "<mode>-cayley).")
 @_analysis_options
 def intervene_cmd(run_dir, mode, ngram, orthogonal_map, **kw):
     """Train an interchange intervention on the frozen model of RUN and report its IIA."""

@@ -52,12 +52,13 @@ def tm(tokens, lengths):
     return torch.tensor(x), torch.tensor(dec), torch.tensor(mask)
 
 
-def linear_case(ngram: int, seed: int, orthogonal_map: str = "matrix_exp") -> dict:
+def linear_case(ngram: int, seed: int, orthogonal_map: str = "matrix_exp", x_scale: float = 0.3) -> dict:
+    """x_scale: the spread of X around −I (0.3: ‖A‖₁ ≈ 2, no squaring in expm; 2.5: ‖A‖₁ ≈ 12, two squarings)."""
     rng = np.random.default_rng(seed)
     mparams, model = frozen_model(rng)
     tok, ln = rng.integers(0, C, (B, L)), np.full(B, L)
     V = L - ngram + 1
-    X = -np.eye(H) + 0.3 * rng.standard_normal((H, H))
+    X = -np.eye(H) + x_scale * rng.standard_normal((H, H))
     base = rotation.init(H, rng)[1]
     M = rng.standard_normal((H, V + 1))
     draw = np.random.default_rng(seed + 1000)
@@ -167,6 +168,7 @@ CASES = {
     "analysis_unigram": lambda: linear_case(1, 11),
     "analysis_bigram": lambda: linear_case(2, 12),
     "analysis_unigram_cayley": lambda: linear_case(1, 15, "cayley"),
+    "analysis_unigram_squarings": lambda: linear_case(1, 16, x_scale=2.5),
     "analysis_onion": lambda: onion_case(True, 13),
     "analysis_onion_noscale": lambda: onion_case(False, 14),
     **{f"analysis_probe_{k.replace('-', '_')}": (lambda k=k, s=s: probe_case(k, s))

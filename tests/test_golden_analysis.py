@@ -17,6 +17,7 @@ CASES = {
     "analysis_unigram": lambda f: LinearIntervention(1, max_len=L),
     "analysis_bigram": lambda f: LinearIntervention(2, max_len=L),
     "analysis_unigram_cayley": lambda f: LinearIntervention(1, max_len=L, orthogonal_map="cayley"),
+    "analysis_unigram_squarings": lambda f: LinearIntervention(1, max_len=L),   # ‖A‖₁ ≈ 12: expm squares twice
     "analysis_onion": lambda f: OnionIntervention(True),
     "analysis_onion_noscale": lambda f: OnionIntervention(False),
     "analysis_probe_linear": lambda f: StateDecoderProbe(1, max_len=L),

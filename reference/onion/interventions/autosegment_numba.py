@@ -6,8 +6,8 @@ w[b, c] = m[b, var[c]] if var[c] < V else 0, and (autosegment.py's equations)
     ds[b]       += ds'[b] ⊙ (1 − w[b]),   ds[src[b]] += ds'[b] ⊙ w[b]
     t[b, c]      = ds'[b, c] (s[src[b], c] − s[b, c])        (then dA[:, :V] = tᵀ m, one GEMM, by the caller)
 One pass over the rows each, reading the bases and sources in place instead of NumPy's copies, masks and
-temporaries (w, s_src, s_src − s_base, the [H, V+1] one-hot). Every ds entry gets at most two terms: the same
-numbers as the NumPy path.
+temporaries (w, s_src, s_src − s_base, the [H, V+1] one-hot). w ∈ {0, 1} and every ds entry gets at most two
+terms: the same numbers as the NumPy path.
 """
 from __future__ import annotations
 

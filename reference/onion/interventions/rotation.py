@@ -13,7 +13,8 @@ the backward reusing the forward's powers of A, LU factors and squarings.
 The rotation maps a state h [B, H] (rows) to s = h Rᵀ (i.e. s = R h per column vector, torch's Linear), back by s R.
 
 Option (orthogonal_map="cayley", torch's `orthogonal_map="cayley"`): R = base · C, C = (I − A/2)⁻¹(I + A/2), one
-linear solve instead of a Padé approximant and its squarings (the same init: A = 0, R = base). With S = I − A/2 and G = baseᵀ dℓ/dR,
+linear solve instead of a Padé approximant and its squarings (the same init: A = 0, R = base). With S = I − A/2
+and G = baseᵀ dℓ/dR,
     dℓ/dA = ½ S⁻ᵀ G (I + Cᵀ)        (C = S⁻¹P with P = I + A/2: dℓ/dP = S⁻ᵀG, dℓ/dS = −S⁻ᵀ G Cᵀ)
 A different map is a different optimisation path: not the paper's, so it is not the default.
 """
