@@ -15,7 +15,8 @@ What is fused (gru_numba_kernels.py):
     gradient dTable [V, 3H] is a scatter-add, then dE = dTable W_ih and dW_ih = dTableᵀ E;
   * one GEMM per time step forward (h W_hhᵀ) and one backward (d gh W_hh); the gate non-linearities, the mask and
     the gate derivatives are vectorised loops (jit/math32.py);
-  * dW_hh is one GEMM per chunk over all encoder and decoder steps; the head and the loss run per chunk.
+  * dW_hh and db_hh are accumulated step by step (GEMMs on the step's rows while they are in cache); the head and
+    the loss run per chunk.
 Threads (jit/threads.py): one batch chunk per thread, each running its whole time loop in one GIL-free call;
 BLAS pinned to one thread. Partial gradients are summed in chunk order, so for a fixed thread count the results
 are bit-identical from run to run.
@@ -158,9 +159,8 @@ def forward(w: Weights, enc_in, mask, dec_in, h0, keep: bool = False) -> Forward
 def _grad_buffers(f: Forward, param_grads: bool):
     """Backward workspaces and per-chunk outputs, in backward_chunk's argument order."""
     (Td, B, C), H, V, nc = f.logits.shape, f.w.whh.shape[1], f.w.table.shape[0], len(f.bounds) - 1
-    S = f.enc_in.shape[0] + Td
     scratch = (workspace("dlogits_c", (Td * B * C,)), workspace("dhs", (Td * B * H,)), workspace("dh", (B * H,)),
-               workspace("dgh", ((S if param_grads else 1) * B * 3 * H,)), np.zeros((B, H), F32))
+               workspace("dgh", (B * 3 * H,)), np.zeros((B, H), F32))
     per_chunk = (np.zeros(nc), workspace("dtable_c", (nc, V, 3 * H), zero=True), workspace("dbhh_c", (nc, 3 * H)),
                  workspace("dwhh_c", (nc, 3 * H, H)), workspace("dwo_c", (nc, C, H)), workspace("dbo_c", (nc, C)))
     return scratch, per_chunk

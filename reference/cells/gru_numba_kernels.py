@@ -118,7 +118,7 @@ def gate_forward_row(table, v, gh, b, bhh, h, h_out, g):
 
 @njit(**JIT)
 def gru_backward_chunk(whh, tok, msk, use_mask, b0, hall, gates, s0, dhs, dh, dgh, param_grads, dtable, need_dh0,
-                       loss_mask):
+                       loss_mask, dwhh, dbhh, ones):
     """Backpropagation through steps s0+T-1 .. s0 (T = tok.shape[0]) for one chunk.
 
         dh_new = m·dh        dn = dh_new (1 − z)       dz = dh_new (h − n)
@@ -127,9 +127,10 @@ def gru_backward_chunk(whh, tok, msk, use_mask, b0, hall, gates, s0, dhs, dh, dg
 
     whh [3H, H]; dhs [T, bc, H] the gradient reaching each output state from outside (or a [0, bc, H] array);
     dh [bc, H]: in, the gradient of the last state; out, of hall[s0] (only if need_dh0; else the last product
-    is skipped). param_grads (the weight gradients are wanted): d gh of step s goes to dgh[s] (else to dgh[0]) and
-    d gi is scatter-added into dtable[token] [V, 3H] (else dtable is not touched: the scatter is half a step's gate
-    work at H = 48).
+    is skipped). dgh [≥1, bc, 3H]: dgh[0] holds the step's d gh. param_grads (the weight gradients are wanted): each
+    step adds d ghᵀ h into dwhh [3H, H] and d ghᵀ 1 into dbhh [3H, 1] (two GEMMs while the step's rows are in cache;
+    ones [≥bc, 1] all 1), and scatter-adds d gi into dtable[token] [V, 3H]; else none of the three is touched (the
+    scatter alone is half a step's gate work at H = 48).
     Rows that get no gradient are skipped (their d gh is zero, their dh unchanged): with use_mask the rows past the
     last active one at step t (held states); with loss_mask (msk is the loss mask of a decoder whose only gradient
     is the loss's) the rows past the last one active at any step ≥ t, whose gradient is exactly zero."""
@@ -139,7 +140,7 @@ def gru_backward_chunk(whh, tok, msk, use_mask, b0, hall, gates, s0, dhs, dh, dg
     for t in range(T - 1, -1, -1):
         s = s0 + t
         h, g = hall[s], gates[s]
-        d = dgh[s] if param_grads else dgh[0]
+        d = dgh[0]
         if dhs.shape[0] > 0:
             add2(dhs[t], dh)
         n = bc
@@ -155,6 +156,9 @@ def gru_backward_chunk(whh, tok, msk, use_mask, b0, hall, gates, s0, dhs, dh, dg
                 gate_backward_row(g, h, b, dh, d, dtable, tok[t, b0 + b], param_grads)
         for b in range(n, bc):
             zero_row(d, b)
+        if param_grads and n > 0:  # dW_hh += d ghᵀ h and db_hh += d ghᵀ 1 while this step's rows are in cache
+            gemm(True, False, _F(1.0), d[:n], h[:n], _F(1.0), dwhh)
+            gemm(True, False, _F(1.0), d[:n], ones[:n], _F(1.0), dbhh)
         if t > 0 or need_dh0:
             gemm(False, False, _F(1.0), d[:n], whh, _F(1.0), dh[:n])  # dh += d gh W_hh
 
