@@ -84,27 +84,33 @@ def _affine_row(xhat, i, r, w, bias, x):
 @njit(**JIT)
 def _layer_norm_backward(dx, xhat, inv, w, dhs, dw, dbias):
     """dhs = inv·(dxhat − mean(dxhat) − xhat·mean(dxhat ⊙ xhat)), dxhat = dx ⊙ w;
-    dw += Σ_rows dx ⊙ xhat, dbias += Σ_rows dx. The two row means are GEMVs (dx w and (dxhat ⊙ xhat) 1)."""
+    dw += Σ_rows dx ⊙ xhat, dbias += Σ_rows dx. The two row means are GEMVs over dhs, which holds dxhat and then
+    dxhat ⊙ xhat on the way (rounded as layers.layer_norm_backward rounds them: at H = 2 the exact result is 0, so
+    the result is rounding alone)."""
     n, H = dx.shape
-    wv, ones = np.empty((H, 1), _F), np.ones((H, 1), _F)
-    for j in range(H):
-        wv[j, 0] = w[j]
+    ones, m1, m2 = np.ones((H, 1), _F), np.empty((n, 1), _F), np.empty((n, 1), _F)
     for i in range(n):
-        _ln_param_grad_row(dx, xhat, i, w, dhs, dw, dbias)  # dhs := dxhat ⊙ xhat for now
-    m1, m2 = np.empty((n, 1), _F), np.empty((n, 1), _F)
-    gemm(False, False, _F(1.0), dx, wv, _F(0.0), m1)
+        _ln_param_grad_row(dx, xhat, i, w, dhs, dw, dbias)  # dhs := dxhat
+    gemm(False, False, _F(1.0), dhs, ones, _F(0.0), m1)
+    for i in range(n):
+        _ln_product_row(dx, xhat, i, w, dhs)  # dhs := dxhat ⊙ xhat
     gemm(False, False, _F(1.0), dhs, ones, _F(0.0), m2)
     for i in range(n):
         _ln_input_grad_row(dx, xhat, i, w, inv[i], m1[i, 0] / H, m2[i, 0] / H, dhs)
 
 
 @njit(**JIT)
-def _ln_param_grad_row(dx, xhat, i, w, p, dw, dbias):
+def _ln_param_grad_row(dx, xhat, i, w, dxhat, dw, dbias):
     for j in range(dx.shape[1]):
-        g = dx[i, j] * xhat[i, j]
-        p[i, j] = g * w[j]
-        dw[j] += g
+        dxhat[i, j] = dx[i, j] * w[j]
+        dw[j] += dx[i, j] * xhat[i, j]
         dbias[j] += dx[i, j]
+
+
+@njit(**JIT)
+def _ln_product_row(dx, xhat, i, w, p):
+    for j in range(dx.shape[1]):
+        p[i, j] = (dx[i, j] * w[j]) * xhat[i, j]
 
 
 @njit(**JIT)
