@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from onionref.cells import gru_numba
@@ -35,6 +35,9 @@ def _close(got, want, what, rel=3e-4):
 @given(H=st.integers(2, 12), C=st.integers(3, 7), B=st.integers(1, 9).map(lambda b: 2 * b),
        threads=st.integers(1, 3), train=st.booleans(), seed=st.integers(0, 2**31 - 1))
 def test_numba_analysis_matches_numpy(method, H, C, B, threads, train, seed):
+    # A LayerNorm over H = 2 features maps every state to about ±(1, −1): its input gradient is ε/|d|³ (d the half
+    # difference), far below float32 rounding, so the onion probe's E and scale gradients are rounding alone there.
+    assume(H > 2 or not isinstance(method, OnionProbe))
     rng = np.random.default_rng(seed)
     model = seq2seq.init_params(H, C, C + 1, rng)
     lengths = np.full(B, L) if isinstance(method, LinearIntervention) else rng.integers(1, L + 1, B)

@@ -15,7 +15,8 @@ What is fused (gru_numba_kernels.py):
     gradient dTable [V, 3H] is a scatter-add, then dE = dTable W_ih and dW_ih = dTableᵀ E;
   * one GEMM per time step forward (h W_hhᵀ) and one backward (d gh W_hh); the gate non-linearities, the mask and
     the gate derivatives are vectorised loops (jit/math32.py);
-  * dW_hh is one GEMM per chunk over all encoder and decoder steps; the head and the loss run per chunk.
+  * dW_hh and db_hh are accumulated step by step (GEMMs on the step's rows while they are in cache); the head and
+    the loss run per chunk.
 Threads (jit/threads.py): one batch chunk per thread, each running its whole time loop in one GIL-free call;
 BLAS pinned to one thread. Partial gradients are summed in chunk order, so for a fixed thread count the results
 are bit-identical from run to run.
@@ -26,9 +27,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import gru_numba_chunks, gru_numba_kernels, head_numba
+from . import gru_numba_chunks, gru_numba_kernels, gru_numba_rows, head_numba
 from ..jit import blas, math32
 from .gru_numba_chunks import backward_chunk, forward_chunk, train_chunk
+from .gru_numba_rows import ids_in_range, sorted_order
 from .head_numba import cross_entropy_chunk
 from ..jit.cache import drop_stale_cache
 from ..jit.threads import (chunk_bounds, get_threads, owned, pin_blas, recycle_when_dead, run_chunks, set_threads,
@@ -37,7 +39,7 @@ from ..jit.threads import (chunk_bounds, get_threads, owned, pin_blas, recycle_w
 __all__ = ["loss_and_grads", "predict", "encode", "decode_forward", "decode_backward", "decode_loss",
            "cross_entropy", "Weights", "set_threads", "get_threads", "pin_blas"]
 F32 = np.float32
-drop_stale_cache([math32, blas, gru_numba_kernels, head_numba, gru_numba_chunks])
+drop_stale_cache([math32, blas, gru_numba_kernels, head_numba, gru_numba_chunks, gru_numba_rows])
 
 
 @dataclass(frozen=True)
@@ -81,7 +83,7 @@ class Forward:
 def _tokens(a, n: int, what: str) -> np.ndarray:
     """a as contiguous int64 ids, checked to lie in 0..n-1 (the kernels index tables without bounds checks)."""
     a = np.ascontiguousarray(a, dtype=np.int64)
-    if a.size and (a.min() < 0 or a.max() >= n):
+    if not ids_in_range(a, n):
         raise ValueError(f"{what} ids must be in 0..{n - 1}, got {a.min()}..{a.max()}")
     return a
 
@@ -92,19 +94,17 @@ def _check_shape(a, shape: tuple, what: str) -> None:
 
 
 def _sorted_rows(mask, batch: int):
-    """(rows, bounds): an order of the batch's rows in which every chunk holds its rows by decreasing length (the
-    number of True in mask [T, B]), and the chunks' row bounds; (None, chunk_bounds) when all lengths are equal.
+    """(rows, back, bounds): an order of the batch's rows in which every chunk holds its rows by decreasing length (the
+    number of True in mask [T, B]), its inverse permutation, and the chunks' row bounds; (None, None, chunk_bounds)
+    when all lengths are equal.
 
     The kernels then skip a chunk's finished rows with one shorter GEMM per step (gru_numba_kernels.active_rows).
     Rows are dealt to the chunks round-robin in length order, so every thread gets as much work."""
     bounds = chunk_bounds(batch)
-    lengths = mask.sum(axis=0) if mask.shape[0] else None
-    if lengths is None or lengths.min() == lengths.max():
-        return None, bounds
-    nc = len(bounds) - 1
-    order = np.argsort(-lengths, kind="stable")
-    parts = [order[c::nc] for c in range(nc)]
-    return np.concatenate(parts), np.cumsum([0] + [len(p) for p in parts]).astype(np.int64)
+    if mask.shape[0] == 0:
+        return None, None, bounds
+    rows, back, sorted_bounds = sorted_order(np.ascontiguousarray(mask, dtype=np.bool_), len(bounds) - 1)
+    return (None, None, bounds) if len(rows) == 0 else (rows, back, sorted_bounds)
 
 
 def _in_order(a, rows, axis: int = 0):
@@ -129,11 +129,11 @@ def _setup(w: Weights, enc_in, mask, dec_in, keep: bool) -> Forward:
     _check_shape(mask, dec_in.shape if enc_in.shape[0] == 0 and mask.shape[0] else enc_in.shape, "mask")
     _check_shape(dec_in, (dec_in.shape[0], B), "decoder input")
     S, Td = enc_in.shape[0] + dec_in.shape[0], dec_in.shape[0]
-    rows, bounds = _sorted_rows(mask, B)
+    rows, back, bounds = _sorted_rows(mask, B)
     enc_in, mask, dec_in = (_in_order(a, rows, 1) for a in (enc_in, mask, dec_in))
     buf = (lambda name, shape: owned(shape)) if keep else workspace
     f = Forward(w=w, enc_in=enc_in, mask=mask, dec_in=dec_in, rows=rows,
-                back=None if rows is None else np.argsort(rows), bounds=bounds,
+                back=back, bounds=bounds,
                 hall=buf("hall", ((S + 1) * B * H,)), gates=buf("gates", (S * B * 4 * H,)),
                 logits_c=buf("logits_c", (Td * B * C,)), logits=np.empty((Td, B, C), F32) if keep else
                 workspace("logits", (Td, B, C)), h_enc=np.empty((B, H), F32) if keep else workspace("h_enc", (B, H)))
@@ -159,9 +159,8 @@ def forward(w: Weights, enc_in, mask, dec_in, h0, keep: bool = False) -> Forward
 def _grad_buffers(f: Forward, param_grads: bool):
     """Backward workspaces and per-chunk outputs, in backward_chunk's argument order."""
     (Td, B, C), H, V, nc = f.logits.shape, f.w.whh.shape[1], f.w.table.shape[0], len(f.bounds) - 1
-    S = f.enc_in.shape[0] + Td
     scratch = (workspace("dlogits_c", (Td * B * C,)), workspace("dhs", (Td * B * H,)), workspace("dh", (B * H,)),
-               workspace("dgh", ((S if param_grads else 1) * B * 3 * H,)), np.zeros((B, H), F32))
+               workspace("dgh", (B * 3 * H,)), np.zeros((B, H), F32))
     per_chunk = (np.zeros(nc), workspace("dtable_c", (nc, V, 3 * H), zero=True), workspace("dbhh_c", (nc, 3 * H)),
                  workspace("dwhh_c", (nc, 3 * H, H)), workspace("dwo_c", (nc, C, H)), workspace("dbo_c", (nc, C)))
     return scratch, per_chunk
@@ -188,7 +187,7 @@ def loss_and_grads(params: dict, batch):
     w = Weights.of(params)
     f = _setup(w, batch.enc_in, batch.mask, batch.dec_in, keep=False)
     B, H = f.h_enc.shape
-    inv_n = 1.0 / max(int(f.mask.sum()), 1)
+    inv_n = 1.0 / max(np.count_nonzero(f.mask), 1)
     scratch, per_chunk = _grad_buffers(f, True)
     run_chunks(train_chunk, len(f.bounds) - 1, f.bounds, w.table, w.whh, w.bhh, w.wo, w.bo,
                f.enc_in, f.mask, f.dec_in, _target(batch.target, f), inv_n, np.zeros((B, H), F32), np.bool_(True),
@@ -215,12 +214,12 @@ def encode(params, enc_in, mask) -> np.ndarray:
     mask = np.ascontiguousarray(mask, dtype=np.bool_)
     _check_shape(mask, enc_in.shape, "mask")
     B, H = enc_in.shape[1], w.whh.shape[1]
-    rows, bounds = _sorted_rows(mask, B)
+    rows, back, bounds = _sorted_rows(mask, B)
     h_enc = workspace("h_enc", (B, H))
     run_chunks(gru_numba_chunks.encode_chunk, len(bounds) - 1, bounds, w.table, w.whh, w.bhh,
                _in_order(enc_in, rows, 1), _in_order(mask, rows, 1), np.zeros((B, H), F32),
                workspace("hbuf", (2 * B * H,)), workspace("gbuf", (B * 4 * H,)), workspace("gh", (B * 3 * H,)), h_enc)
-    return h_enc.copy() if rows is None else np.take(h_enc, np.argsort(rows), axis=0)
+    return _in_batch_order(h_enc, back)
 
 
 def decode_forward(params, h0, dec_in):
@@ -242,7 +241,7 @@ def decode_loss(params, h0, dec_in, target, mask, param_grads: bool = False, wit
     B = dec_in.shape[1]
     f = _setup(w, np.zeros((0, B), np.int64), mask, dec_in, keep=False)
     _check_shape(h0, f.h_enc.shape, "h0")
-    inv_n = 1.0 / max(int(f.mask.sum()), 1)
+    inv_n = 1.0 / max(np.count_nonzero(f.mask), 1)
     scratch, per_chunk = _grad_buffers(f, param_grads)
     correct = np.empty(B, np.bool_)
     run_chunks(train_chunk, len(f.bounds) - 1, f.bounds, w.table, w.whh, w.bhh, w.wo, w.bo,

@@ -85,7 +85,7 @@ def backward_chunk(c, bounds, whh, wo, enc_in, mask, dec_in, target, inv_n, use_
     whh [3H, H], wo [C, H]. The decoder's output gradient is either the cross-entropy's (use_ce: from logits_c,
     target [Td, B] and the mask, averaged with inv_n = 1/#valid) or given (dlogits_in [Td, B, C]).
     param_grads: also the weight gradients (else only dh0). hold_dec: as the forward pass was run (forward_chunk).
-    Workspaces (flat): dlogits_c Td·B·C (class-major per chunk), dhs Td·B·H, dh B·H, dgh (S or 1)·B·3H.
+    Workspaces (flat): dlogits_c Td·B·C (class-major per chunk), dhs Td·B·H, dh B·H, dgh B·3H (one step's d gh).
     Outputs: dh0 [B, H] rows b0..b1 (the initial state's gradient; only if Te = 0); in slot c: the chunk's summed
     loss loss_c [nc] (if use_ce), dtable_c [nc, V, 3H] (accumulated: pass zeros), dbhh_c [nc, 3H],
     dwhh_c [nc, 3H, H], dwo_c [nc, C, H], dbo_c [nc, C]."""
@@ -100,7 +100,11 @@ def backward_chunk(c, bounds, whh, wo, enc_in, mask, dec_in, target, inv_n, use_
     dlt = chunk_view(dlogits_c, ONE, b0, b1, Td * C)[0].reshape((C, Td * bc))
     dhs_c = chunk_view(dhs, Td, b0, b1, H)
     dh_c = chunk_view(dh, ONE, b0, b1, H)[0]
-    dgh_c = chunk_view(dgh, S if param_grads else ONE, b0, b1, 3 * H)
+    dgh_c = chunk_view(dgh, ONE, b0, b1, 3 * H)
+    dwhh[:, :] = 0
+    dbhh[:] = 0
+    ones = np.ones((bc, 1), dwhh.dtype)
+    dbhh2 = dbhh.reshape((3 * H, 1))
     if use_ce:
         lt = chunk_view(logits_c, ONE, b0, b1, Td * C)[0].reshape((C, Td * bc))
         loss_c[c] = cross_entropy_chunk(lt, target, mask, b0, inv_n, dlt)
@@ -110,17 +114,12 @@ def backward_chunk(c, bounds, whh, wo, enc_in, mask, dec_in, target, inv_n, use_
                         dhs_c.reshape((Td * bc, H)), dwo, dbo, param_grads)
     dh_c[:] = 0.0
     gru_backward_chunk(whh, dec_in, mask, hold_dec, b0, hall_c, gates_c, Te, dhs_c, dh_c, dgh_c, param_grads,
-                       dtable, YES, use_ce and not hold_dec)
+                       dtable, YES, use_ce and not hold_dec, dwhh, dbhh2, ones)
     if Te > 0:
         gru_backward_chunk(whh, enc_in, mask, YES, b0, hall_c, gates_c, ZERO, dhs_c[:0], dh_c, dgh_c, param_grads,
-                           dtable, NO, NO)
+                           dtable, NO, NO, dwhh, dbhh2, ones)
     else:
         copy2(dh_c, dh0[b0:b1])
-    if param_grads:
-        # dW_hh = Σ_s d ghₛᵀ hₛ over all steps of the chunk: one (S·bc)×3H by (S·bc)×H product.
-        dgh2 = dgh_c.reshape((S * bc, 3 * H))
-        gemm(True, False, np.float32(1.0), dgh2, hall_c[:S].reshape((S * bc, H)), np.float32(0.0), dwhh)
-        np.dot(np.ones(S * bc, dgh2.dtype), dgh2, dbhh)  # db_hh = Σ_rows d gh
 
 
 @njit(**JIT)

@@ -68,7 +68,10 @@ def gru_forward_chunk(table, whh, bhh, tok, msk, use_mask, b0, hall, gates, s0, 
         n = active_rows(msk, t, b0, bc) if use_mask else bc
         gemm(False, True, _F(1.0), h[:n], whh, _F(0.0), gh[:n])  # gh = h W_hhᵀ
         for b in range(n):
-            gate_forward_row(table, tok[t, b0 + b], gh, b, bhh, h, h_out, g, use_mask and not msk[t, b0 + b])
+            if use_mask and not msk[t, b0 + b]:
+                copy_row(h, h_out, b)  # held (its gates are not read by the backward pass)
+            else:
+                gate_forward_row(table, tok[t, b0 + b], gh, b, bhh, h, h_out, g)
         for b in range(n, bc):
             copy_row(h, h_out, b)
 
@@ -97,7 +100,7 @@ def zero_row(x, b):
 # The per-row loops are their own functions: LLVM vectorises the j-loop when it is compiled alone (3.3 ns per
 # hidden unit at H=48), not when it sits inside the b-loop (16-20 ns: scalar code).
 @njit(**JIT)
-def gate_forward_row(table, v, gh, b, bhh, h, h_out, g, hold):
+def gate_forward_row(table, v, gh, b, bhh, h, h_out, g):
     """Gates and new state of batch row b (token v): reads gh[b], table[v], h[b]; writes g[b], h_out[b]."""
     H = h.shape[1]
     for j in range(H):
@@ -110,12 +113,12 @@ def gate_forward_row(table, v, gh, b, bhh, h, h_out, g, hold):
         g[b, H + j] = z
         g[b, 2 * H + j] = n
         g[b, 3 * H + j] = hn
-        h_out[b, j] = hp if hold else n + z * (hp - n)
+        h_out[b, j] = n + z * (hp - n)
 
 
 @njit(**JIT)
-def gru_backward_chunk(whh, tok, msk, use_mask, b0, hall, gates, s0, dhs, dh, dgh, store_all, dtable, need_dh0,
-                       loss_mask):
+def gru_backward_chunk(whh, tok, msk, use_mask, b0, hall, gates, s0, dhs, dh, dgh, param_grads, dtable, need_dh0,
+                       loss_mask, dwhh, dbhh, ones):
     """Backpropagation through steps s0+T-1 .. s0 (T = tok.shape[0]) for one chunk.
 
         dh_new = m·dh        dn = dh_new (1 − z)       dz = dh_new (h − n)
@@ -124,8 +127,10 @@ def gru_backward_chunk(whh, tok, msk, use_mask, b0, hall, gates, s0, dhs, dh, dg
 
     whh [3H, H]; dhs [T, bc, H] the gradient reaching each output state from outside (or a [0, bc, H] array);
     dh [bc, H]: in, the gradient of the last state; out, of hall[s0] (only if need_dh0; else the last product
-    is skipped). d gh of step s goes to dgh[s] (store_all) or dgh[0]; d gi is scatter-added into dtable[token]
-    [V, 3H].
+    is skipped). dgh [≥1, bc, 3H]: dgh[0] holds the step's d gh. param_grads (the weight gradients are wanted): each
+    step adds d ghᵀ h into dwhh [3H, H] and d ghᵀ 1 into dbhh [3H, 1] (two GEMMs while the step's rows are in cache;
+    ones [≥bc, 1] all 1), and scatter-adds d gi into dtable[token] [V, 3H]; else none of the three is touched (the
+    scatter alone is half a step's gate work at H = 48).
     Rows that get no gradient are skipped (their d gh is zero, their dh unchanged): with use_mask the rows past the
     last active one at step t (held states); with loss_mask (msk is the loss mask of a decoder whose only gradient
     is the loss's) the rows past the last one active at any step ≥ t, whose gradient is exactly zero."""
@@ -135,7 +140,7 @@ def gru_backward_chunk(whh, tok, msk, use_mask, b0, hall, gates, s0, dhs, dh, dg
     for t in range(T - 1, -1, -1):
         s = s0 + t
         h, g = hall[s], gates[s]
-        d = dgh[s] if store_all else dgh[0]
+        d = dgh[0]
         if dhs.shape[0] > 0:
             add2(dhs[t], dh)
         n = bc
@@ -148,17 +153,21 @@ def gru_backward_chunk(whh, tok, msk, use_mask, b0, hall, gates, s0, dhs, dh, dg
             if use_mask and not msk[t, b0 + b]:
                 zero_row(d, b)  # the state was held: dh passes through, the gates get nothing
             else:
-                gate_backward_row(g, h, b, dh, d, dtable, tok[t, b0 + b])
+                gate_backward_row(g, h, b, dh, d, dtable, tok[t, b0 + b], param_grads)
         for b in range(n, bc):
             zero_row(d, b)
+        if param_grads and n > 0:  # dW_hh += d ghᵀ h and db_hh += d ghᵀ 1 while this step's rows are in cache
+            gemm(True, False, _F(1.0), d[:n], h[:n], _F(1.0), dwhh)
+            gemm(True, False, _F(1.0), d[:n], ones[:n], _F(1.0), dbhh)
         if t > 0 or need_dh0:
             gemm(False, False, _F(1.0), d[:n], whh, _F(1.0), dh[:n])  # dh += d gh W_hh
 
 
 @njit(**JIT)
-def gate_backward_row(g, h, b, dh, d, dtable, v):
+def gate_backward_row(g, h, b, dh, d, dtable, v, table_grad):
     """Backward of row b's gates: reads g[b], h[b], dh[b]; writes d[b] (= d gh) and dh[b] (= dh_new ⊙ z);
-    adds d gi into dtable[v]."""
+    adds d gi into dtable[v] if table_grad (a flag fixed for the call: LLVM compiles the loop once with and once
+    without the scatter)."""
     H = h.shape[1]
     one = _F(1.0)
     for j in range(H):
@@ -170,7 +179,8 @@ def gate_backward_row(g, h, b, dh, d, dtable, v):
         d[b, j] = dar
         d[b, H + j] = daz
         d[b, 2 * H + j] = dan * r
-        dtable[v, j] += dar
-        dtable[v, H + j] += daz
-        dtable[v, 2 * H + j] += dan
+        if table_grad:
+            dtable[v, j] += dar
+            dtable[v, H + j] += daz
+            dtable[v, 2 * H + j] += dan
         dh[b, j] = dnew * z

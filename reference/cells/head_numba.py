@@ -164,12 +164,9 @@ def _scale_columns(x, s):
 def head_backward_chunk(dlt, wo, hs, dhs, dwo, dbo, param_grads):
     """dhs = dlogits W_o;  dW_o = dlogitsᵀ hs,  db_o = Σ_positions dlogits (only if param_grads).
 
-    dlt [C, n] (= dlogitsᵀ), wo [C, H], hs [n, H]; dhs [n, H], dwo [C, H] and dbo [C] written."""
+    dlt [C, n] (= dlogitsᵀ), wo [C, H], hs [n, H]; dhs [n, H], dwo [C, H] and dbo [C] (contiguous) written."""
     gemm(True, False, _F(1.0), dlt, wo, _F(0.0), dhs)
     if param_grads:
         gemm(False, False, _F(1.0), dlt, hs, _F(0.0), dwo)
-        for k in range(dlt.shape[0]):
-            acc = _F(0.0)
-            for i in range(dlt.shape[1]):
-                acc += dlt[k, i]
-            dbo[k] = acc
+        # db_o = dlogitsᵀ 1 as a GEMV (a scalar loop's sum is one dependent add per element)
+        gemm(False, False, _F(1.0), dlt, np.ones((dlt.shape[1], 1), _F), _F(0.0), dbo.reshape((dbo.shape[0], 1)))

@@ -51,7 +51,11 @@ def get_threads() -> int:
 
 def chunk_bounds(batch: int) -> np.ndarray:
     """Row bounds [nc+1] of a batch's chunks: one chunk per thread, sizes differing by at most one."""
-    nc = max(1, min(_STATE["threads"], batch))
+    return _bounds(max(1, min(_STATE["threads"], batch)), batch).copy()
+
+
+@functools.lru_cache(maxsize=256)
+def _bounds(nc: int, batch: int) -> np.ndarray:
     return np.array([c * batch // nc for c in range(nc + 1)], dtype=np.int64)
 
 
