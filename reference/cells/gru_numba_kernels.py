@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from ..jit.blas import gemm
+from ..jit.blas import gemm, gemm_rows
 from ..jit.math32 import sigmoid32, tanh32
 
 # error_model="numpy": no zero-divisor checks (they block vectorisation); "contract": FMA fusion only, so results
@@ -62,11 +62,12 @@ def gru_forward_chunk(table, whh, bhh, tok, msk, use_mask, b0, hall, gates, s0, 
     With the mask, rows past the chunk's last active one only copy their state (their gates are not written): with
     the chunk's rows sorted by decreasing length, a step computes only the sequences still running."""
     bc, ns = gh.shape[0], hall.shape[0]
+    whh_t = np.ascontiguousarray(whh.T)  # [H, 3H]: gh = h W_hhᵀ without a transpose flag, so gemm_rows applies
     for t in range(tok.shape[0]):
         s = s0 + t
         h, h_out, g = hall[s % ns], hall[(s + 1) % ns], gates[s if keep_gates else 0]
         n = active_rows(msk, t, b0, bc) if use_mask else bc
-        gemm(False, True, _F(1.0), h[:n], whh, _F(0.0), gh[:n])  # gh = h W_hhᵀ
+        gemm_rows(_F(1.0), h[:n], whh_t, _F(0.0), gh[:n])  # gh = h W_hhᵀ
         for b in range(n):
             if use_mask and not msk[t, b0 + b]:
                 copy_row(h, h_out, b)  # held (its gates are not read by the backward pass)
@@ -160,7 +161,7 @@ def gru_backward_chunk(whh, tok, msk, use_mask, b0, hall, gates, s0, dhs, dh, dg
             gemm(True, False, _F(1.0), d[:n], h[:n], _F(1.0), dwhh)
             gemm(True, False, _F(1.0), d[:n], ones[:n], _F(1.0), dbhh)
         if t > 0 or need_dh0:
-            gemm(False, False, _F(1.0), d[:n], whh, _F(1.0), dh[:n])  # dh += d gh W_hh
+            gemm_rows(_F(1.0), d[:n], whh, _F(1.0), dh[:n])  # dh += d gh W_hh
 
 
 @njit(**JIT)
