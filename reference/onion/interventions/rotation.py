@@ -20,6 +20,8 @@ A different map is a different optimisation path: not the paper's, so it is not 
 """
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from . import expm
@@ -35,8 +37,16 @@ def init(hidden: int, rng: np.random.Generator, dtype=np.float64) -> tuple[dict,
 
 
 def skew(X):
-    L = np.tril(X)
+    L = X * _lower(len(X), X.dtype)  # tril(X); np.tril builds its mask on every call
     return L - L.T
+
+
+@functools.lru_cache(maxsize=16)
+def _lower(n: int, dtype) -> np.ndarray:
+    """The lower triangle (diagonal included) of an n × n matrix of ones (read-only)."""
+    m = np.tril(np.ones((n, n), dtype))
+    m.flags.writeable = False
+    return m
 
 
 MAPS = ("matrix_exp", "cayley")
@@ -61,7 +71,7 @@ def backward(dR, cache):
         _, S, C, base = cache
         G = base.T @ dR.astype(np.float64)
         dA = 0.5 * np.linalg.solve(S.T, G @ (np.eye(len(C)) + C.T))
-        return np.tril(dA - dA.T).astype(dR.dtype)
+        return ((dA - dA.T) * _lower(len(dA), dA.dtype)).astype(dR.dtype)
     _, c, base = cache
     dA = expm.backward(base.T @ dR.astype(np.float64), c)
-    return np.tril(dA - dA.T).astype(dR.dtype)
+    return ((dA - dA.T) * _lower(len(dA), dA.dtype)).astype(dR.dtype)
