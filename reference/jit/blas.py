@@ -84,12 +84,16 @@ def gemm_rows(alpha, a, b, beta, c):
     same dot products either way; measured at H = 48 (256 × 48 by 48 × 144, and 256 × 144 by 144 × 48): 30 → 23 µs
     a product. No gain (and no split) from H = 128 on, where a block would need under 64 rows."""
     m, n = c.shape
-    k = a.shape[1]
-    rows = SMALL_MNK // max(n * k, 1)
-    if m * n * k <= SMALL_MNK or rows < MIN_ROWS:
-        gemm(False, False, alpha, a, b, beta, c)
-        return
-    blocks = (m + rows - 1) // rows
+    blocks = row_blocks(m, n, a.shape[1])
     for i in range(blocks):
         r0, r1 = i * m // blocks, (i + 1) * m // blocks
         gemm(False, False, alpha, a[r0:r1], b, beta, c[r0:r1])
+
+
+@njit(cache=True, nogil=True)
+def row_blocks(m, n, k):
+    """How many row blocks gemm_rows splits an m × k by k × n product into (1: none)."""
+    rows = SMALL_MNK // max(n * k, 1)
+    if m * n * k <= SMALL_MNK or rows < MIN_ROWS:
+        return 1
+    return (m + rows - 1) // rows
