@@ -17,7 +17,9 @@ The Fréchet derivative L(A, E) = d/dt e^{A+tE} |₀ follows the same recurrence
     s times:  L ← R L + L R,  R ← R²                                        (the derivative of R²)
 The backward needs the adjoint, for a loss ℓ(e^A) with G = dℓ/de^A: dℓ/dA = L(Aᵀ, G). Since
 L(Aᵀ, G) = ∫₀¹ e^{tAᵀ} G e^{(1−t)Aᵀ} dt = L(A, Gᵀ)ᵀ, it is the recurrences above with E = Gᵀ on the forward's own
-A²ᵏ, W, LU factors of V − U and squaring sequence: only the M, L_U, L_V terms, one LU solve and 2s products are new.
+A²ᵏ, W, (V − U)⁻¹ and squaring sequence: only the M, L_U, L_V terms, one product by (V − U)⁻¹ and 2s products are
+new. (V − U)⁻¹ is formed once (LAPACK getrf + getri) and applied by GEMMs: the Padé denominator is well conditioned
+for ‖A‖₁ ≤ ℓ_m, and at n = 48 getrs with n right-hand sides took 28 µs where a GEMM takes 4.
 """
 from __future__ import annotations
 
@@ -64,19 +66,13 @@ def _combine(C, P):
     return (C.astype(P.dtype) @ P.reshape(len(P), -1)).reshape(len(C), *P.shape[1:])
 
 
-def _lu_factor(Q):
-    """LAPACK getrf of Q (SciPy's lu_factor without its wrapper, which costs as much as the work at n = 48)."""
-    getrf, _ = get_lapack_funcs(("getrf", "getrs"), (Q,))
+def _inverse(Q):
+    """Q⁻¹ by LAPACK getrf + getri (SciPy's wrappers cost as much as the work at n = 48)."""
+    getrf, getri = get_lapack_funcs(("getrf", "getri"), (Q,))
     lu, piv, info = getrf(Q, overwrite_a=True)
     if info > 0:
         raise np.linalg.LinAlgError("expm: the Padé denominator V − U is singular")
-    return lu, piv
-
-
-def _lu_solve(lu, B):
-    """Q⁻¹ B from _lu_factor's factors (getrs)."""
-    _, getrs = get_lapack_funcs(("getrf", "getrs"), (lu[0],))
-    return getrs(lu[0], lu[1], B, overwrite_b=True)[0]
+    return getri(lu, piv, overwrite_lu=True)[0]
 
 
 def forward(A):
@@ -99,18 +95,18 @@ def forward(A):
     else:
         (W, V), outer = _combine(COEF[m], P), None
     U = A @ W
-    lu = _lu_factor(V - U)
-    R = _lu_solve(lu, V + U)
+    Qi = _inverse(V - U)
+    R = Qi @ (V + U)
     squares = []                                     # r_m(A)^(2^k), k = 0..s−1: what each squaring squared
     for _ in range(s):
         squares.append(R)
         R = R @ R
-    return R, (A, s, m, P, W, outer, lu, R if s == 0 else squares[0], squares)
+    return R, (A, s, m, P, W, outer, Qi, R if s == 0 else squares[0], squares)
 
 
 def frechet(E, cache):
     """L(A, E) [n, n]: the Fréchet derivative of expm at the forward's A in the direction E [n, n]."""
-    A, s, m, P, W, outer, lu, R0, squares = cache
+    A, s, m, P, W, outer, Qi, R0, squares = cache
     E = E * 2.0 ** -s
     Ms = np.empty((len(P) - 1,) + A.shape, A.dtype)  # M₂, M₄, M₆, M₈
     Ms[0] = A @ E + E @ A
@@ -127,7 +123,7 @@ def frechet(E, cache):
     else:
         Lw, Lv = _combine(COEF[m][:, 1:], Ms)
     Lu = A @ Lw + E @ W
-    L = _lu_solve(lu, Lu + Lv + (Lu - Lv) @ R0)
+    L = Qi @ (Lu + Lv + (Lu - Lv) @ R0)
     for R in squares:
         L = R @ L + L @ R
     return L
