@@ -18,7 +18,6 @@ from numba import njit
 from .gru_numba_kernels import JIT, chunk_view, copy2, gru_backward_chunk, gru_forward_chunk
 from .head_numba import (cross_entropy_chunk, exact_match_chunk, head_backward_chunk, head_forward_chunk,
                          logits_from_batch, logits_to_batch)
-from ..jit.blas import gemm
 
 
 # Constant arguments of jitted calls are typed as literals, and each literal value compiles its own copy of the

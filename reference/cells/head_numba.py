@@ -17,6 +17,7 @@ from numba import njit
 from .gru_numba_kernels import JIT
 from ..jit.blas import gemm
 from ..jit.math32 import exp32
+from .gru_numba_rows import ids_in_range
 
 _F = np.float32
 
@@ -26,7 +27,7 @@ def checked_targets(target, mask, n_classes: int):
     ValueError unless every id is in 0..n_classes-1."""
     mask = np.ascontiguousarray(mask, dtype=np.bool_)
     target = np.ascontiguousarray(target, dtype=np.int64)
-    if target.size and (target.min() < 0 or target.max() >= n_classes):
+    if not ids_in_range(target, n_classes):
         raise ValueError(f"target ids must be in 0..{n_classes - 1}, got {target.min()}..{target.max()}")
     return target, mask
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import sys
 
-import numpy as np
 from numba import njit
 
 from ...cells.gru_numba_kernels import JIT

@@ -67,11 +67,10 @@ def forward(X, base, orthogonal_map: str = "matrix_exp"):
 
 def backward(dR, cache):
     """dℓ/dR [H, H] → dℓ/dX [H, H]."""
+    G = cache[-1].T @ dR.astype(np.float64)  # baseᵀ dℓ/dR
     if cache[0] == "cayley":
-        _, S, C, base = cache
-        G = base.T @ dR.astype(np.float64)
+        _, S, C, _ = cache
         dA = 0.5 * np.linalg.solve(S.T, G @ (np.eye(len(C)) + C.T))
-        return ((dA - dA.T) * _lower(len(dA), dA.dtype)).astype(dR.dtype)
-    _, c, base = cache
-    dA = expm.backward(base.T @ dR.astype(np.float64), c)
-    return ((dA - dA.T) * _lower(len(dA), dA.dtype)).astype(dR.dtype)
+    else:
+        dA = expm.backward(G, cache[1])
+    return ((dA - dA.T) * _lower(len(dA), dA.dtype)).astype(dR.dtype)  # tril(dA − dAᵀ)
