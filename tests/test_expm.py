@@ -75,8 +75,8 @@ def test_a_non_finite_matrix_is_refused(bad):
 @settings(max_examples=10, deadline=None)
 @given(st.integers(2, 64), st.sampled_from([0.5, 8.0, 30.0]), st.integers(0, 2**31 - 1))
 def test_float32_stays_float32_within_float32_accuracy(n, norm1, seed):
-    """expm.py keeps its input's precision; in float32 (not what rotation.py uses: it converts X to float64) e^A
-    and the adjoint agree with float64 to ~1e−6 relative (measured up to H = 512 at ‖A‖₁ = 30: ≤ 7e−6)."""
+    """expm.py keeps its input's precision; in float32 (the ‖A‖₁ path, with float32's ℓ_m) e^A and the adjoint agree
+    with float64 to ~1e−6 relative (measured up to H = 512 at ‖A‖₁ = 30: ≤ 7e−6)."""
     rng = np.random.default_rng(seed)
     A = with_norm(rotation.skew(rng.standard_normal((n, n))), norm1)
     G = rng.standard_normal((n, n))
@@ -85,3 +85,66 @@ def test_float32_stays_float32_within_float32_accuracy(n, norm1, seed):
     dA32 = expm.backward(G.astype(np.float32), c32)
     assert E32.dtype == dA32.dtype == np.float32
     assert rel(E32, E64) < 2e-5 and rel(dA32, expm.backward(G, c64)) < 2e-5
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(1, 24), NORMS, st.integers(0, 2**31 - 1))
+@example(48, 14.0, 0)
+def test_skew_path_matches_scipy_with_its_squarings_from_the_two_norm(n, norm1, seed):
+    """forward(A, skew=True) picks m and s from a bound β ≥ ‖A‖₂ = ρ(A) (expm._skew_powers): the result and the
+    adjoint are SciPy's to 1e−12, the bound holds, ρ(A)/2ˢ ≤ ℓ_m, and it never squares more than the ‖A‖₁ path."""
+    rng = np.random.default_rng(seed)
+    A = with_norm(rotation.skew(rng.standard_normal((n, n))), norm1)
+    G = rng.standard_normal((n, n))
+    E, cache = expm.forward(A, skew=True)
+    assert rel(E, scipy_expm(A)) < 1e-12
+    assert rel(expm.backward(G, cache), expm_frechet(A.T, G, compute_expm=False)) < 1e-12
+    s, m = cache[1], cache[2]
+    rho = np.sqrt(max(np.linalg.eigvalsh(-A @ A).max(), 0.0))
+    assert rho * 2.0 ** -s <= dict(expm.ELL)[m] * (1 + 1e-12)
+    assert s <= expm.degree(np.abs(A).sum(axis=0).max())[1]
+
+
+@settings(max_examples=10, deadline=None)
+@given(st.integers(2, 64), st.sampled_from([0.5, 8.0, 30.0, 60.0]), st.integers(0, 2**31 - 1))
+def test_float32_skew_path_within_float32_accuracy(n, norm1, seed):
+    """The rotations' path: float32 with float32's ℓ_m (expm.ELL32) and the 2-norm bound, against float64."""
+    rng = np.random.default_rng(seed)
+    A = with_norm(rotation.skew(rng.standard_normal((n, n))), norm1)
+    G = rng.standard_normal((n, n))
+    E64, c64 = expm.forward(A)
+    E32, c32 = expm.forward(A.astype(np.float32), skew=True)
+    dA32 = expm.backward(G.astype(np.float32), c32)
+    assert E32.dtype == dA32.dtype == np.float32
+    assert rel(E32, E64) < 2e-5 and rel(dA32, expm.backward(G, c64)) < 2e-5
+
+
+def test_the_degree_tables_are_the_pade_error_bounds():
+    """ℓ_m is the largest θ with Σ_{k>2m} k|c_k| θ^{k−1} ≤ u, where log(e^{−x} r_m(x)) = Σ c_k x^k (Al-Mohy & Higham
+    2009, §6): recomputed here for u = 2⁻⁵³ (their Table 6.1, ELL) and u = 2⁻²⁴ (ELL32)."""
+    import mpmath as mp
+    from math import factorial
+    mp.mp.dps, N = 50, 200
+
+    def log_series(a):                               # log of a power series with a[0] = 1
+        out = [mp.mpf(0)] * N
+        for k in range(1, N):
+            out[k] = (k * a[k] - sum(j * out[j] * a[k - j] for j in range(1, k))) / k
+        return out
+
+    for table, u in ((expm.ELL, mp.mpf(2) ** -53), (expm.ELL32, mp.mpf(2) ** -24)):
+        for m, ell in table:
+            b = [mp.mpf(factorial(2 * m - j) * factorial(m)) / (factorial(2 * m) * factorial(j) * factorial(m - j))
+                 for j in range(m + 1)] + [mp.mpf(0)] * (N - m - 1)
+            lp, lq = log_series(b), log_series([(-1) ** j * x for j, x in enumerate(b)])
+            c = [p - q - (k == 1) for k, (p, q) in enumerate(zip(lp, lq))]
+            assert max(abs(x) for x in c[:2 * m + 1]) < 1e-40   # r_m matches e^x to order 2m
+
+            def bound(th):
+                return sum(k * abs(c[k]) * th ** (k - 1) for k in range(2 * m + 1, N))
+            lo, hi = mp.mpf(0), mp.mpf(20)
+            for _ in range(50):
+                lo, hi = ((lo + hi) / 2, hi) if bound((lo + hi) / 2) <= u else (lo, (lo + hi) / 2)
+            assert ell == pytest.approx(float(lo), rel=2e-3), (m, float(lo))
+            if table is expm.ELL32:
+                assert ell <= float(lo)

@@ -6,7 +6,9 @@ fixed orthogonal `base` [H, H]:
     R = base · expm(A)
 At registration base = the sign-corrected QR factor of the layer's initial weight and X = −I, so R starts at base.
 We keep the matrix exponential (not the cheaper Cayley map) because it is what the paper's code trains, so the
-optimisation path is the same. expm and the exact gradient come from expm.py (scaling and squaring Padé, float64):
+optimisation path is the same. expm and the exact gradient come from expm.py (scaling and squaring Padé, with the
+squarings A's 2-norm needs), in X's precision as torch computes a parametrisation in its parameter's: float32 in runs,
+float64 in the gradient checks and golden tests:
     G = baseᵀ · dℓ/dR,   dℓ/dA = L_expm(Aᵀ, G)   (the adjoint of L_expm(A, ·) is L_expm(Aᵀ, ·)),
     dℓ/dX = tril(dℓ/dA − dℓ/dAᵀ),
 the backward reusing the forward's powers of A, LU factors and squarings.
@@ -54,23 +56,24 @@ MAPS = ("matrix_exp", "cayley")
 
 def forward(X, base, orthogonal_map: str = "matrix_exp"):
     """R [H, H] = base · expm(tril(X) − tril(X)ᵀ) (or base · cayley(·)). Returns (R, cache)."""
-    A = skew(X.astype(np.float64))
+    A = skew(X)
+    base = base.astype(X.dtype, copy=False)
     if orthogonal_map == "cayley":
-        S = np.eye(len(A)) - 0.5 * A
-        C = np.linalg.solve(S, np.eye(len(A)) + 0.5 * A)
-        return (base @ C).astype(X.dtype), ("cayley", S, C, base)
+        S = np.eye(len(A), dtype=A.dtype) - 0.5 * A
+        C = np.linalg.solve(S, np.eye(len(A), dtype=A.dtype) + 0.5 * A)
+        return base @ C, ("cayley", S, C, base)
     if orthogonal_map != "matrix_exp":
         raise ValueError(f"orthogonal_map must be one of {', '.join(MAPS)}, got {orthogonal_map!r}")
-    E, c = expm.forward(A)
-    return (base @ E).astype(X.dtype), ("matrix_exp", c, base)
+    E, c = expm.forward(A, skew=True)
+    return base @ E, ("matrix_exp", c, base)
 
 
 def backward(dR, cache):
     """dℓ/dR [H, H] → dℓ/dX [H, H]."""
-    G = cache[-1].T @ dR.astype(np.float64)  # baseᵀ dℓ/dR
+    G = cache[-1].T @ dR.astype(cache[-1].dtype, copy=False)  # baseᵀ dℓ/dR
     if cache[0] == "cayley":
         _, S, C, _ = cache
-        dA = 0.5 * np.linalg.solve(S.T, G @ (np.eye(len(C)) + C.T))
+        dA = 0.5 * np.linalg.solve(S.T, G @ (np.eye(len(C), dtype=C.dtype) + C.T))
     else:
         dA = expm.backward(G, cache[1])
-    return ((dA - dA.T) * _lower(len(dA), dA.dtype)).astype(dR.dtype)  # tril(dA − dAᵀ)
+    return (dA - dA.T) * _lower(len(dA), dA.dtype)  # tril(dA − dAᵀ)
