@@ -63,6 +63,10 @@ def test_rotation_start_state_is_trained_like_fixed_and_shared_with_torch():
         assert X.dtype == np.float32 and np.array_equal(X, bench_analyses.rotation_start(H))
         assert np.abs(A).sum(axis=0).max() == pytest.approx(bench_analyses.START_NORM * np.sqrt(H), rel=1e-6)
         assert np.array_equal(np.diag(X), -np.ones(H, np.float32)) and not np.triu(X, 1).any()
+    # onionref's expm cost follows β = min ‖A²ᵏ‖₁^(1/2k) ≥ ‖A‖₂: at H 48 inside the trained runs' 1.9–3.0
+    A = rotation.skew(bench_analyses.rotation_start(48).astype(np.float64))
+    powers = [np.linalg.matrix_power(A, 2 * k) for k in (1, 2, 3)]
+    assert 1.9 <= min(np.abs(P).sum(axis=0).max() ** (0.5 / k) for k, P in enumerate(powers, 1)) <= 3.0
     from onionref.onion import seq2seq
     from onionref.onion.frozen import Frozen
     frozen = Frozen(seq2seq.init_params(8, 5, 6, np.random.default_rng(0)), 5, False, "numpy")

@@ -5,11 +5,13 @@ of the method's training sequences (lengths uniform in 2..9, or all 9 for the li
 random corruption, the frozen model's encoder, the method's forward and backward, the checked AdamW update.
 The frozen model is a random seq2seq GRU of size H (the cost of a step does not depend on what the model learned).
 The linear interventions' rotation does not start at its registration state X = −I (A = 0, where expm is nearly
-free) but at `rotation_start(H)`, a trained-like one: the cost of expm and of its gradient (ours and torch's) grows
-with the number of squarings, log₂‖A‖₁. X = −I + c·N with N strictly lower triangular, standard normal from a fixed
-seed, c such that ‖A‖₁ = ‖tril(X) − tril(X)ᵀ‖₁ = 1.2·√H (8.3 at H = 48, 27 at H = 512). Measured: the 36 linear and
-bigram interventions of the paper sweep (H 48, 64, 128, 10,000 steps) end at 0.89–1.43·√H (mean 1.17·√H), and a
-60,000-step linear intervention at H = 48 at 1.02·√H (weight decay holds it there). Both backends start from it.
+free) but at `rotation_start(H)`, a trained-like one: the cost of expm and of its gradient grows with the number of
+squarings and the Padé degree, which follow ‖A‖₁ in torch and a bound β ≥ ‖A‖₂ in onionref (expm.py).
+X = −I + c·N with N strictly lower triangular, standard normal from a fixed seed, c such that
+‖A‖₁ = ‖tril(X) − tril(X)ᵀ‖₁ = 1.2·√H (8.3 at H = 48, 27 at H = 512). Measured: the 36 linear and bigram
+interventions of the paper sweep (H 48, 64, 128, 10,000 steps) end at 0.89–1.43·√H (mean 1.17·√H), and a
+60,000-step linear intervention at H = 48 at 1.02·√H (weight decay holds it there); their ρ(A) is 1.6–2.6 and β
+1.9–3.0, where this start has β = 2.3, 2.8, 3.0 at H = 48, 64, 128 (3.5 at 512). Both backends start from it.
     numba, numpy   onionref's own stage 2 with Frozen(backend=...)
     torch          torch_analyses.py: the same analysis as a competent PyTorch user writes it
 Every (backend, thread count) runs in its own worker process (models.worker), as the training bench does.
