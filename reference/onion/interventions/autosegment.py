@@ -29,10 +29,11 @@ def forward(params, base, h, src, m, noise=None, orthogonal_map: str = "matrix_e
     bases' sources (unigram: each base's partner among the bases; n-gram: rows B..2B−1); m [B, V] in {0,1};
     noise [H, V+1] (training) or None (eval, argmax). Every row of h is rotated once (one GEMM), in h's precision.
     orthogonal_map: the rotation's parametrisation (rotation.py; the paper's is matrix_exp).
-    fast: the mix and its backward on the kernels of autosegment_numba.py (the numba backend), else in NumPy.
+    fast: the mix and its backward on the kernels of autosegment_numba.py and the rotation on rotation_numba.py's
+    (the numba backend), else in NumPy.
 
     Returns (h' [B, H], reg, cache)."""
-    R, rc = rotation.forward(params["X"], base, orthogonal_map)
+    R, rc = rotation.forward(params["X"], base, orthogonal_map, fast)
     M = params["M"]
     if noise is None:
         A, gc = gumbel.one_hot_argmax(M), None
