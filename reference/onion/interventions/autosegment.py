@@ -29,32 +29,34 @@ def forward(params, base, h, src, m, noise=None, orthogonal_map: str = "matrix_e
     bases' sources (unigram: each base's partner among the bases; n-gram: rows B..2B−1); m [B, V] in {0,1};
     noise [H, V+1] (training) or None (eval, argmax). Every row of h is rotated once (one GEMM), in h's precision.
     orthogonal_map: the rotation's parametrisation (rotation.py; the paper's is matrix_exp).
-    fast: the mix and its backward on the kernels of autosegment_numba.py and the rotation on rotation_numba.py's
-    (the numba backend), else in NumPy.
+    fast: the Gumbel assignment, the products with R, the mix and their backward in autosegment_numba.py's two
+    kernels and the rotation in rotation_numba.py's (the numba backend), else in NumPy.
 
     Returns (h' [B, H], reg, cache)."""
     R, rc = rotation.forward(params["X"], base, orthogonal_map, fast)
     M = params["M"]
+    B, V = len(src), M.shape[1] - 1
+    reg = REG * (M[:, :V].sum() / (M.shape[0] * V) - M[:, V].sum() / M.shape[0])   # the means, as np.mean sums
+    R = R.astype(h.dtype, copy=False)
+    m = m.astype(h.dtype, copy=False)
+    if fast:
+        from .autosegment_numba import assign, interchange_forward
+        var, y = assign(M, _NO_NOISE if noise is None else noise, 1.0, noise is not None)
+        src, m = np.ascontiguousarray(src, np.int64), np.ascontiguousarray(m)
+        s, s_new, h_new = interchange_forward(np.ascontiguousarray(h), R, src, m, var)
+        return h_new, reg, (True, R, rc, M, var, y, h, src, m, s_new, s)
     if noise is None:
         A, gc = gumbel.one_hot_argmax(M), None
     else:
         A, gc = gumbel.forward(M, noise)
-    B, V = len(src), M.shape[1] - 1
-    R = R.astype(h.dtype, copy=False)
     s = h @ R.T
-    m = m.astype(h.dtype, copy=False)
-    if fast:
-        from .autosegment_numba import mix_forward
-        mc = (s, np.ascontiguousarray(src, np.int64), np.ascontiguousarray(m), A.argmax(axis=1))
-        s_new = np.empty((B, s.shape[1]), s.dtype)
-        mix_forward(*mc, s_new)
-    else:
-        s_base, s_src = s[:B], s[src]
-        w = _mix(m, A)
-        s_new = s_base + w * (s_src - s_base)
-        mc = (s_base, s_src, w)
-    reg = REG * (M[:, :V].mean() - M[:, V].mean())
-    return s_new @ R, reg, (fast, R, rc, A, gc, h, src, m, s_new, mc)
+    s_base, s_src = s[:B], s[src]
+    w = _mix(m, A)
+    s_new = s_base + w * (s_src - s_base)
+    return s_new @ R, reg, (False, R, rc, A, gc, h, src, m, s_new, (s_base, s_src, w))
+
+
+_NO_NOISE = np.zeros((0, 0))
 
 
 def _mix(m, A):
@@ -65,22 +67,24 @@ def _mix(m, A):
 
 
 def backward(dh_new, cache):
-    """dℓ/dh' [B, H] → grads {"X", "M"} (the regulariser's gradient included)."""
-    fast, R, rc, A, gc, h, src, m, s_new, mc = cache
+    """dℓ/dh' [B, H] → grads {"X", "M"} (the regulariser's gradient included; the fast path's dM in M's dtype)."""
+    if cache[0]:
+        from .autosegment_numba import interchange_backward
+        _, R, rc, M, var, y, h, src, m, s_new, s = cache
+        H, V = M.shape[0], M.shape[1] - 1
+        dM = np.empty_like(M)
+        dR = interchange_backward(np.ascontiguousarray(dh_new, h.dtype), R, h, s, s_new, src, m, var, y, 1.0,
+                                  REG / (H * V), REG / H, dM)
+        return {"X": rotation.backward(dR, rc), "M": dM}
+    _, R, rc, A, gc, h, src, m, s_new, (s_base, s_src, w) = cache
     H, V = A.shape[0], A.shape[1] - 1
     dh_new = dh_new.astype(h.dtype, copy=False)
     dR = s_new.T @ dh_new                        # h' = s' R
     ds_new = dh_new @ R.T
-    if fast:
-        from .autosegment_numba import mix_backward
-        ds, t = np.empty_like(h), np.empty_like(ds_new)
-        mix_backward(ds_new, *mc, ds, t)
-    else:
-        s_base, s_src, w = mc
-        t = ds_new * (s_src - s_base)
-        ds = np.zeros_like(h)                    # s = h Rᵀ for every row; rows are bases, sources or both
-        ds[:len(src)] = ds_new * (1.0 - w)
-        ds[src] += ds_new * w                    # src holds distinct rows
+    t = ds_new * (s_src - s_base)
+    ds = np.zeros_like(h)                        # s = h Rᵀ for every row; rows are bases, sources or both
+    ds[:len(src)] = ds_new * (1.0 - w)
+    ds[src] += ds_new * w                        # src holds distinct rows
     dA = np.zeros_like(A)
     dA[:, :V] = t.T @ m                          # w = m Aᵀ
     dR += ds.T @ h

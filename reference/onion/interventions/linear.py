@@ -52,7 +52,7 @@ class LinearIntervention:
 
     def backward(self, cache):
         c, dh, dtype = cache
-        return {k: v.astype(dtype) for k, v in autosegment.backward(dh, c).items()}
+        return {k: v.astype(dtype, copy=False) for k, v in autosegment.backward(dh, c).items()}
 
 
 def _enc(tokens, lengths):
