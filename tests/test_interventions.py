@@ -91,9 +91,11 @@ def test_identity_intervention_leaves_decoder_input_unchanged(method, monkeypatc
     """No position swapped / new token = old token: the decoder sees exactly the original state."""
     from onionref.onion.interventions import linear, onion
     monkeypatch.setattr(linear.corrupt, "unigram_pairs",
-                        lambda tok, ln, V, rng: (tok.copy(), np.arange(len(ln))[::-1].copy(), np.zeros((len(ln), V))))
+                        lambda tok, ln, V, rng, fast=False: (tok.copy(), np.arange(len(ln))[::-1].copy(),
+                                                             np.zeros((len(ln), V))))
     monkeypatch.setattr(linear.corrupt, "ngram_window",
-                        lambda tok, ln, n, V, C, rng: (tok.copy(), tok.copy(), np.zeros((len(ln), V)), None))
+                        lambda tok, ln, n, V, C, rng, fast=False: (tok.copy(), tok.copy(), np.zeros((len(ln), V)),
+                                                                   None))
     real = corrupt.single_token
 
     def same_token(tok, ln, C, rng):
@@ -151,3 +153,22 @@ def test_mix_is_the_product_with_the_assignment(H, V, B, seed):
     A = gumbel.one_hot_argmax(rng.standard_normal((H, V + 1)))
     m = (rng.random((B, V)) < 0.5).astype(np.float32)
     np.testing.assert_array_equal(autosegment._mix(m, A), m @ A[:, :V].T)
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.integers(1, 3), st.integers(2, 9), st.integers(1, 6).map(lambda p: 2 * p), st.booleans(),
+       st.integers(0, 2**31 - 1))
+def test_fast_corruptions_are_the_numpy_ones(ngram, L, B, ragged, seed):
+    """corrupt_numba.py's fills after the same draws: identical arrays (and the same Generator state after)."""
+    rng = np.random.default_rng(seed)
+    C = 7
+    ln = rng.integers(1, L + 1, B) if ragged else np.full(B, L)
+    tok = np.where(np.arange(L)[None] < ln[:, None], rng.integers(0, C, (B, L)), 0)
+    V = max(L - ngram + 1, 1)
+    for fn, args in ((corrupt.unigram_pairs, (tok, ln, L)), (corrupt.ngram_window, (tok, ln, ngram, V, C))):
+        r1, r2 = np.random.default_rng(seed + 1), np.random.default_rng(seed + 1)
+        ref, fast = fn(*args, r1), fn(*args, r2, fast=True)
+        assert len(ref) == len(fast)
+        for a, b in zip(ref, fast):
+            assert a.shape == b.shape and a.dtype.kind == b.dtype.kind and np.array_equal(a, b), fn.__name__
+        assert r1.random() == r2.random()

@@ -8,11 +8,12 @@ from __future__ import annotations
 import numpy as np
 
 
-def unigram_pairs(tokens, lengths, n_vars: int, rng):
+def unigram_pairs(tokens, lengths, n_vars: int, rng, fast: bool = False):
     """ElementwiseIntervention: random pairs (a, b), a shared mask m_t ~ Bernoulli(0.5) for t < min(L_a, L_b).
 
     Returns (inputs [B, Lmax], partner [B], m [B, V]): a's base input x̃_a = x_b where m else x_a; a's source is
-    its partner's input x̃_b, which holds x_a[t] at every swapped position t; m[a, t] = 1 moves variable t."""
+    its partner's input x̃_b, which holds x_a[t] at every swapped position t; m[a, t] = 1 moves variable t.
+    fast: the same draws, the fill in corrupt_numba.py (the numba backend)."""
     B = len(lengths)
     if B % 2:
         raise ValueError("the unigram intervention pairs sequences: the batch size must be even")
@@ -20,6 +21,10 @@ def unigram_pairs(tokens, lengths, n_vars: int, rng):
     a, b = perm[0::2], perm[1::2]
     Lmax = tokens.shape[1]
     m_pair = rng.random((B // 2, Lmax)) < 0.5
+    if fast:
+        from .corrupt_numba import unigram_fill
+        return unigram_fill(np.ascontiguousarray(tokens), np.ascontiguousarray(lengths, np.int64), perm, m_pair,
+                            n_vars)
     m_pair &= np.arange(Lmax)[None, :] < np.minimum(lengths[a], lengths[b])[:, None]
     inputs = tokens.copy()
     inputs[a] = np.where(m_pair, tokens[b], tokens[a])
@@ -32,21 +37,27 @@ def unigram_pairs(tokens, lengths, n_vars: int, rng):
     return inputs, partner, m
 
 
-def ngram_window(tokens, lengths, n: int, n_vars: int, n_symbols: int, rng):
+def ngram_window(tokens, lengths, n: int, n_vars: int, n_symbols: int, rng, fast: bool = False):
     """NgramIntervention: one position p ~ U{0..L−1} per sequence.
 
     base   = x with x[p] := a uniform random token (it may equal the original);
     source = uniform random tokens, except positions p−(n−1) .. p+(n−1), which keep the original;
     m[b, j] = 1 for the variables j (window j..j+n−1) that contain p, j in 0..V−1.
-    Returns (base [B, Lmax], source [B, Lmax], m [B, V], p [B])."""
+    Returns (base [B, Lmax], source [B, Lmax], m [B, V], p [B]).
+    fast: the same draws, the fill in corrupt_numba.py (the numba backend)."""
     B, Lmax = tokens.shape
     p = rng.integers(0, lengths)
+    new, noise = rng.integers(0, n_symbols, size=B), rng.integers(0, n_symbols, size=(B, Lmax))
+    if fast:
+        from .corrupt_numba import ngram_fill
+        return (*ngram_fill(np.ascontiguousarray(tokens), np.ascontiguousarray(lengths, np.int64), n, n_vars, p, new,
+                            noise), p)
     rows = np.arange(B)
     base = tokens.copy()
-    base[rows, p] = rng.integers(0, n_symbols, size=B)
+    base[rows, p] = new
     t = np.arange(Lmax)[None, :]
     keep = np.abs(t - p[:, None]) <= n - 1
-    source = np.where(keep, tokens, rng.integers(0, n_symbols, size=(B, Lmax)))
+    source = np.where(keep, tokens, noise)
     valid = t < lengths[:, None]
     base, source = np.where(valid, base, 0), np.where(valid, source, 0)
     j = np.arange(n_vars)[None, :]

@@ -36,16 +36,17 @@ class LinearIntervention:
     def forward(self, params, buffers, frozen, tokens, lengths, rng, train: bool):
         """(loss, correct [B] bool, cache) on original sequences tokens [B, Lmax], lengths [B]."""
         orig = make_batch(tokens, lengths, frozen.n_symbols, frozen.no_input)
+        fast = frozen.backend == "numba"
         if self.ngram == 1:
-            inputs, partner, m = corrupt.unigram_pairs(tokens, lengths, self.n_vars, rng)
+            inputs, partner, m = corrupt.unigram_pairs(tokens, lengths, self.n_vars, rng, fast)
             h, src = frozen.encode(*_enc(inputs, lengths)), partner
         else:
-            base, src, m, _ = corrupt.ngram_window(tokens, lengths, self.ngram, self.n_vars, frozen.n_symbols, rng)
+            base, src, m, _ = corrupt.ngram_window(tokens, lengths, self.ngram, self.n_vars, frozen.n_symbols, rng,
+                                                   fast)
             h = frozen.encode(*_enc(np.concatenate([base, src]), np.concatenate([lengths, lengths])))
             src = np.arange(len(lengths), 2 * len(lengths))
         noise = gumbel.sample_noise(params["M"].shape, rng) if train else None
-        h_new, reg, c = autosegment.forward(params, buffers["base"], h, src, m, noise, self.orthogonal_map,
-                                            frozen.backend == "numba")
+        h_new, reg, c = autosegment.forward(params, buffers["base"], h, src, m, noise, self.orthogonal_map, fast)
         loss, dh, _, correct = frozen.decode(h_new.astype(frozen.dtype), orig.dec_in, orig.target, orig.mask, train,
                                              with_logits=False)
         return loss + reg, correct, (c, dh, params["M"].dtype)
