@@ -15,7 +15,7 @@ import sys
 import numpy as np
 from numba import njit
 
-from . import adamw
+from . import adamw, divergence
 from .jit.cache import drop_stale_cache
 
 _F = np.float32
@@ -53,7 +53,6 @@ def _fits(a) -> bool:
 
 def update(params: dict, grads: dict, loss: float, opt: dict, cfg: adamw.AdamWConfig) -> str | None:
     """divergence.update on the kernels: the checked AdamW step of params in place; what is not finite, or None."""
-    from . import divergence
     arrays = [(k, params[k], g, opt["m." + k], opt["v." + k]) for k, g in grads.items()]
     if not all(_fits(a) for _, p, g, m, v in arrays for a in (p, g, m, v)):
         return divergence.update(params, grads, loss, opt, cfg)

@@ -112,9 +112,12 @@ def _in_order(a, rows, axis: int = 0):
     return a if rows is None else np.ascontiguousarray(np.take(a, rows, axis=axis))
 
 
-def _in_batch_order(a, back, axis: int = 0):
-    """The inverse of `_in_order` (a fresh array); back = the inverse permutation of rows."""
-    return a.copy() if back is None else np.take(a, back, axis=axis)
+def _in_batch_order(a, back, axis: int = 0, own: bool = False):
+    """The inverse of `_in_order` (a fresh array); back = the inverse permutation of rows. own: a belongs to this
+    call alone (not a workspace), so it is returned as is when there is no permutation."""
+    if back is None:
+        return a if own else a.copy()
+    return np.take(a, back, axis=axis)
 
 
 def _setup(w: Weights, enc_in, mask, dec_in, keep: bool) -> Forward:
@@ -251,8 +254,9 @@ def decode_loss(params, h0, dec_in, target, mask, param_grads: bool = False, wit
                f.logits_c,
                f.logits if with_logits else f.logits[:, :0], f.h_enc, *scratch, *per_chunk, correct)
     grads = _param_grads(w, per_chunk) if param_grads else {}
-    return (float(per_chunk[0].sum() * inv_n), _in_batch_order(scratch[-1], f.back),
-            _in_batch_order(f.logits, f.back, 1) if with_logits else None, grads, _in_batch_order(correct, f.back))
+    return (float(per_chunk[0].sum() * inv_n), _in_batch_order(scratch[-1], f.back, own=True),
+            _in_batch_order(f.logits, f.back, 1) if with_logits else None, grads,
+            _in_batch_order(correct, f.back, own=True))
 
 
 def cross_entropy(logits, target, mask):

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .. import adamw, configs, divergence, runs
+from .. import adamw, adamw_numba, configs, divergence, runs
 from ..errors import UserError
 from .evaluate import evaluate, length_batches
 from ..plots import plot_run
@@ -73,10 +73,7 @@ def train_step(method, params, buffers, frozen, tokens, lengths, rng, opt, opt_c
     Returns (loss, what is not finite or None). The numba backend updates on adamw_numba (bit-identical)."""
     loss, _, cache = method.forward(params, buffers, frozen, tokens, lengths, rng, train=True)
     grads = method.backward(cache)
-    if frozen.backend == "numba":
-        from ..adamw_numba import update
-    else:
-        update = divergence.update
+    update = adamw_numba.update if frozen.backend == "numba" else divergence.update
     return loss, update(params, grads, loss, opt, opt_cfg)
 
 

@@ -15,6 +15,7 @@ from functools import cached_property
 
 import numpy as np
 
+from ..cells import gru_numba
 from . import seq2seq
 
 
@@ -36,13 +37,11 @@ class Frozen:
     @cached_property
     def fast_weights(self):
         """The parameters as the numba kernels take them (contiguous float32, the input table precomputed)."""
-        from ..cells import gru_numba
         return gru_numba.Weights.of(self.params)
 
     def encode(self, enc_in, mask):
         """h_enc [B, H] of the batch's encoder inputs (each sequence's state at its own length)."""
         if self.backend == "numba":
-            from ..cells import gru_numba
             return gru_numba.encode(self.fast_weights, enc_in, mask)
         return seq2seq.encode_forward(self.params, enc_in, mask)[0]
 
@@ -50,7 +49,6 @@ class Frozen:
         """Teacher-forced decode of h0: (loss, dh0 or None, logits [T, B, C], correct [B] = exact match); the numba
         path's training decode returns logits None unless with_logits (they stay in the kernel's layout)."""
         if self.backend == "numba":
-            from ..cells import gru_numba
             if need_grad:
                 loss, dh0, logits, _, correct = gru_numba.decode_loss(self.fast_weights, h0, dec_in, target, mask,
                                                                       with_logits=with_logits)

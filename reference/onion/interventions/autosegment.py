@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import gumbel, rotation
+from . import autosegment_numba, gumbel, rotation
 
 REG = 0.001
 
@@ -40,10 +40,9 @@ def forward(params, base, h, src, m, noise=None, orthogonal_map: str = "matrix_e
     R = R.astype(h.dtype, copy=False)
     m = m.astype(h.dtype, copy=False)
     if fast:
-        from .autosegment_numba import assign, interchange_forward
-        var, y = assign(M, _NO_NOISE if noise is None else noise, 1.0, noise is not None)
+        var, y = autosegment_numba.assign(M, _NO_NOISE if noise is None else noise, 1.0, noise is not None)
         src, m = np.ascontiguousarray(src, np.int64), np.ascontiguousarray(m)
-        s, s_new, h_new = interchange_forward(np.ascontiguousarray(h), R, src, m, var)
+        s, s_new, h_new = autosegment_numba.interchange_forward(np.ascontiguousarray(h), R, src, m, var)
         return h_new, reg, (True, R, rc, M, var, y, h, src, m, s_new, s)
     if noise is None:
         A, gc = gumbel.one_hot_argmax(M), None
@@ -69,12 +68,11 @@ def _mix(m, A):
 def backward(dh_new, cache):
     """dℓ/dh' [B, H] → grads {"X", "M"} (the regulariser's gradient included; the fast path's dM in M's dtype)."""
     if cache[0]:
-        from .autosegment_numba import interchange_backward
         _, R, rc, M, var, y, h, src, m, s_new, s = cache
         H, V = M.shape[0], M.shape[1] - 1
         dM = np.empty_like(M)
-        dR = interchange_backward(np.ascontiguousarray(dh_new, h.dtype), R, h, s, s_new, src, m, var, y, 1.0,
-                                  REG / (H * V), REG / H, dM)
+        dR = autosegment_numba.interchange_backward(np.ascontiguousarray(dh_new, h.dtype), R, h, s, s_new, src, m, var, y,
+                                                    1.0, REG / (H * V), REG / H, dM)
         return {"X": rotation.backward(dR, rc), "M": dM}
     _, R, rc, A, gc, h, src, m, s_new, (s_base, s_src, w) = cache
     H, V = A.shape[0], A.shape[1] - 1

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from . import corrupt_numba
+
 
 def unigram_pairs(tokens, lengths, n_vars: int, rng, fast: bool = False):
     """ElementwiseIntervention: random pairs (a, b), a shared mask m_t ~ Bernoulli(0.5) for t < min(L_a, L_b).
@@ -22,9 +24,8 @@ def unigram_pairs(tokens, lengths, n_vars: int, rng, fast: bool = False):
     Lmax = tokens.shape[1]
     m_pair = rng.random((B // 2, Lmax)) < 0.5
     if fast:
-        from .corrupt_numba import unigram_fill
-        return unigram_fill(np.ascontiguousarray(tokens), np.ascontiguousarray(lengths, np.int64), perm, m_pair,
-                            n_vars)
+        return corrupt_numba.unigram_fill(np.ascontiguousarray(tokens), np.ascontiguousarray(lengths, np.int64), perm,
+                                          m_pair, n_vars)
     m_pair &= np.arange(Lmax)[None, :] < np.minimum(lengths[a], lengths[b])[:, None]
     inputs = tokens.copy()
     inputs[a] = np.where(m_pair, tokens[b], tokens[a])
@@ -49,8 +50,7 @@ def ngram_window(tokens, lengths, n: int, n_vars: int, n_symbols: int, rng, fast
     p = rng.integers(0, lengths)
     new, noise = rng.integers(0, n_symbols, size=B), rng.integers(0, n_symbols, size=(B, Lmax))
     if fast:
-        from .corrupt_numba import ngram_fill
-        return (*ngram_fill(np.ascontiguousarray(tokens), np.ascontiguousarray(lengths, np.int64), n, n_vars, p, new,
+        return (*corrupt_numba.ngram_fill(np.ascontiguousarray(tokens), np.ascontiguousarray(lengths, np.int64), n, n_vars, p, new,
                             noise), p)
     rows = np.arange(B)
     base = tokens.copy()

@@ -16,7 +16,7 @@ import numpy as np
 
 from ... import layers
 from ...tasks.repeat import make_batch
-from . import corrupt
+from . import corrupt, onion_numba
 
 
 def scale_forward(params, p, use_position: bool = True):
@@ -85,22 +85,20 @@ class OnionIntervention:
 
     def _fast_forward(self, params, frozen, orig, h_t, p, xo, xn, T, train):
         """The edit on the kernels of onion_numba.py, from tables of tanh E and of the scale at positions 0..T−1."""
-        from .onion_numba import edit_forward
         tE = np.tanh(params["E"])
         sc, sc_cache = scale_forward(params, np.arange(T), self.scale)
         sc = np.ascontiguousarray(sc, np.float32)
         ids = tuple(np.ascontiguousarray(a, np.int64) for a in (p, xo, xn))
         h_new = np.empty_like(h_t)
-        edit_forward(h_t, tE, sc, *ids, h_new)
+        onion_numba.edit_forward(h_t, tE, sc, *ids, h_new)
         loss, dh, _, correct = frozen.decode(h_new, orig.dec_in, orig.target, orig.mask, train,
                                              with_logits=False)
         return loss, correct, _Tables(dh, params, ids, tE, sc, sc_cache)
 
     def backward(self, cache):
         if isinstance(cache, _Tables):
-            from .onion_numba import edit_backward
             dsc, dtE = np.empty_like(cache.sc), np.empty_like(cache.tE)
-            edit_backward(np.ascontiguousarray(cache.dh, np.float32), cache.tE, cache.sc, *cache.ids, dsc, dtE)
+            onion_numba.edit_backward(np.ascontiguousarray(cache.dh, np.float32), cache.tE, cache.sc, *cache.ids, dsc, dtE)
             grads = scale_backward(dsc, cache.params, cache.sc_cache, self.scale)
             grads["E"] = dtE * (1.0 - cache.tE * cache.tE)
             return {k: np.asarray(v, cache.params["E"].dtype) for k, v in grads.items()}

@@ -26,7 +26,7 @@ import functools
 
 import numpy as np
 
-from . import expm
+from . import expm, rotation_numba
 
 
 def init(hidden: int, rng: np.random.Generator, dtype=np.float64) -> tuple[dict, np.ndarray]:
@@ -58,7 +58,6 @@ def forward(X, base, orthogonal_map: str = "matrix_exp", fast: bool = False):
     """R [H, H] = base · expm(tril(X) − tril(X)ᵀ) (or base · cayley(·)). Returns (R, cache).
     fast: matrix_exp on the kernels of rotation_numba.py (the numba backend), else expm.py."""
     if fast and orthogonal_map == "matrix_exp":
-        from . import rotation_numba
         R, c = rotation_numba.forward(X, base)
         return R, ("matrix_exp_numba", c)
     A = skew(X)
@@ -76,7 +75,6 @@ def forward(X, base, orthogonal_map: str = "matrix_exp", fast: bool = False):
 def backward(dR, cache):
     """dℓ/dR [H, H] → dℓ/dX [H, H]."""
     if cache[0] == "matrix_exp_numba":
-        from . import rotation_numba
         return rotation_numba.backward(dR, cache[1])
     G = cache[-1].T @ dR.astype(cache[-1].dtype, copy=False)  # baseᵀ dℓ/dR
     if cache[0] == "cayley":

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ...cells import gru_numba
+
 from ..seq2seq import cross_entropy, exact_match
 from ...tasks.repeat import make_batch
 
@@ -17,7 +19,6 @@ def loss_and_correct(logits, batch, backend: str = "numpy"):
     """(loss, dlogits, correct [B]) of position logits [T, B, C] against the batch's targets (the loss on the numba
     kernel when the frozen model's backend is numba)."""
     if backend == "numba":
-        from ...cells import gru_numba
         loss, dlogits = gru_numba.cross_entropy(logits, batch.target, batch.mask)
         dlogits = dlogits.astype(logits.dtype, copy=False)
     else:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ... import layers
-from ...cells import gru
+from ...cells import gru, gru_numba
 from ...tasks.repeat import sos_id
 from .common import encoded_batch, loss_and_correct
 
@@ -52,7 +52,6 @@ class GruDecoderProbe:
         return loss, correct, (dlogits, cg, ch, ids, params)
 
     def _fast_forward(self, params, h, ids, batch):
-        from ...cells import gru_numba
         decoder = dict(params)
         if not self.autoregressive:
             decoder["embedding.weight"] = np.zeros((1, h.shape[1]), np.float32)

@@ -13,6 +13,7 @@ import numpy as np
 
 from ... import layers
 from ..interventions.onion import scale_backward, scale_forward
+from . import onion_numba
 from .common import encoded_batch, loss_and_correct
 
 
@@ -36,8 +37,7 @@ class OnionProbe:
         T = batch.target.shape[0]
         sc, sc_cache = scale_forward(params, np.arange(T))                       # [T, H]
         if frozen.backend == "numba":  # the whole head in one kernel per chunk (onion_numba.py)
-            from .onion_numba import loss_and_grads
-            loss, correct, grads = loss_and_grads(params, sc, h, batch.target, batch.mask, train)
+            loss, correct, grads = onion_numba.loss_and_grads(params, sc, h, batch.target, batch.mask, train)
             return loss, correct, (grads, sc_cache, params)
         # all positions at once: h_p = h_0 − Σ_{q<p} E[y_q] ⊙ scale(q), an exclusive cumulative sum over q
         layer = params["E"][batch.target] * sc[:, None, :]                     # [T, B, H]

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ... import layers
+from . import state_decoder_numba
 from .common import encoded_batch, loss_and_correct
 
 
@@ -31,8 +32,7 @@ class StateDecoderProbe:
     def forward(self, params, buffers, frozen, tokens, lengths, rng, train: bool):
         batch, h = encoded_batch(frozen, tokens, lengths)
         if frozen.backend == "numba":  # layers, loss and backward in one kernel per chunk (state_decoder_numba.py)
-            from .state_decoder_numba import loss_and_grads
-            loss, correct, grads = loss_and_grads(params, h, batch.target, batch.mask, frozen.n_symbols, train)
+            loss, correct, grads = state_decoder_numba.loss_and_grads(params, h, batch.target, batch.mask, frozen.n_symbols, train)
             return loss, correct, grads
         caches = []
         x = h
