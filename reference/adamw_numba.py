@@ -10,6 +10,7 @@ other dtypes go to the reference.
 """
 from __future__ import annotations
 
+import math
 import sys
 
 import numpy as np
@@ -56,7 +57,7 @@ def update(params: dict, grads: dict, loss: float, opt: dict, cfg: adamw.AdamWCo
     arrays = [(k, params[k], g, opt["m." + k], opt["v." + k]) for k, g in grads.items()]
     if not all(_fits(a) for _, p, g, m, v in arrays for a in (p, g, m, v)):
         return divergence.update(params, grads, loss, opt, cfg)
-    if not np.isfinite(loss):
+    if not math.isfinite(loss):
         return "the loss"
     bad = next((k for k, _, g, _, _ in arrays if not all_finite(g.reshape(-1))), None)
     if bad is not None:

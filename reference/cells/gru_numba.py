@@ -63,7 +63,7 @@ class Weights:
                    whh=p["gru.weight_hh_l0"], bhh=p["gru.bias_hh_l0"], wo=p["head.weight"], bo=p["head.bias"])
 
 
-@dataclass(frozen=True)
+@dataclass(eq=False)   # not frozen: a frozen dataclass sets each of its 13 fields through object.__setattr__
 class Forward:
     """What the forward pass leaves for the backward pass (flat chunk-major buffers, see gru_numba_chunks.py)."""
     w: Weights
@@ -101,7 +101,7 @@ def _sorted_rows(mask, batch: int):
     The kernels then skip a chunk's finished rows with one shorter GEMM per step (gru_numba_kernels.active_rows).
     Rows are dealt to the chunks round-robin in length order, so every thread gets as much work."""
     bounds = chunk_bounds(batch)
-    if mask.shape[0] == 0:
+    if mask.shape[0] == 0 or mask[-1].all():       # every row runs all T steps: nothing to sort
         return None, None, bounds
     rows, back, sorted_bounds = sorted_order(np.ascontiguousarray(mask, dtype=np.bool_), len(bounds) - 1)
     return (None, None, bounds) if len(rows) == 0 else (rows, back, sorted_bounds)
