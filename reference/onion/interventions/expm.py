@@ -26,7 +26,7 @@ for ‖A‖ ≤ ℓ_m, and at n = 48 getrs with n right-hand sides took 28 µs w
 A skew-symmetric A (the rotations', forward(A, skew=True)) is normal: its 2-norm is its spectral radius, which the
 even powers the approximant computes anyway bound from above (_skew_powers), and the error bounds behind ℓ_m hold in
 any subordinate norm. So m and s follow that bound: the same Padé recurrences, fewer squarings. A rotation's ‖A‖₁
-overestimates ‖A‖₂ four to nine times (at H 512 the bench's start state has ‖A‖₁ = 27, s = 3, but ρ(A) = 2.7, bound
+overestimates ‖A‖₂ four to ten times (at H 512 the bench's start state has ‖A‖₁ = 27, s = 3, but ρ(A) = 2.7, bound
 3.5, s = 0).
 """
 from __future__ import annotations
@@ -115,7 +115,7 @@ def _skew_powers(A, P) -> tuple[int, int] | None:
 def forward(A, skew: bool = False):
     """A [n, n] (float64 or float32, kept) → (e^A [n, n], cache).
     skew: A is skew-symmetric (Aᵀ = −A), and the degree and squarings follow a bound on ‖A‖₂ from the even powers
-    the approximant needs anyway (_skew_powers) instead of ‖A‖₁. A random or trained rotation's ‖A‖₁ is 4–9 × its
+    the approximant needs anyway (_skew_powers) instead of ‖A‖₁. A random or trained rotation's ‖A‖₁ is 4–10 × its
     ‖A‖₂ at H 48–512 (the sweep's 36 trained rotations: ρ(A) 1.6–2.6, β 1.9–3.0, ‖A‖₁ 0.9–1.4·√H), so this is what
     saves their squarings."""
     n = len(A)

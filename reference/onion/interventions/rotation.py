@@ -8,7 +8,7 @@ At registration base = the sign-corrected QR factor of the layer's initial weigh
 We keep the matrix exponential (not the cheaper Cayley map) because it is what the paper's code trains, so the
 optimisation path is the same. expm and the exact gradient come from expm.py (scaling and squaring Padé, with the
 squarings A's 2-norm needs), in X's precision as torch computes a parametrisation in its parameter's: float32 in runs,
-float64 in the gradient checks and golden tests:
+float64 in the gradient checks and golden tests (the numba backend runs the same in rotation_numba.py's kernels):
     G = baseᵀ · dℓ/dR,   dℓ/dA = L_expm(Aᵀ, G)   (the adjoint of L_expm(A, ·) is L_expm(Aᵀ, ·)),
     dℓ/dX = tril(dℓ/dA − dℓ/dAᵀ),
 the backward reusing the forward's powers of A, LU factors and squarings.
