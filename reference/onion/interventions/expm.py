@@ -27,7 +27,7 @@ A skew-symmetric A (the rotations', forward(A, skew=True)) is normal: its 2-norm
 even powers the approximant computes anyway bound from above (_skew_powers), and the error bounds behind ℓ_m hold in
 any subordinate norm. So m and s follow that bound: the same Padé recurrences, fewer squarings. A rotation's ‖A‖₁
 overestimates ‖A‖₂ four to ten times (at H 512 the bench's start state has ‖A‖₁ = 27, s = 3, but ρ(A) = 2.7, bound
-3.5, s = 0).
+3.2 from A⁸: s = 0, and in float32 m = 7).
 """
 from __future__ import annotations
 
@@ -75,7 +75,7 @@ def _coefficients(m: int) -> np.ndarray:
 
 
 COEF = {m: _coefficients(m) for m in PADE}
-NEEDS = {3: 1, 5: 2, 7: 3, 9: 3}                     # m < 13: the highest A²ᵏ its polynomials use, but A⁸
+NEEDS = {3: 1, 5: 2, 7: 3, 9: 4}                     # m < 13: the highest A²ᵏ its polynomials use
 
 
 def _combine(C, P):
@@ -94,11 +94,12 @@ def _inverse(Q):
 
 def _skew_powers(A, P) -> tuple[int, int] | None:
     """For a skew-symmetric A: fills P[1..] with the even powers A², A⁴, ... of the unscaled A as the degree needs
-    them and returns (m, s) from β = min(‖A‖₁, ‖A²‖₁^½, ‖A⁴‖₁^¼, ‖A⁶‖₁^⅙) (None if a power is not finite).
+    them and returns (m, s) from β = min(‖A‖₁, ‖A²‖₁^½, ‖A⁴‖₁^¼, ‖A⁶‖₁^⅙, ‖A⁸‖₁^⅛) (None if a power is not finite;
+    A⁸ only when m = 9 would need it anyway, and its bound may then allow m = 7).
     A is normal, so ‖A‖₂ = ρ(A), and A²ᵏ is symmetric, so ρ(A)²ᵏ = ‖A²ᵏ‖₂ ≤ ‖A²ᵏ‖₁: β ≥ ‖A‖₂. The bounds behind
     ℓ_m hold in every subordinate norm, the 2-norm included, so ‖A‖₂ ≤ β ≤ ℓ_m is enough."""
     beta = np.abs(A).sum(axis=0).max()
-    for k, (X, Y) in enumerate(((A, A), (P[1], P[1]), (P[2], P[1])), 1):     # A², A⁴, A⁶
+    for k, (X, Y) in enumerate(((A, A), (P[1], P[1]), (P[2], P[1]), (P[2], P[2])), 1):     # A², A⁴, A⁶, A⁸
         np.matmul(X, Y, out=P[k])
         root = np.abs(P[k]).sum(axis=0).max() ** (0.5 / k)
         if not (np.isfinite(root) and np.isfinite(beta)):
@@ -106,9 +107,9 @@ def _skew_powers(A, P) -> tuple[int, int] | None:
         beta = min(beta, root)
         m, s = degree(beta, A.dtype)
         if m < 13 and NEEDS[m] <= k:
-            if m == 9:
-                np.matmul(P[2], P[2], out=P[4])      # A⁸
             return m, s
+        if k == 3 and m == 13:                       # m = 13 does not use A⁸
+            break
     return degree(beta, A.dtype)
 
 

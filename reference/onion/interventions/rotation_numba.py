@@ -115,13 +115,15 @@ def rotation_forward(X, base, ell, coef, needs, degrees):
     for i in range(n):
         P[0, i, i] = 1.0
     t, s, fallback = -1, 0, False
-    for k in range(1, 4):                             # expm._skew_powers: the powers of the unscaled A
+    for k in range(1, 5):                             # expm._skew_powers: the powers of the unscaled A
         if k == 1:
             np.dot(A, A, P[1])
         elif k == 2:
             np.dot(P[1], P[1], P[2])
-        else:
+        elif k == 3:
             np.dot(P[2], P[1], P[3])
+        else:
+            np.dot(P[2], P[2], P[4])
         root = _norm1(P[k]) ** (0.5 / k)
         if not np.isfinite(root):
             fallback = True
@@ -130,6 +132,8 @@ def rotation_forward(X, base, ell, coef, needs, degrees):
         q, _ = _squarings(beta, ell)
         if q < len(ell) - 1 and needs[q] <= k:
             t = q
+            break
+        if k == 3 and q == len(ell) - 1:              # m = 13 does not use A⁸
             break
     if fallback:                                      # a power overflowed: the ‖A‖₁ path, powers of the scaled A
         t, s = _squarings(_norm1(A), ell)
@@ -143,8 +147,6 @@ def rotation_forward(X, base, ell, coef, needs, degrees):
                 P[k] *= 2.0 ** (-2 * s * k)
     m = degrees[t]
     k = 3 if m == 13 else m // 2
-    if m == 9 and not fallback:
-        np.dot(P[2], P[2], P[4])
     c = coef[t, :4 if m == 13 else 2]
     Y = _combine(c, P, k)                             # (W, V) or (W₁, Z₁, W₂, Z₂)
     if m == 13:
