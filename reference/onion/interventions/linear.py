@@ -47,8 +47,8 @@ class LinearIntervention:
             src = np.arange(len(lengths), 2 * len(lengths))
         noise = gumbel.sample_noise(params["M"].shape, rng) if train else None
         h_new, reg, c = autosegment.forward(params, buffers["base"], h, src, m, noise, self.orthogonal_map, fast)
-        loss, dh, _, correct = frozen.decode(h_new.astype(frozen.dtype), orig.dec_in, orig.target, orig.mask, train,
-                                             with_logits=False)
+        loss, dh, _, correct = frozen.decode(h_new.astype(frozen.dtype, copy=False), orig.dec_in, orig.target,
+                                             orig.mask, train, with_logits=False)
         return loss + reg, correct, (c, dh, params["M"].dtype)
 
     def backward(self, cache):
