@@ -1,5 +1,6 @@
-"""Per-call ms of the matrix_exp rotation's expm forward and backward (expm.py, scaling and squaring Padé) against
-the Hermitian eigendecomposition (Daleckii–Krein) it replaced, on one BLAS thread, for skew A with given ‖A‖₁.
+"""Per-call ms of the matrix_exp rotation's expm forward and backward (expm.py, scaling and squaring Padé, its degree
+and squarings from the 2-norm bound as rotation.py calls it) against the Hermitian eigendecomposition
+(Daleckii–Krein) it replaced, on one BLAS thread, float64, for skew A with given ‖A‖₁.
 
     python examples/time_expm.py [H,... [norm,...]]        (default 48,128,512 and 0.01,7,14,30)
 """
@@ -40,10 +41,10 @@ def main(hiddens, norms):
         A0, G = rotation.skew(rng.standard_normal((H, H))), rng.standard_normal((H, H))
         for norm1 in norms:
             A = A0 * (norm1 / np.abs(A0).sum(axis=0).max())
-            ce, cp = eigh_forward(A)[1], expm.forward(A)[1]
+            ce, cp = eigh_forward(A)[1], expm.forward(A, skew=True)[1]
             row = [per_call_ms(lambda: eigh_forward(A)), per_call_ms(lambda: eigh_backward(G, ce)),
-                   per_call_ms(lambda: expm.forward(A)), per_call_ms(lambda: expm.backward(G, cp))]
-            m, s = expm.degree(norm1)
+                   per_call_ms(lambda: expm.forward(A, skew=True)), per_call_ms(lambda: expm.backward(G, cp))]
+            s, m = cp[1], cp[2]
             print(f"{H:>4} {norm1:>6g} {f'{m},{s}':>5}  " + "  ".join(f"{a:>9.3f} {b:>9.3f}" for a, b in
                                                                      (row[:2], row[2:])), flush=True)
 

@@ -101,7 +101,7 @@ def _sorted_rows(mask, batch: int):
     The kernels then skip a chunk's finished rows with one shorter GEMM per step (gru_numba_kernels.active_rows).
     Rows are dealt to the chunks round-robin in length order, so every thread gets as much work."""
     bounds = chunk_bounds(batch)
-    if mask.shape[0] == 0 or mask[-1].all():       # every row runs all T steps: nothing to sort
+    if mask.shape[0] == 0:
         return None, None, bounds
     rows, back, sorted_bounds = sorted_order(np.ascontiguousarray(mask, dtype=np.bool_), len(bounds) - 1)
     return (None, None, bounds) if len(rows) == 0 else (rows, back, sorted_bounds)

@@ -57,8 +57,8 @@ def gru_forward_chunk(table, whh, bhh, tok, msk, use_mask, b0, hall, gates, s0, 
 
     table [V, 3H], whh [3H, H], bhh [3H], tok / msk [T, B], hall [S+1, bc, H] (hall[s0] is read,
     hall[s0+1 .. s0+T] written), gates [S, bc, 4H] written (keep_gates False: every step overwrites gates[0], for an
-    encode without backward: one cache-resident slot instead of S), gh [bc, 3H] scratch. hall may hold just two states: a step writes
-    hall[(s+1) % len(hall)] from hall[s % len(hall)].
+    encode without backward: one cache-resident slot instead of S), gh [bc, 3H] scratch. hall may hold just two
+    states: a step writes hall[(s+1) % len(hall)] from hall[s % len(hall)].
     With the mask, rows past the chunk's last active one only copy their state (their gates are not written): with
     the chunk's rows sorted by decreasing length, a step computes only the sequences still running."""
     bc, ns = gh.shape[0], hall.shape[0]

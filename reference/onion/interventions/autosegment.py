@@ -71,8 +71,8 @@ def backward(dh_new, cache):
         _, R, rc, M, var, y, h, src, m, s_new, s = cache
         H, V = M.shape[0], M.shape[1] - 1
         dM = np.empty_like(M)
-        dR = autosegment_numba.interchange_backward(np.ascontiguousarray(dh_new, h.dtype), R, h, s, s_new, src, m, var, y,
-                                                    1.0, REG / (H * V), REG / H, dM)
+        dR = autosegment_numba.interchange_backward(np.ascontiguousarray(dh_new, h.dtype), R, h, s, s_new, src, m,
+                                                    var, y, 1.0, REG / (H * V), REG / H, dM)
         return {"X": rotation.backward(dR, rc), "M": dM}
     _, R, rc, A, gc, h, src, m, s_new, (s_base, s_src, w) = cache
     H, V = A.shape[0], A.shape[1] - 1

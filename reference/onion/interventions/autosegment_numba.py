@@ -4,7 +4,7 @@ With var[c] ∈ 0..V the variable of rotated channel c (V = keep the base), the 
 w[b, c] = m[b, var[c]] if var[c] < V else 0, and (autosegment.py's equations)
     s'[b]        = s[b] + w[b] ⊙ (s[src[b]] − s[b])                                     b < B
     ds[b]       += ds'[b] ⊙ (1 − w[b]),   ds[src[b]] += ds'[b] ⊙ w[b]
-    t[b, c]      = ds'[b, c] (s[src[b], c] − s[b, c])        (then dA[:, :V] = tᵀ m, one GEMM, by the caller)
+    t[b, c]      = ds'[b, c] (s[src[b], c] − s[b, c])        (then dA[:, :V] = tᵀ m, one GEMM: interchange_backward)
 One pass over the rows each, reading the bases and sources in place instead of NumPy's copies, masks and
 temporaries (w, s_src, s_src − s_base, the [H, V+1] one-hot). w ∈ {0, 1} and every ds entry gets at most two
 terms: the same numbers as the NumPy path.

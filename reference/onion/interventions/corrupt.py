@@ -50,8 +50,8 @@ def ngram_window(tokens, lengths, n: int, n_vars: int, n_symbols: int, rng, fast
     p = rng.integers(0, lengths)
     new, noise = rng.integers(0, n_symbols, size=B), rng.integers(0, n_symbols, size=(B, Lmax))
     if fast:
-        return (*corrupt_numba.ngram_fill(np.ascontiguousarray(tokens), np.ascontiguousarray(lengths, np.int64), n, n_vars, p, new,
-                            noise), p)
+        return (*corrupt_numba.ngram_fill(np.ascontiguousarray(tokens), np.ascontiguousarray(lengths, np.int64), n,
+                                          n_vars, p, new, noise), p)
     rows = np.arange(B)
     base = tokens.copy()
     base[rows, p] = new

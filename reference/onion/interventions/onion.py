@@ -98,7 +98,8 @@ class OnionIntervention:
     def backward(self, cache):
         if isinstance(cache, _Tables):
             dsc, dtE = np.empty_like(cache.sc), np.empty_like(cache.tE)
-            onion_numba.edit_backward(np.ascontiguousarray(cache.dh, np.float32), cache.tE, cache.sc, *cache.ids, dsc, dtE)
+            onion_numba.edit_backward(np.ascontiguousarray(cache.dh, np.float32), cache.tE, cache.sc, *cache.ids, dsc,
+                                      dtE)
             grads = scale_backward(dsc, cache.params, cache.sc_cache, self.scale)
             grads["E"] = dtE * (1.0 - cache.tE * cache.tE)
             return {k: np.asarray(v, cache.params["E"].dtype) for k, v in grads.items()}

@@ -11,7 +11,7 @@ squarings A's 2-norm needs), in X's precision as torch computes a parametrisatio
 float64 in the gradient checks and golden tests (the numba backend runs the same in rotation_numba.py's kernels):
     G = baseᵀ · dℓ/dR,   dℓ/dA = L_expm(Aᵀ, G)   (the adjoint of L_expm(A, ·) is L_expm(Aᵀ, ·)),
     dℓ/dX = tril(dℓ/dA − dℓ/dAᵀ),
-the backward reusing the forward's powers of A, LU factors and squarings.
+the backward reusing the forward's powers of A, (V − U)⁻¹ and squarings.
 The rotation maps a state h [B, H] (rows) to s = h Rᵀ (i.e. s = R h per column vector, torch's Linear), back by s R.
 
 Option (orthogonal_map="cayley", torch's `orthogonal_map="cayley"`): R = base · C, C = (I − A/2)⁻¹(I + A/2), one

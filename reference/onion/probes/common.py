@@ -4,7 +4,6 @@ from __future__ import annotations
 import numpy as np
 
 from ...cells import gru_numba
-
 from ..seq2seq import cross_entropy, exact_match
 from ...tasks.repeat import make_batch
 

@@ -32,7 +32,8 @@ class StateDecoderProbe:
     def forward(self, params, buffers, frozen, tokens, lengths, rng, train: bool):
         batch, h = encoded_batch(frozen, tokens, lengths)
         if frozen.backend == "numba":  # layers, loss and backward in one kernel per chunk (state_decoder_numba.py)
-            loss, correct, grads = state_decoder_numba.loss_and_grads(params, h, batch.target, batch.mask, frozen.n_symbols, train)
+            loss, correct, grads = state_decoder_numba.loss_and_grads(params, h, batch.target, batch.mask,
+                                                                      frozen.n_symbols, train)
             return loss, correct, grads
         caches = []
         x = h
