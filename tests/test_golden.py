@@ -15,7 +15,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from gradcheck import rel_err
-from runhelpers import load_oracle
+from runhelpers import assert_oracle_output_matches, load_oracle
 from onionref import adamw
 from onionref.onion import seq2seq
 from onionref.cells import gru
@@ -139,6 +139,22 @@ def test_gru_matches_live_oracle(oracle, T, B, E, H, p_step, seed):
 def test_committed_fixture_is_the_oracle_output(oracle, name):
     fresh = oracle.CASES[name]()
     case = load_case(name)
-    assert set(fresh) == set(case)
-    for k, v in fresh.items():
-        np.testing.assert_allclose(np.asarray(v), case[k], rtol=1e-12, atol=0, err_msg=k)
+    assert_oracle_output_matches(fresh, case, name)
+
+
+def test_oracle_comparison_tolerates_rounding_and_catches_changes():
+    """The today-vs-fixture check passes a few ulp (another processor's kernels) and fails a real change."""
+    from runhelpers import assert_oracle_output_matches
+
+    rng = np.random.default_rng(0)
+    stored = {"g": rng.standard_normal((4, 5)) * 4.5e3, "tok": np.arange(6)}
+    ulps = {"g": stored["g"] * (1 + 4 * np.finfo(np.float64).eps * rng.choice([-1, 1], (4, 5))), "tok": np.arange(6)}
+    assert_oracle_output_matches(ulps, stored, "ulps")
+    changed = {"g": stored["g"].copy(), "tok": np.arange(6)}
+    changed["g"][1, 2] *= 1 + 1e-8
+    with pytest.raises(AssertionError, match="g"):
+        assert_oracle_output_matches(changed, stored, "changed")
+    with pytest.raises(AssertionError):
+        assert_oracle_output_matches({"g": stored["g"], "tok": np.arange(1, 7)}, stored, "tokens")
+    with pytest.raises(AssertionError):
+        assert_oracle_output_matches({"g": stored["g"]}, stored, "missing")

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from gradcheck import rel_err
-from runhelpers import load_oracle
+from runhelpers import assert_oracle_output_matches, load_oracle
 from onionref import adamw
 from onionref.superposition.model import MODELS, ModelConfig, loss_and_grads
 from onionref.tasks.delay_recall import delayed_targets
@@ -81,6 +81,4 @@ def test_matches_live_oracle(oracle, model, tied, bias, k, extra_T, B, n_x, n_h,
 @pytest.mark.parametrize("name", ["superposition_relu_tied", "superposition_linear_tied_nobias_k0"])
 def test_committed_fixture_is_the_oracle_output(oracle, name):
     fresh, case = oracle.CASES[name](), load_case(name)
-    assert set(fresh) == set(case)
-    for k, v in fresh.items():
-        np.testing.assert_allclose(np.asarray(v), case[k], rtol=1e-12, atol=0, err_msg=k)
+    assert_oracle_output_matches(fresh, case, name)
