@@ -28,17 +28,21 @@ D = Budget()
               help="numba: the fast path; numpy: the reference.")
 @click.option("--out", type=click.Path(path_type=Path), required=True, help="Sweep directory.")
 @click.option("--workers", type=int, default=None,
-              help="Local single-threaded worker processes [default: one per core].")
+              help="Local worker processes, one job each at a time [default: one per --threads-per-job cores].")
+@click.option("--threads-per-job", type=int, default=1, show_default=True,
+              help="Threads each job's fast path runs on (batch chunks; recorded in its config.json). With fewer "
+                   "jobs than cores (a lone large GRU, the last analyses), 1 worker x 2 threads keeps 2 cores busy.")
 @click.option("--scheduler", default=None, help="Run on a running Dask cluster: tcp://HOST:PORT.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as one JSON line.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
-def sweep_cmd(hidden, seeds, variants, analyses, out, workers, scheduler, as_json, quiet, **budget):
+def sweep_cmd(hidden, seeds, variants, analyses, out, workers, threads_per_job, scheduler, as_json, quiet, **budget):
     """Train every GRU of the grid once, then run every chosen analysis on it; resumable and idempotent."""
     if workers is not None and scheduler is not None:
         raise UserError("--workers and --scheduler exclude each other (a running cluster has its own workers)")
     res = run_sweep(out, hidden=lists.ints(hidden, "--hidden", allow_empty=True),
                     variants=lists.names(variants, "--variants"), seeds=seeds,
-                    analyses=lists.names(analyses, "--analyses"), workers=workers, scheduler=scheduler, progress=not quiet, **budget)
+                    analyses=lists.names(analyses, "--analyses"), workers=workers, scheduler=scheduler, progress=not quiet,
+                    threads_per_job=threads_per_job, **budget)
     if as_json:
         click.echo(to_json(res))
         return

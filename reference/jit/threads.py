@@ -49,6 +49,18 @@ def get_threads() -> int:
     return _STATE["threads"]
 
 
+def thread_record(backend: str) -> dict:
+    """How a run used the cores, for its config.json: {"cpu_count", "backend", and on numba "parallelism",
+    "chunk_threads"; "blas": [{"api", "threads"}]}. Pins BLAS first on numba, so the record shows the pinned count."""
+    info = {"cpu_count": os.cpu_count(), "backend": backend}
+    if backend == "numba":
+        info["parallelism"] = pin_blas()
+        info["chunk_threads"] = get_threads()
+    from threadpoolctl import threadpool_info
+    info["blas"] = [{"api": d.get("internal_api"), "threads": d.get("num_threads")} for d in threadpool_info()]
+    return info
+
+
 def chunk_bounds(batch: int) -> np.ndarray:
     """Row bounds [nc+1] of a batch's chunks: one chunk per thread, sizes differing by at most one."""
     return _bounds(max(1, min(_STATE["threads"], batch)), batch).copy()

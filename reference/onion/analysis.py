@@ -21,6 +21,7 @@ import numpy as np
 
 from .. import adamw, adamw_numba, configs, divergence, runs
 from ..errors import UserError
+from ..jit.threads import thread_record
 from .evaluate import evaluate, length_batches
 from ..plots import plot_run
 from ..tasks.repeat import epoch_batches, load_set
@@ -132,7 +133,8 @@ def run(method, frozen, model_cfg, cfg: AnalysisConfig, out_dir: Path, name: str
         runs.write_json(out_dir / "config.json", {"format": runs.RUN_FORMAT, "analysis": name,
                                                   "method": {"class": type(method).__name__, **asdict(method)},
                                                   "config": asdict(cfg), "backend": frozen.backend,
-                                                  "versions": runs.package_versions()})
+                                                  "versions": runs.package_versions(),
+                                                  "threads": thread_record(frozen.backend)})
         batches = epoch_batches(len(train[1]), cfg.batch, cfg.seed, start)
         t0, losses, last, res = time.time(), [], float("nan"), None
         bar = tqdm(total=cfg.steps, initial=start, disable=not progress, dynamic_ncols=True, mininterval=0.5,

@@ -158,10 +158,13 @@ def _finished(run_dir: Path) -> dict | None:
 
 
 def run_sweep(out, *, hidden=(48,), variants=("ar",), seeds=1, analyses="all", train_steps=40_000,
-              analysis_steps=60_000, workers=None, scheduler=None, progress=True, **budget) -> dict:
+              analysis_steps=60_000, workers=None, scheduler=None, progress=True, threads_per_job=1,
+              **budget) -> dict:
     """Run the grid hidden × variants × range(seeds) with `analyses` on every cell, in OUT.
 
-    `budget` may also set batch, lr, wd, eval_every, n_train, backend, analysis_seed (see Budget). Every check
+    `budget` may also set batch, lr, wd, eval_every, n_train, backend, analysis_seed (see Budget). Each job runs on
+    `threads_per_job` threads (recorded in its run's config.json; results are bit-identical for a fixed count), on
+    one worker per that many cores unless `workers` is given. Every check
     (the grid, the budget against OUT/sweep.json and every existing cell, the scheduler) happens before anything is
     written. Returns {"out", "cells": {cell: {"train": result, analysis: result, ...}}, "jobs", "wall_s"}."""
     t0 = time.time()
@@ -184,13 +187,16 @@ def run_sweep(out, *, hidden=(48,), variants=("ar",), seeds=1, analyses="all", t
     b.analysis_config().validate()
     if workers is not None and workers < 1:
         raise UserError(f"--workers must be >= 1, got {workers}")
+    if not isinstance(threads_per_job, int) or threads_per_job < 1:
+        raise UserError(f"--threads-per-job must be >= 1, got {threads_per_job}")
     manifest = {"kind": "onion", "grid": {"hidden": hidden, "variant": variants, "seed": list(range(seeds)),
                                           "analysis": analyses}}
     open_sweep(out, manifest, asdict(b), is_cell=_is_cell, write=False)
     jobs = plan(out, cells, analyses, b)
-    with connect(workers, scheduler) as client:
+    with connect(workers, scheduler, threads_per_job) as client:
         open_sweep(out, manifest, asdict(b), is_cell=_is_cell)
-        results = run_jobs(jobs, progress=progress, desc=f"sweep {out.name}", client=client)
+        results = run_jobs(jobs, progress=progress, desc=f"sweep {out.name}", client=client,
+                           threads_per_job=threads_per_job)
     by_cell: dict = {}
     for key, res in results.items():
         cell, what = key.split("/", 1)

@@ -6,7 +6,6 @@ depends only on (seed, s), and the checkpoint holds the parameters, the optimize
 """
 from __future__ import annotations
 
-import os
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -16,6 +15,7 @@ import numpy as np
 from .. import adamw, configs, divergence, runs
 from . import seq2seq
 from ..errors import UserError
+from ..jit.threads import thread_record
 from .evaluate import evaluate
 from ..plots import plot_run
 from ..tasks.repeat import epoch_batches, load_set, make_batch, max_key_len, valid_sets, vocab_size
@@ -195,7 +195,7 @@ def _train_locked(cfg, run_dir, resume, progress, data):
         opt, start, metrics = adamw.init_state(params), 0, []
     runs.write_json(run_dir / "config.json", {"format": runs.RUN_FORMAT, "config": asdict(cfg),
                                               "versions": runs.package_versions(),
-                                              "threads": _thread_info(cfg.backend)})
+                                              "threads": thread_record(cfg.backend)})
     step_fn, predict = loss_and_grads_fn(cfg.backend), predict_fn(cfg.backend)
     update = divergence.update
     if cfg.backend == "numba":
@@ -245,18 +245,3 @@ def _train_locked(cfg, run_dir, resume, progress, data):
     plot_run(metrics, run_dir, "accuracy", f"GRU H={cfg.hidden}{' no-input' if cfg.no_input else ''}")
     runs.atomic_write_bytes(run_dir / "DONE", b"")
     return result
-
-
-def _thread_info(backend: str) -> dict:
-    info = {"cpu_count": os.cpu_count(), "backend": backend}
-    if backend == "numba":
-        from ..cells import gru_numba
-        info["parallelism"] = gru_numba.pin_blas()  # BLAS pinned to 1 thread (before the BLAS record below)
-        info["chunk_threads"] = gru_numba.get_threads()
-    try:
-        from threadpoolctl import threadpool_info
-        info["blas"] = [{"api": d.get("internal_api"), "threads": d.get("num_threads")} for d in threadpool_info()]
-    except ImportError:
-        pass
-    return info
-

@@ -20,7 +20,8 @@ from typing import Callable
 
 from ..errors import UserError
 
-# Each worker runs one job at a time on one core: Numba, BLAS and OpenMP must not start threads of their own.
+# Each worker runs one job at a time: Numba, BLAS and OpenMP must not start threads of their own. A job's
+# parallelism is its batch chunks on `threads_per_job` Python threads (jit/threads.py), BLAS on one under them.
 ONE_THREAD_ENV = {k: "1" for k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
                                    "NUMBA_NUM_THREADS")}
 
@@ -34,16 +35,19 @@ class Job:
     result: dict | None = None         # known already (its run directory is finished): counted done, not submitted
 
 
-def _call(fn, kwargs, *deps_done):
-    """Run one job inside a worker, with the fast path on one thread and BLAS pinned to one thread; returns
-    (fn's value, {"start", "end": wall-clock seconds in the worker, "cpu": its CPU seconds, "pid"})."""
+def _call(fn, kwargs, threads, *deps_done):
+    """Run one job inside a worker, with the fast path on `threads` chunk threads and BLAS pinned to one thread;
+    returns (fn's value, {"start", "end": wall-clock seconds in the worker, "cpu": its CPU seconds, "pid",
+    "threads"}). The thread count is fixed by the sweep, never by what else is running, so a job's result is the
+    same every time it runs (it is bit-identical for a fixed thread count, and the run's config records it)."""
     from ..jit.threads import pin_blas, set_threads
 
     start, cpu = time.time(), time.process_time()
     pin_blas()
-    set_threads(1)
+    set_threads(threads)
     value = fn(**kwargs)
-    return value, {"start": start, "end": time.time(), "cpu": time.process_time() - cpu, "pid": os.getpid()}
+    return value, {"start": start, "end": time.time(), "cpu": time.process_time() - cpu, "pid": os.getpid(),
+                   "threads": threads}
 
 
 def ordered(jobs: list[Job]) -> list[Job]:
@@ -73,8 +77,14 @@ def ordered(jobs: list[Job]) -> list[Job]:
     return out
 
 
-def _client(workers: int | None, scheduler: str | None):
-    """A Dask client: on the running cluster at `scheduler`, or on a new LocalCluster of `workers` processes."""
+def default_workers(threads_per_job: int = 1) -> int:
+    """One worker per `threads_per_job` cores of this process's CPU set (at least one)."""
+    return max(1, len(os.sched_getaffinity(0)) // threads_per_job)
+
+
+def _client(workers: int | None, scheduler: str | None, threads_per_job: int = 1):
+    """A Dask client: on the running cluster at `scheduler`, or on a new LocalCluster of `workers` processes
+    (default: one per `threads_per_job` cores), each running one job at a time."""
     import logging
 
     import dask
@@ -85,7 +95,9 @@ def _client(workers: int | None, scheduler: str | None):
             return Client(scheduler, timeout="5s", set_as_default=False)
         except (OSError, TimeoutError, ValueError) as e:
             raise UserError(f"cannot reach the Dask scheduler at {scheduler}: {str(e).splitlines()[0]}") from None
-    n = workers or len(os.sched_getaffinity(0))
+    if threads_per_job < 1:
+        raise UserError(f"--threads-per-job must be >= 1, got {threads_per_job}")
+    n = workers or default_workers(threads_per_job)
     if n < 1:
         raise UserError(f"--workers must be >= 1, got {n}")
     # Saturation 1.0: the scheduler hands a worker its next job only when it is free, so a late or rescheduled job
@@ -99,10 +111,11 @@ def _client(workers: int | None, scheduler: str | None):
 
 
 @contextmanager
-def connect(workers: int | None = None, scheduler: str | None = None):
+def connect(workers: int | None = None, scheduler: str | None = None, threads_per_job: int = 1):
     """A Dask client for `run_jobs(..., client=)`, closed (with its LocalCluster, if it made one) on exit.
-    Connecting first lets a caller refuse an unreachable scheduler before it writes anything."""
-    client = _client(workers, scheduler)
+    Connecting first lets a caller refuse an unreachable scheduler before it writes anything. A LocalCluster
+    gets one worker per `threads_per_job` cores unless `workers` says otherwise (pass the same to run_jobs)."""
+    client = _client(workers, scheduler, threads_per_job)
     try:
         yield client
     finally:
@@ -113,19 +126,21 @@ def connect(workers: int | None = None, scheduler: str | None = None):
 
 
 def run_jobs(jobs: list[Job], *, workers: int | None = None, scheduler: str | None = None,
-             progress: bool = True, desc: str = "sweep", client=None, timings: dict | None = None) -> dict[str, dict]:
+             progress: bool = True, desc: str = "sweep", client=None, timings: dict | None = None,
+             threads_per_job: int = 1) -> dict[str, dict]:
     """Run every job; return {key: fn's return value}. Jobs whose function raised, or whose dependency did, are
     reported together at the end as one UserError after every other job has finished. With `client` (from
     `connect`), run on it and leave it open; else connect to `scheduler` or start a LocalCluster of `workers`.
-    `timings`, if given, receives {key: {"start", "end", "cpu", "pid"}} of every finished job (measured in its
-    worker)."""
+    `timings`, if given, receives {key: {"start", "end", "cpu", "pid", "threads"}} of every finished job (measured
+    in its worker). Every job runs its fast path on `threads_per_job` chunk threads: with fewer jobs ready than
+    cores (a lone training, the last analyses of a grid), fewer workers of more threads each keep the cores busy."""
     jobs = ordered(jobs)
     if not jobs:
         return {}
     if client is None:
-        with connect(workers, scheduler) as client:
-            return _run_on(client, jobs, progress, desc, timings)
-    return _run_on(client, jobs, progress, desc, timings)
+        with connect(workers, scheduler, threads_per_job) as client:
+            return _run_on(client, jobs, progress, desc, timings, threads_per_job)
+    return _run_on(client, jobs, progress, desc, timings, threads_per_job)
 
 
 def _executing(dask_scheduler) -> list:
@@ -141,7 +156,8 @@ def _executing_keys(client) -> list:
         return [k for ks in client.processing().values() for k in ks]
 
 
-def _run_on(client, jobs: list[Job], progress: bool, desc: str, timings: dict | None) -> dict[str, dict]:
+def _run_on(client, jobs: list[Job], progress: bool, desc: str, timings: dict | None,
+            threads_per_job: int = 1) -> dict[str, dict]:
     from distributed import wait
     from tqdm import tqdm
 
@@ -151,7 +167,7 @@ def _run_on(client, jobs: list[Job], progress: bool, desc: str, timings: dict | 
         if j.result is not None:
             results[j.key] = j.result
             continue
-        f = client.submit(_call, j.fn, j.kwargs, *[futures[d] for d in j.deps if d in futures],
+        f = client.submit(_call, j.fn, j.kwargs, threads_per_job, *[futures[d] for d in j.deps if d in futures],
                           key=f"{j.key}#{run_id}", pure=False)
         futures[j.key] = f
         key_of[f.key] = j.key
