@@ -1,4 +1,4 @@
-"""`onionref sweep --scheduler` on a real Dask cluster started by hand, as the README says: `dask scheduler` and two
+"""`onionref sweep --scheduler` on a real Dask cluster started by hand, as docs/onion.md says: `dask scheduler` and two
 `dask worker --nthreads 1` processes on 127.0.0.1. The tiny grid runs through them with results identical to the
 LocalCluster reference; then one worker is SIGKILLed while it trains a cell, and the sweep still finishes, with
 every cell identical to the uninterrupted reference (the job is rescheduled and resumes from its checkpoint)."""
