@@ -21,6 +21,9 @@ D = Budget()
               help=f"all, or comma-separated from: {', '.join(ANALYSES)}.")
 @click.option("--train-steps", type=int, default=D.train_steps, show_default=True, help="Training steps per GRU.")
 @click.option("--analysis-steps", type=int, default=D.analysis_steps, show_default=True, help="Steps per analysis.")
+@click.option("--extend-rising-to", type=int, default=None,
+              help="Resume every analysis still rising at --analysis-steps (its score rose by more than 0.01 over "
+                   "the last 20 % of the steps) up to this many steps [default: no extension].")
 @click.option("--batch", type=int, default=D.batch, show_default=True, help="Sequences per step (all jobs).")
 @click.option("--eval-every", type=int, default=D.eval_every, show_default=True, help="Validate/checkpoint every N.")
 @click.option("--n-train", type=int, default=D.n_train, show_default=True, help="Training-set size.")
@@ -35,14 +38,15 @@ D = Budget()
 @click.option("--scheduler", default=None, help="Run on a running Dask cluster: tcp://HOST:PORT.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as one JSON line.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
-def sweep_cmd(hidden, seeds, variants, analyses, out, workers, threads_per_job, scheduler, as_json, quiet, **budget):
+def sweep_cmd(hidden, seeds, variants, analyses, out, workers, threads_per_job, extend_rising_to, scheduler,
+              as_json, quiet, **budget):
     """Train every GRU of the grid once, then run every chosen analysis on it; resumable and idempotent."""
     if workers is not None and scheduler is not None:
         raise UserError("--workers and --scheduler exclude each other (a running cluster has its own workers)")
     res = run_sweep(out, hidden=lists.ints(hidden, "--hidden", allow_empty=True),
                     variants=lists.names(variants, "--variants"), seeds=seeds,
                     analyses=lists.names(analyses, "--analyses"), workers=workers, scheduler=scheduler, progress=not quiet,
-                    threads_per_job=threads_per_job, **budget)
+                    threads_per_job=threads_per_job, extend_rising_to=extend_rising_to, **budget)
     if as_json:
         click.echo(to_json(res))
         return

@@ -72,6 +72,30 @@ def test_table_statistics():
     assert "| 48 | Autoregressive | – | – | 0.300 ± 0.141 (n=2); model 0.850 | – |" in md
     assert "| 48 | *paper* | *0.00–0.01* | *0.00–0.01* | *≈0.83–0.89* |  |" in md
     assert md.count("*paper*") == 1                   # beside the autoregressive row only
+    assert ar["onion"]["still_rising"] == 0 and "↑" not in md
+
+
+def test_cells_still_rising_are_counted_and_marked():
+    def res(v, rising):
+        return {"iia": v, "model_accuracy": 0.9, "per_length": {"9": v}, "steps": 20_000, "still_rising": rising}
+    cells = {f"h256-ar-s{s}": {"hidden": 256, "variant": "ar", "seed": s, "train": {"accuracy": 0.99},
+                               "bigram": res(0.5 + s / 10, s < 2)} for s in range(3)}
+    rows = report.table(cells)
+    assert rows[0]["bigram"]["still_rising"] == 2 and rows[0]["bigram"]["steps"] == [20_000]
+    md = "\n".join(report._md_table(rows, report.INTERVENTIONS, with_model=True))
+    assert "0.600 ± 0.100 (n=3) **↑2**; model 0.900" in md
+
+
+def test_read_sweep_applies_the_rule_to_each_analysis_curve(sweep, tmp_path):
+    """read_sweep marks an analysis by convergence.still_rising on its own metrics.jsonl."""
+    from onionref.onion.convergence import still_rising
+    data = report.read_sweep(sweep)
+    for name, cell in data["cells"].items():
+        for q in ANALYSES.get(name, ()):
+            group, dname = ("probe", q[6:]) if q.startswith("probe-") else ("intervene", q)
+            metric = "accuracy" if group == "probe" else "iia"
+            rows = runs.read_jsonl(sweep / name / group / dname / "metrics.jsonl")
+            assert cell[q]["still_rising"] == still_rising(rows, metric)
 
 
 def test_report_of_a_sweep(sweep):

@@ -16,6 +16,7 @@ import numpy as np
 from .. import runs
 from ..errors import UserError
 from ..sweep.sweepdir import SWEEP_FORMAT
+from .convergence import RISE, WINDOW, still_rising
 from .sweep import ANALYSES, CELL_NAME, cell_name
 
 # name in the sweep grid (sweep.ANALYSES) -> table label
@@ -69,7 +70,9 @@ def read_sweep(sweep_dir: Path) -> dict:
         for name, (group, method) in ANALYSES.items():
             res = _done_result(d / group / method)
             if res is not None:
-                cell[name] = res
+                metric = "iia" if group == "intervene" else "accuracy"
+                rows = runs.read_metrics(d / group / method / "metrics.jsonl", metric)
+                cell[name] = {**res, "still_rising": still_rising(rows, metric)}
         cells[d.name] = cell
     if not cells:
         raise UserError(f"{sweep_dir} holds no finished cell yet (no h<H>-<variant>-s<seed>/DONE); nothing to report")
@@ -110,6 +113,8 @@ def table(cells: dict) -> list:
             own = [_number(r.get("model_accuracy"), w) for (_, r), w in zip(got, where)]
             entry["model_accuracy"] = stats(own)["mean"]
             entry["per_length"] = per_length_stats([r.get("per_length") for _, r in got], where)
+            entry["still_rising"] = sum(bool(r.get("still_rising")) for _, r in got)
+            entry["steps"] = sorted({r.get("steps") for _, r in got if isinstance(r.get("steps"), int)})
             row[q] = entry
         rows.append(row)
     return rows
@@ -129,9 +134,13 @@ def per_length_stats(dicts: list, where: list) -> dict:
 
 
 def fmt(s: dict | None) -> str:
+    """mean ± std (n=N), then "↑k" if k of the seeds were still rising at their budget."""
     if s is None:
         return "–"
-    return f"{s['mean']:.3f} ± {s['std']:.3f} (n={s['n']})" if s["n"] > 1 else f"{s['mean']:.3f} (n=1)"
+    txt = f"{s['mean']:.3f} ± {s['std']:.3f} (n={s['n']})" if s["n"] > 1 else f"{s['mean']:.3f} (n=1)"
+    if s.get("still_rising"):
+        txt += f" **↑{s['still_rising']}**"
+    return txt
 
 
 def _md_table(rows: list, quantities: tuple, with_model: bool) -> list:
@@ -162,7 +171,8 @@ def markdown(sweep_dir: Path, data: dict, rows: list, figures: list) -> str:
            f"Finished cells: {len(cells)} ({n_grid} in the grid; a directory may also hold cells it adopted). Cells show mean ± std over seeds (std with ddof 1) and n; "
            "*model* is the GRU's own exact-match accuracy on the analysis's split (mean over the same seeds); rows "
            "marked *paper* are the paper's published values (spec §7; presumably its autoregressive rows; "
-           "only those that could be recovered).", "",
+           "only those that could be recovered). **↑k**: still rising in k of the n seeds (the score rose by more "
+           f"than {RISE} over the last {WINDOW:.0%} of the analysis's steps; its value is a lower bound).", "",
            "## GRU accuracy (exact match, valid, L 2–9)", ""]
     out += _md_table(rows, ("accuracy",), with_model=False)
     out += ["", "## Interchange intervention accuracy (IIA)", "",

@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import re
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 from .. import runs
@@ -23,6 +23,7 @@ from ..sweep.engine import Job, connect, run_jobs
 from ..sweep.sweepdir import open_sweep
 from . import methods
 from .analysis import AnalysisConfig
+from .convergence import still_rising
 from .train import TrainConfig
 
 VARIANTS = ("ar", "noinput")               # ar: the autoregressive decoder; noinput: `train --no-input`
@@ -71,12 +72,15 @@ def expand_analyses(analyses) -> list[str]:
     return names
 
 
-def _same_config(path_dir: Path, want: dict, cell: str) -> None:
-    """UserError naming the cell if path_dir/config.json exists and its config differs from `want`."""
+def _same_config(path_dir: Path, want: dict, cell: str, longer_ok: bool = False) -> None:
+    """UserError naming the cell if path_dir/config.json exists and its config differs from `want`. With
+    `longer_ok` (analyses), more steps than `want` are allowed: an analysis extended past the budget."""
     if not (path_dir / "config.json").exists():
         return
     have = runs.read_config(path_dir)
     want = json.loads(runs.to_json(want))
+    if longer_ok and isinstance(have.get("steps"), int) and have["steps"] > want["steps"]:
+        want = {**want, "steps": have["steps"]}
     if have != want:
         diff = sorted(k for k in set(have) | set(want) if have.get(k) != want.get(k))
         shown = ", ".join(f"{k} {have.get(k)} (sweep: {want.get(k)})" for k in diff)
@@ -108,8 +112,26 @@ def train_job(run_dir: str, config: dict) -> dict:
     return _when_unlocked(go)
 
 
-def analysis_job(run_dir: str, analysis: str, config: dict) -> dict:
-    """One analysis of a trained cell, in RUN/intervene/MODE or RUN/probe/KIND; idempotent like train_job."""
+def _metric(analysis: str) -> str:
+    return "iia" if ANALYSES[analysis][0] == "intervene" else "accuracy"
+
+
+def _analysis_steps(out_dir: Path, budget_steps: int, extend_rising_to: int | None, metric: str) -> int:
+    """The steps an analysis directory must reach: the budget, or `extend_rising_to` if its curve is still rising
+    at the budget (convergence.py), or whatever more it was already extended to (by this or by `--resume --steps`).
+    Only what the directory holds decides, so the same command always asks for the same steps."""
+    have = runs.read_config(out_dir)["steps"] if (out_dir / "config.json").exists() else budget_steps
+    target = max(have, budget_steps)
+    if extend_rising_to is not None and extend_rising_to > target and (out_dir / "metrics.jsonl").exists():
+        rows = runs.read_metrics(out_dir / "metrics.jsonl", metric)
+        if any(r["step"] == budget_steps for r in rows) and still_rising(rows, metric, budget_steps):
+            target = extend_rising_to
+    return target
+
+
+def analysis_job(run_dir: str, analysis: str, config: dict, extend_rising_to: int | None = None) -> dict:
+    """One analysis of a trained cell, in RUN/intervene/MODE or RUN/probe/KIND; idempotent like train_job. With
+    `extend_rising_to`, an analysis still rising at its budget is then resumed up to that many steps."""
     from .analysis import run
     from .frozen import Frozen
     from .train import load_run
@@ -117,16 +139,21 @@ def analysis_job(run_dir: str, analysis: str, config: dict) -> dict:
     kind, name = ANALYSES[analysis]
     run_dir, cfg = Path(run_dir), AnalysisConfig(**config).validate()
     out_dir = run_dir / kind / name
-    _same_config(out_dir, asdict(cfg), f"{run_dir.name} ({analysis})")
+    _same_config(out_dir, asdict(cfg), f"{run_dir.name} ({analysis})", longer_ok=True)
 
     def go():
-        if (out_dir / "DONE").exists():
-            return runs.read_json(out_dir / "result.json")
-        model_cfg, params = load_run(run_dir)
-        method = methods.fitted(methods.intervention(name) if kind == "intervene" else methods.probe(name), model_cfg)
-        frozen = Frozen(params, model_cfg.symbols, model_cfg.no_input, model_cfg.backend)
-        return run(method, frozen, model_cfg, cfg, out_dir, name, progress=False,
-                   resume=(out_dir / "checkpoint.safetensors").exists())
+        model = None
+        while True:                   # the budget, then (if still rising there) the extension
+            steps = _analysis_steps(out_dir, cfg.steps, extend_rising_to, _metric(analysis))
+            if (out_dir / "DONE").exists() and runs.read_config(out_dir)["steps"] == steps:
+                return runs.read_json(out_dir / "result.json")
+            if model is None:
+                model_cfg, params = model = load_run(run_dir)
+                method = methods.fitted(methods.intervention(name) if kind == "intervene" else methods.probe(name),
+                                        model_cfg)
+                frozen = Frozen(params, model_cfg.symbols, model_cfg.no_input, model_cfg.backend)
+            run(method, frozen, model_cfg, replace(cfg, steps=steps), out_dir, name, progress=False,
+                resume=(out_dir / "checkpoint.safetensors").exists())
     return _when_unlocked(go)
 
 
@@ -135,7 +162,8 @@ def _is_cell(path: Path) -> bool:
     return path.is_dir() and CELL_NAME.match(path.name) is not None and (path / "config.json").is_file()
 
 
-def plan(out: Path, cells: list[tuple[int, str, int]], analyses: list[str], budget: Budget) -> list[Job]:
+def plan(out: Path, cells: list[tuple[int, str, int]], analyses: list[str], budget: Budget,
+         extend_rising_to: int | None = None) -> list[Job]:
     """The jobs of a grid, after checking every existing cell against the budget (before anything is written)."""
     jobs, acfg = [], asdict(budget.analysis_config())
     for hidden, variant, seed in cells:
@@ -146,9 +174,13 @@ def plan(out: Path, cells: list[tuple[int, str, int]], analyses: list[str], budg
                         result=_finished(run_dir)))
         for a in analyses:
             kind, name = ANALYSES[a]
-            _same_config(run_dir / kind / name, acfg, f"{cell} ({a})")
-            jobs.append(Job(f"{cell}/{a}", analysis_job, {"run_dir": str(run_dir), "analysis": a, "config": acfg},
-                            deps=(f"{cell}/train",), result=_finished(run_dir / kind / name)))
+            a_dir = run_dir / kind / name
+            _same_config(a_dir, acfg, f"{cell} ({a})", longer_ok=True)
+            steps = _analysis_steps(a_dir, budget.analysis_steps, extend_rising_to, _metric(a))
+            done = _finished(a_dir) if (a_dir / "DONE").exists() and runs.read_config(a_dir)["steps"] == steps else None
+            jobs.append(Job(f"{cell}/{a}", analysis_job, {"run_dir": str(run_dir), "analysis": a, "config": acfg,
+                                                          "extend_rising_to": extend_rising_to},
+                            deps=(f"{cell}/train",), result=done))
     return jobs
 
 
@@ -159,12 +191,14 @@ def _finished(run_dir: Path) -> dict | None:
 
 def run_sweep(out, *, hidden=(48,), variants=("ar",), seeds=1, analyses="all", train_steps=40_000,
               analysis_steps=60_000, workers=None, scheduler=None, progress=True, threads_per_job=1,
-              **budget) -> dict:
+              extend_rising_to=None, **budget) -> dict:
     """Run the grid hidden × variants × range(seeds) with `analyses` on every cell, in OUT.
 
     `budget` may also set batch, lr, wd, eval_every, n_train, backend, analysis_seed (see Budget). Each job runs on
     `threads_per_job` threads (recorded in its run's config.json; results are bit-identical for a fixed count), on
-    one worker per that many cores unless `workers` is given. Every check
+    one worker per that many cores unless `workers` is given. With `extend_rising_to`, every analysis whose
+    score still rose by more than 0.01 over the last 20 % of its budget (convergence.py) is resumed up to that many
+    steps (the budget in sweep.json stays; the extended run's config.json says its steps). Every check
     (the grid, the budget against OUT/sweep.json and every existing cell, the scheduler) happens before anything is
     written. Returns {"out", "cells": {cell: {"train": result, analysis: result, ...}}, "jobs", "wall_s"}."""
     t0 = time.time()
@@ -189,10 +223,12 @@ def run_sweep(out, *, hidden=(48,), variants=("ar",), seeds=1, analyses="all", t
         raise UserError(f"--workers must be >= 1, got {workers}")
     if not isinstance(threads_per_job, int) or threads_per_job < 1:
         raise UserError(f"--threads-per-job must be >= 1, got {threads_per_job}")
+    if extend_rising_to is not None and extend_rising_to <= analysis_steps:
+        raise UserError(f"--extend-rising-to {extend_rising_to} must be above --analysis-steps {analysis_steps}")
     manifest = {"kind": "onion", "grid": {"hidden": hidden, "variant": variants, "seed": list(range(seeds)),
                                           "analysis": analyses}}
     open_sweep(out, manifest, asdict(b), is_cell=_is_cell, write=False)
-    jobs = plan(out, cells, analyses, b)
+    jobs = plan(out, cells, analyses, b, extend_rising_to)
     with connect(workers, scheduler, threads_per_job) as client:
         open_sweep(out, manifest, asdict(b), is_cell=_is_cell)
         results = run_jobs(jobs, progress=progress, desc=f"sweep {out.name}", client=client,
