@@ -3,7 +3,8 @@
     onionref bench                 ms per GRU training step: numba, numpy, torch (reference/bench/training.py)
     onionref bench --analyses      ms per stage-2 step of every intervention and probe, 1 thread and all (analyses.py)
     onionref bench --alrnn         ms per AL-RNN training step, M 50, T 100, batch 128 (reference/bench/alrnn.py)
-    onionref bench --sweep         a fixed small sweep at 1 and 2 Dask workers: speed-up, overhead per cell (sweep.py)
+    onionref bench --sweep         a fixed small sweep at 1 and 2 Dask workers: speed-up, overhead per cell (sweep.py);
+                                   --grid large --workers 2,1 --threads-per-job 1,2: one H 256 GRU and 7 analyses
 """
 from __future__ import annotations
 
@@ -36,17 +37,23 @@ MAX_THREADS = 4 * (os.cpu_count() or 1)
 @click.option("--methods", default=None, help="With --analyses: the analyses to time, comma-separated [default: all; "
                                              "linear-cayley, bigram-cayley only when named].")
 @click.option("--workers", default=None, help="With --sweep: worker counts to compare, comma-separated [default: 1,2].")
+@click.option("--threads-per-job", "threads_per_job", default=None,
+              help="With --sweep: threads per job for each --workers entry, comma-separated [default: 1 each].")
+@click.option("--grid", type=click.Choice(["small", "large"]), default=None,
+              help="With --sweep: small (4 cells x 2 analyses, H 16) or large (one H 256 GRU, 7 analyses) "
+                   "[default: small].")
 @click.option("--train-steps", type=int, default=None, help="With --sweep: training steps per cell [default: 1000].")
 @click.option("--analysis-steps", type=int, default=None, help="With --sweep: steps per analysis [default: 300].")
 @click.option("--json", "as_json", is_flag=True, help="Print the results as one JSON line.")
-def bench_cmd(analyses, alrnn, sweep, hidden, steps, threads, backends, max_seconds, methods, workers, train_steps,
-              analysis_steps, as_json):
+def bench_cmd(analyses, alrnn, sweep, hidden, steps, threads, backends, max_seconds, methods, workers,
+              threads_per_job, grid, train_steps, analysis_steps, as_json):
     """Milliseconds per training step (batch 256, L 9, AdamW) of each backend, with speed-ups and GFLOP/s; with
     --analyses per stage-2 step, with --alrnn per AL-RNN step, with --sweep the sweep engine's scaling."""
     if analyses + alrnn + sweep > 1:
         raise UserError("choose one of --analyses, --alrnn, --sweep")
     only = {"--methods": (methods, analyses), "--hidden": (hidden, not (alrnn or sweep)),
-            "--workers": (workers, sweep), "--train-steps": (train_steps, sweep),
+            "--workers": (workers, sweep), "--threads-per-job": (threads_per_job, sweep), "--grid": (grid, sweep),
+            "--train-steps": (train_steps, sweep),
             "--analysis-steps": (analysis_steps, sweep)}
     for flag, (value, allowed) in only.items():
         if value is not None and not allowed:
@@ -59,7 +66,8 @@ def bench_cmd(analyses, alrnn, sweep, hidden, steps, threads, backends, max_seco
         raise UserError(f"--max-seconds must be positive, got {max_seconds}")
     progress = None if as_json else (lambda msg: click.echo(f"timing {msg} ...", err=True))
     if sweep:
-        res, table = _sweep(workers or "1,2", 1000 if train_steps is None else train_steps,
+        res, table = _sweep(workers or "1,2", threads_per_job, grid or "small",
+                            1000 if train_steps is None else train_steps,
                             300 if analysis_steps is None else analysis_steps, progress)
     elif alrnn:
         from onionref.bench import alrnn as suite
@@ -83,13 +91,17 @@ def bench_cmd(analyses, alrnn, sweep, hidden, steps, threads, backends, max_seco
     click.echo(to_json(res) if as_json else table(res))
 
 
-def _sweep(counts: str, train_steps: int, analysis_steps: int, progress):
+def _sweep(counts: str, threads: str | None, grid: str, train_steps: int, analysis_steps: int, progress):
     from onionref.bench import sweep as suite
 
-    ns = lists.ints(counts, "--workers", lo=1, hi=MAX_THREADS)
+    ns = lists.ints(counts, "--workers", lo=1, hi=MAX_THREADS, keep_repeats=True)
+    ts = (lists.ints(threads, "--threads-per-job", lo=1, hi=MAX_THREADS, keep_repeats=True) if threads is not None
+          else [1] * len(ns))
+    if len(ts) != len(ns):
+        raise UserError(f"--threads-per-job needs one count per --workers entry ({len(ns)}), got {len(ts)}")
     for flag, v in (("--train-steps", train_steps), ("--analysis-steps", analysis_steps)):
         if v < 1:
             raise UserError(f"{flag} must be >= 1, got {v}")
     progress_sweep = progress and (lambda msg: progress(f"a sweep on {msg}"))
-    return suite.run(ns, train_steps=train_steps, analysis_steps=analysis_steps,
-                     progress=progress_sweep), suite.format_table
+    return suite.run(ns, train_steps=train_steps, analysis_steps=analysis_steps, progress=progress_sweep,
+                     threads=ts, grid=grid), suite.format_table

@@ -1,6 +1,6 @@
 """Comma-separated flag values ('48,64,128', '1,0.5,0.2', 'linear,ssm') parsed in one place.
 
-Each parser keeps the order given and drops repeats; bad input is a one-line UserError that names the flag."""
+Each parser keeps the order given and drops repeats (unless asked to keep them); bad input is a one-line UserError that names the flag."""
 from __future__ import annotations
 
 from onionref.errors import UserError
@@ -11,10 +11,13 @@ def _parts(text: str) -> list[str]:
     return [p.strip() for p in text.split(",")] if text.strip() else []
 
 
-def ints(text: str, flag: str, *, lo: int | None = None, hi: int | None = None, allow_empty: bool = False) -> list[int]:
-    """'48,64' -> [48, 64]; every value an integer in [lo, hi] (either bound may be open)."""
+def ints(text: str, flag: str, *, lo: int | None = None, hi: int | None = None, allow_empty: bool = False,
+         keep_repeats: bool = False) -> list[int]:
+    """'48,64' -> [48, 64]; every value an integer in [lo, hi] (either bound may be open). `keep_repeats` for lists
+    read pairwise or as repetitions ('--workers 2,1,2,1')."""
     try:
-        vals = list(dict.fromkeys(int(p) for p in _parts(text)))
+        vals = [int(p) for p in _parts(text)]
+        vals = vals if keep_repeats else list(dict.fromkeys(vals))
     except ValueError:
         vals = None
     in_range = vals is not None and all((lo is None or v >= lo) and (hi is None or v <= hi) for v in vals)

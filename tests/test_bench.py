@@ -94,3 +94,16 @@ def test_bench_bad_input_is_one_line_exit_2(args, capsys):
 
 def test_nominal_flops():
     assert bench.nominal_flops(48) == 36 * 48 * 48 * 256 * 18
+
+
+def test_bench_sweep_rows_pair_workers_with_threads_per_job(capsys):
+    """`bench --sweep --workers 1,1 --threads-per-job 1,2`: one row per pair, every job of a row on its threads."""
+    from runhelpers import call_main
+    code, out, err = call_main(["bench", "--sweep", "--workers", "1,1", "--threads-per-job", "1,2", "--train-steps", "3",
+                                "--analysis-steps", "2", "--json"], capsys)
+    assert code == 0, err
+    res = json.loads(out.strip().splitlines()[-1])
+    assert [(r["workers"], r["threads_per_job"]) for r in res["rows"]] == [(1, 1), (1, 2)]
+    assert all(r["jobs"] == 12 and r["worker_pids"] == 1 for r in res["rows"]) and res["grid"]["name"] == "small"
+    code, _, err = call_main(["bench", "--grid", "large"], capsys)
+    assert code == 2 and "--grid does not apply here" in err

@@ -76,6 +76,9 @@ def test_unreachable_scheduler_through_the_real_command_is_one_line(root):
 
 @pytest.mark.parametrize("args, needle", [(["--workers", "0"], "--workers takes comma-separated integers in"),
                                           (["--workers", "1,x"], "comma-separated integers"),
-                                          (["--train-steps", "0"], "--train-steps must be >= 1")])
+                                          (["--train-steps", "0"], "--train-steps must be >= 1"),
+                                          (["--workers", "2,1", "--threads-per-job", "1"],
+                                           "--threads-per-job needs one count per --workers entry (2), got 1"),
+                                          (["--threads-per-job", "0"], "--threads-per-job takes comma-separated")])
 def test_bench_sweep_bad_input_is_one_line(capsys, args, needle):
     assert_one_line_error(*call_main(["bench", "--sweep"] + args, capsys), needle)
