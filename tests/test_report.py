@@ -213,3 +213,55 @@ def test_a_damaged_run_is_refused_before_any_figure_is_written(sweep, tmp_path):
     arrays = runs.load_arrays(params)[0]
     runs.save_arrays(params, {k: v for k, v in arrays.items() if k != "gamma"})
     _refused(run, "lack 'gamma'")
+
+
+def _split(sweep, tmp_path):
+    """The fixture sweep as two sweep directories: h4-* in one, h8-* in the other."""
+    a, b = tmp_path / "a", tmp_path / "b"
+    for d, prefix in ((a, "h4-"), (b, "h8-")):
+        d.mkdir()
+        shutil.copy(sweep / "sweep.json", d / "sweep.json")
+        for cell in sweep.iterdir():
+            if cell.name.startswith(prefix):
+                shutil.copytree(cell, d / cell.name)
+    return a, b
+
+
+def test_one_report_of_several_sweeps_equals_the_report_of_their_union(sweep, tmp_path):
+    a, b = _split(sweep, tmp_path)
+    r = run_cli(["report", a, b, "--out", tmp_path / "joint", "--json", "--quiet"])
+    assert r.returncode == 0, r.stderr
+    joint = json.loads((tmp_path / "joint" / "report.json").read_text())
+    whole = report.table(report.read_sweep(sweep)["cells"])
+    assert json.loads(runs.to_json(joint["rows"])) == json.loads(runs.to_json(whole))
+    md = (tmp_path / "joint" / "report.md").read_text()
+    assert "`a`: Grid:" in md and "`b`: Grid:" in md and "†" not in md
+    assert (tmp_path / "joint" / "figures" / "h8-ar-s0" / "gates.png").is_file()
+
+
+def test_rows_from_an_earlier_report_fill_the_sizes_the_sweeps_lack(sweep, tmp_path):
+    a, b = _split(sweep, tmp_path)
+    assert run_cli(["report", a, b, "--out", tmp_path / "old", "--quiet"]).returncode == 0
+    r = run_cli(["report", b, "--out", tmp_path / "new", "--rows-from", tmp_path / "old" / "report.json", "--quiet"])
+    assert r.returncode == 0, r.stderr
+    new = json.loads((tmp_path / "new" / "report.json").read_text())["rows"]
+    old = json.loads((tmp_path / "old" / "report.json").read_text())["rows"]
+    assert [(x["hidden"], x["variant"], bool(x.get("carried_from"))) for x in new] == \
+        [(4, "ar", True), (4, "noinput", True), (8, "ar", False)]
+    assert new[0]["onion"]["mean"] == old[0]["onion"]["mean"] and new[0]["onion"]["n"] == 2
+    md = (tmp_path / "new" / "report.md").read_text()
+    assert "| 4 | Autoregressive † |" in md and "| 8 | Autoregressive |" in md and "carried over unchanged" in md
+    assert not (tmp_path / "new" / "figures" / "h4-ar-s0").exists()      # no cells, no run figures
+
+
+def test_several_paths_bad_input_is_one_line(sweep, tmp_path):
+    a, b = _split(sweep, tmp_path)
+    shutil.copytree(a / "h4-ar-s0", b / "h4-ar-s0")
+    for args, needle in [([a, b, "--out", tmp_path / "x"], "cell h4-ar-s0 is in both"),
+                         ([a, sweep], "several sweep directories need --out"),
+                         ([a, a / "h4-ar-s0", "--out", tmp_path / "x"], "is a run, not a sweep"),
+                         ([a / "h4-ar-s0", "--rows-from", a / "sweep.json"], "--rows-from applies to sweep reports"),
+                         ([a, "--out", tmp_path / "x", "--rows-from", a / "sweep.json"], "is not an onionref report")]:
+        r = run_cli(["report"] + args)
+        assert r.returncode == 2 and needle in r.stderr and len(r.stderr.strip().splitlines()) == 1, (args, r.stderr)
+    assert not (tmp_path / "x").exists()

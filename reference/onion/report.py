@@ -1,4 +1,4 @@
-"""The paper's tables from a sweep directory (spec §5): every cell's result.json, mean ± std over seeds.
+"""The paper's tables from one sweep directory or several (spec §5): every cell's result.json, mean ± std over seeds.
 
 A sweep directory (sweep/sweepdir.py) holds one run directory per cell, DIR/h{H}-{variant}-s{seed}/, with its
 analyses under RUN/intervene/{linear,bigram,onion,onion-noscale}/ and RUN/probe/{linear,mlp,onion,gru-ar,
@@ -79,6 +79,43 @@ def read_sweep(sweep_dir: Path) -> dict:
     return {"sweep": rec, "cells": cells}
 
 
+def read_sweeps(sweep_dirs: list) -> dict:
+    """read_sweep of every directory, merged: {"sweeps": {dir: sweep.json}, "cells": {name: cell + {"dir"}}}. A cell
+    name found in two directories is refused (one cell, one place)."""
+    sweeps, cells = {}, {}
+    for d in sweep_dirs:
+        data = read_sweep(d)
+        sweeps[str(d)] = data["sweep"]
+        for name, cell in data["cells"].items():
+            if name in cells:
+                raise UserError(f"cell {name} is in both {cells[name]['dir']} and {d}; report each sweep alone")
+            cells[name] = {**cell, "dir": str(d)}
+    return {"sweeps": sweeps, "cells": cells}
+
+
+def carried_rows(path: Path, have: list) -> list:
+    """The rows of an earlier report.json for (hidden, variant) pairs that `have` (this report's rows) lacks, each
+    marked {"carried_from": path}: a report can keep sizes whose cells are no longer on this machine."""
+    path = Path(path)
+    try:
+        rows = runs.read_json(path)["rows"]
+        keys = {(r["hidden"], r["variant"]) for r in have}
+        out = []
+        for r in rows:
+            if (r["hidden"], r["variant"]) in keys:
+                continue
+            if not isinstance(r["hidden"], int) or r["variant"] not in VARIANTS or "accuracy" not in r:
+                raise KeyError("hidden")
+            r = {**r, "carried_from": str(path)}
+            for q in ANALYSES:
+                if q in r:
+                    r[q] = {**r[q], "per_length": {int(L): v for L, v in r[q].get("per_length", {}).items()}}
+            out.append(r)
+    except (KeyError, TypeError, ValueError, AttributeError) as e:
+        raise UserError(f"{path} is not an onionref report.json with rows (bad {e})") from None
+    return out
+
+
 def _number(x, where: str) -> float:
     if isinstance(x, bool) or not isinstance(x, (int, float)) or not np.isfinite(x):
         raise UserError(f"{where}: expected a number, got {x!r:.40}")
@@ -154,21 +191,30 @@ def _md_table(rows: list, quantities: tuple, with_model: bool) -> list:
             if e is not None and with_model:
                 txt += f"; model {e['model_accuracy']:.3f}"
             cells.append(txt)
-        lines.append(f"| {r['hidden']} | {VARIANTS[r['variant']]} | " + " | ".join(cells) + " |")
+        mark = " †" if r.get("carried_from") else ""
+        lines.append(f"| {r['hidden']} | {VARIANTS[r['variant']]}{mark} | " + " | ".join(cells) + " |")
         paper = [PAPER.get((q, r["hidden"])) for q in quantities]
         if r["variant"] == "ar" and any(paper):
             lines.append(f"| {r['hidden']} | *paper* | " + " | ".join(f"*{p}*" if p else "" for p in paper) + " |")
     return lines
 
 
-def markdown(sweep_dir: Path, data: dict, rows: list, figures: list) -> str:
+def markdown(sweep_dirs: list, data: dict, rows: list, figures: list) -> str:
     """report.md: the budget, the three tables of the paper (plus the ablation), and links to the figures."""
-    rec, cells = data["sweep"], data["cells"]
-    grid = rec.get("grid", {})
-    n_grid = int(np.prod([len(grid.get(k, [])) for k in ("hidden", "variant", "seed")])) if grid else 0
-    out = [f"# Onion paper: report of `{Path(sweep_dir).name}`", "",
-           f"Grid: {runs.to_json(grid)}  ", f"Budget: {runs.to_json(rec.get('budget', {}))}  ",
-           f"Finished cells: {len(cells)} ({n_grid} in the grid; a directory may also hold cells it adopted). Cells show mean ± std over seeds (std with ddof 1) and n; "
+    cells = data["cells"]
+    out = [f"# Onion paper: report of {', '.join(f'`{Path(d).name}`' for d in sweep_dirs)}", ""]
+    n_grid = 0
+    for d, rec in data["sweeps"].items():
+        grid = rec.get("grid", {})
+        n_grid += int(np.prod([len(grid.get(k, [])) for k in ("hidden", "variant", "seed")])) if grid else 0
+        head = f"`{Path(d).name}`: " if len(data["sweeps"]) > 1 else ""
+        out += [f"{head}Grid: {runs.to_json(grid)}  ", f"{head}Budget: {runs.to_json(rec.get('budget', {}))}  "]
+    carried = sorted({r["carried_from"] for r in rows if r.get("carried_from")})
+    if carried:
+        out += [f"Rows marked † are carried over unchanged from {', '.join(f'`{c}`' for c in carried)} (a report of "
+                "cells that are not in these directories; their run figures are not redrawn).  "]
+    out += [f"Finished cells: {len(cells)} ({n_grid} in the grid; a directory may also hold cells it adopted). "
+            "Cells show mean ± std over seeds (std with ddof 1) and n; "
            "*model* is the GRU's own exact-match accuracy on the analysis's split (mean over the same seeds); rows "
            "marked *paper* are the paper's published values (spec §7; presumably its autoregressive rows; "
            "only those that could be recovered). **↑k**: still rising in k of the n seeds (the score rose by more "
@@ -189,22 +235,27 @@ def markdown(sweep_dir: Path, data: dict, rows: list, figures: list) -> str:
     return "\n".join(out) + "\n"
 
 
-def write_sweep_report(sweep_dir: Path, sequence: str | None = None, progress: bool = False,
-                       out: Path | None = None) -> dict:
-    """OUT/report.md, OUT/report.json and OUT/figures/*.png (OUT = DIR unless given; the sweep itself is only
-    read); for each (hidden, variant) the lowest seed's run figures go to OUT/figures/<cell>/. Everything is
-    computed before anything is written."""
+def write_sweep_report(sweep_dirs, sequence: str | None = None, progress: bool = False,
+                       out: Path | None = None, rows_from: Path | None = None) -> dict:
+    """OUT/report.md, OUT/report.json and OUT/figures/*.png of one sweep directory or several (OUT = the one DIR
+    unless given; the sweeps themselves are only read); for each (hidden, variant) the lowest seed's run figures go
+    to OUT/figures/<cell>/. `rows_from` (an earlier report.json) adds its rows for sizes these sweeps lack, marked †.
+    Everything is computed before anything is written."""
     from tqdm import tqdm
 
     from . import figures
     from .run_figures import run_figures, write_figures
 
-    sweep_dir = Path(sweep_dir)
-    out = sweep_dir if out is None else Path(out)
+    sweep_dirs = [Path(sweep_dirs)] if isinstance(sweep_dirs, (str, Path)) else [Path(d) for d in sweep_dirs]
+    if out is None and len(sweep_dirs) > 1:
+        raise UserError("several sweep directories need --out (where their joint report goes)")
+    out = sweep_dirs[0] if out is None else Path(out)
     if out.exists() and not out.is_dir():
         raise UserError(f"--out {out} is not a directory")
-    data = read_sweep(sweep_dir)
+    data = read_sweeps(sweep_dirs)
     rows = table(data["cells"])
+    if rows_from is not None:
+        rows = sorted(rows + carried_rows(rows_from, rows), key=lambda r: (r["hidden"], r["variant"] != "ar"))
     figs = {}
     iv = {q: LABELS[q] for q in INTERVENTIONS if any(q in r for r in rows)}
     pr = {q: LABELS[q] for q in PROBES if any(q in r for r in rows)}
@@ -215,18 +266,20 @@ def write_sweep_report(sweep_dir: Path, sequence: str | None = None, progress: b
     if any("onion" in r for r in rows):
         figs["onion_iia_per_length.png"] = figures.per_length_by_hidden(rows, "onion", "IIA", "onion IIA")
     per_cell = {}
-    for r in tqdm(rows, desc="report: run figures", disable=not progress, dynamic_ncols=True):
+    for r in tqdm([r for r in rows if not r.get("carried_from")], desc="report: run figures", disable=not progress,
+                  dynamic_ncols=True):
         name = cell_name(r["hidden"], r["variant"], r["seeds"][0])
-        per_cell[name] = run_figures(sweep_dir / name, sequence)
+        per_cell[name] = run_figures(Path(data["cells"][name]["dir"]) / name, sequence)
     listed = [f"figures/{n}" for n in figs] + [f"figures/{c}/{n}" for c, (f, _) in per_cell.items() for n in f]
-    md = markdown(sweep_dir, data, rows, listed)
+    md = markdown(sweep_dirs, data, rows, listed)
     fig_dir = out / "figures"
     fig_dir.mkdir(parents=True, exist_ok=True)
     for name, png in figs.items():
         runs.atomic_write_bytes(fig_dir / name, png)
     for cell, (f, numbers) in per_cell.items():
         write_figures(fig_dir / cell, f, numbers)
-    result = {"report": str(out / "report.md"), "sweep": str(sweep_dir), "cells": len(data["cells"]), "rows": rows,
+    result = {"report": str(out / "report.md"), "sweep": str(sweep_dirs[0]) if len(sweep_dirs) == 1 else
+              [str(d) for d in sweep_dirs], "cells": len(data["cells"]), "rows": rows,
               "figures": [str(out / f) for f in listed]}
     runs.write_json(out / "report.json", result)
     runs.atomic_write_bytes(out / "report.md", md.encode())
