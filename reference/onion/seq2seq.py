@@ -28,7 +28,8 @@ def cell_prefix(cell) -> str:
 
 def init_params(hidden: int, n_symbols: int, vocab: int, rng: np.random.Generator, dtype=np.float32, cell=gru,
                 embedding: int | None = None):
-    """Embedding [V, E] ~ N(0, 1) (E = `embedding`, default H); cell and head with torch's default U(−1/√H, 1/√H)."""
+    """Embedding [V, E] ~ N(0, 1) (E = `embedding`, default H); cell and head with torch's default
+    U(−1/√H, 1/√H)."""
     k = 1.0 / np.sqrt(hidden)
     E = hidden if embedding is None else embedding
     params = {"embedding.weight": rng.standard_normal((vocab, E)).astype(dtype)}

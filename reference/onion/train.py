@@ -172,11 +172,11 @@ def _load_checkpoint(run_dir: Path, cfg: TrainConfig):
 def train(cfg: TrainConfig, run_dir: Path, resume: bool = False, progress: bool = True) -> dict:
     """Train (or resume) a run in `run_dir`; returns the final result dict (also written to result.json)."""
     cfg.validate()
-    if cfg.steps < 1:  # validate() admits 0 for an imported run's config, which is never trained here
-        raise UserError(f"--steps must be >= 1, got {cfg.steps}")
     run_dir = Path(run_dir)
     not_empty = f"run directory {run_dir} is not empty; use --resume or another --out"
     runs.check_can_start(run_dir, resume, not_empty)
+    if cfg.steps < 1:  # validate() admits 0 for an imported run's config, which is never trained here
+        raise UserError(f"--steps must be >= 1, got {cfg.steps}")
     data = load_data(cfg)  # before anything is written: a bad size fails on a clean directory
     run_dir.mkdir(parents=True, exist_ok=True)
     # Divergence is caught by explicit finiteness checks; numpy's overflow warnings would only add noise.
