@@ -16,6 +16,8 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import subprocess
+import sys
 import zipfile
 from pathlib import Path
 
@@ -131,6 +133,17 @@ def test_foreign_objects_import_in_a_fresh_interpreter_and_never_run(tmp_path, p
     assert json.loads(p.stdout)["hidden"] == 8
     assert not marker.exists(), "the payload ran"
     assert np.array_equal(load_run(tmp_path / "run")[1]["head.weight"], m["out"].weight.detach().numpy())
+
+
+def test_import_needs_no_torch(tmp_path):
+    """A .pt checkpoint imports in an interpreter where `import torch` fails: the reader never calls torch."""
+    torch.save({"model": paper_model(torch, hidden=8).state_dict(), "step": 1}, tmp_path / "m.pt")
+    code = ("import sys; sys.modules['torch'] = None; from onionref.cli import main; code = main(sys.argv[1:]); "
+            "assert not [m for m in sys.modules if m.split('.')[0] == 'torch' and sys.modules[m]]; sys.exit(code)")
+    p = subprocess.run([sys.executable, "-c", code, "import", str(tmp_path / "m.pt"), "--out", str(tmp_path / "run")],
+                       capture_output=True, text=True, timeout=300)
+    assert p.returncode == 0, p.stderr
+    assert (tmp_path / "run" / "DONE").is_file()
 
 
 # ------------------------------------------------------------------------------------------------ bad input

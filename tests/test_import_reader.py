@@ -221,3 +221,14 @@ def test_safetensors_reader_refuses_damage_with_one_line(tmp_path, mutate, needl
     with pytest.raises(UserError, match=needle) as e:
         read_safetensors(path)
     assert "\n" not in str(e.value)
+
+
+def test_parameters_and_tensors_with_attributes(tmp_path):
+    """nn.Parameter pickles through _rebuild_parameter, a tensor with attributes through _rebuild_from_type_v2."""
+    t = torch.arange(6.0).reshape(2, 3)
+    t.note = "an attribute"
+    p = torch.nn.Parameter(torch.linspace(0, 1, 4))
+    torch.save({"t": t, "p": p}, tmp_path / "a.pt")
+    got, _ = read_source(tmp_path / "a.pt")
+    _same(got["t"], t)
+    _same(got["p"], p)

@@ -56,6 +56,8 @@ def import_run(src: Path, out: Path, no_input: bool = False, embedding: str | No
     check_out(out)
     tensors, info = read_source(src)
     found = find(tensors, no_input, embedding, gru, head)
+    if found.hidden > 4096:
+        raise UserError(f"the GRU's hidden size {found.hidden} is above the 4096 onionref analyses")
     params = load_chosen(tensors, found.names)
     cfg = TrainConfig(hidden=found.hidden, steps=0, no_input=no_input).validate()
     with np.errstate(all="ignore"):
