@@ -20,12 +20,16 @@ import numpy as np
 NAMES = ("weight_ih_l0", "weight_hh_l0", "bias_ih_l0", "bias_hh_l0")
 
 
+def shapes(hidden: int, in_size: int) -> dict:
+    """{name: shape} of the parameters of a GRU(in_size, hidden)."""
+    return {"weight_ih_l0": (3 * hidden, in_size), "weight_hh_l0": (3 * hidden, hidden),
+            "bias_ih_l0": (3 * hidden,), "bias_hh_l0": (3 * hidden,)}
+
+
 def init(hidden: int, in_size: int, rng: np.random.Generator, dtype=np.float32) -> dict:
     """torch's default init: every weight and bias ~ U(−1/√H, 1/√H)."""
     k = 1.0 / np.sqrt(hidden)
-    shapes = {"weight_ih_l0": (3 * hidden, in_size), "weight_hh_l0": (3 * hidden, hidden),
-              "bias_ih_l0": (3 * hidden,), "bias_hh_l0": (3 * hidden,)}
-    return {n: rng.uniform(-k, k, size=s).astype(dtype) for n, s in shapes.items()}
+    return {n: rng.uniform(-k, k, size=s).astype(dtype) for n, s in shapes(hidden, in_size).items()}
 
 
 def sigmoid(a):

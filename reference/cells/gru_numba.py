@@ -45,8 +45,8 @@ drop_stale_cache([math32, blas, gru_numba_kernels, head_numba, gru_numba_chunks,
 @dataclass(frozen=True)
 class Weights:
     """The model's parameters as contiguous float32 arrays, plus the input table."""
-    emb: np.ndarray     # E [V, H]
-    wih: np.ndarray     # W_ih [3H, H]
+    emb: np.ndarray     # E [V, E] (E = H in onionref's own runs; an imported model's may differ)
+    wih: np.ndarray     # W_ih [3H, E]
     table: np.ndarray   # E W_ihᵀ + b_ih [V, 3H]
     whh: np.ndarray     # W_hh [3H, H]
     bhh: np.ndarray     # [3H]

@@ -32,7 +32,8 @@ class Frozen:
 
     @property
     def hidden(self) -> int:
-        return self.params["embedding.weight"].shape[1]
+        """H, the state size (the head's input; the embedding's width E may differ in an imported model)."""
+        return self.params["head.weight"].shape[1]
 
     @cached_property
     def fast_weights(self):

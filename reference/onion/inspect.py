@@ -63,8 +63,8 @@ def _n_symbols(params) -> int:
 
 
 def _zeros(params, B):
-    E = params["embedding.weight"]
-    return np.zeros((B, E.shape[1]), dtype=E.dtype)
+    """h_0 = 0 [B, H] (H from the head: the embedding's width E may differ)."""
+    return np.zeros((B, params["head.weight"].shape[1]), dtype=params["embedding.weight"].dtype)
 
 
 def encoder_states(params, tokens, lengths) -> np.ndarray:

@@ -2,9 +2,10 @@
 
 Parameters: a flat dict with the names of the authors' torch module, so a torch model built the same way loads them
 with `load_state_dict`:
-    embedding.weight [V, H]    V = n_symbols + 1 (SOS) [+ 1 (NI) in the no-input variant], E = H
+    embedding.weight [V, E]    V = n_symbols + 1 (SOS) [+ 1 (NI) in the no-input variant]; E = H in the paper
+                               and in onionref's own runs, any E in an imported one (the cell takes E inputs)
     gru.*                      the cell's own parameters (see cells/gru.py)
-    head.weight [C, H], head.bias [C]      C = n_symbols
+    head.weight [C, H], head.bias [C]      C = n_symbols   (H is read from here: the cell's state size)
 
     encode:  h_enc = cell(E[x_1..x_L]; h_0 = 0), each sequence's state taken at its own length
     decode:  h_t = cell(E[dec_in_t]; h_enc),  logits_t = W_o h_t + b_o
@@ -25,11 +26,14 @@ def cell_prefix(cell) -> str:
     return cell.__name__.rsplit(".", 1)[-1] + "."
 
 
-def init_params(hidden: int, n_symbols: int, vocab: int, rng: np.random.Generator, dtype=np.float32, cell=gru):
-    """Embedding ~ N(0, 1); cell and head with torch's default U(−1/√H, 1/√H)."""
+def init_params(hidden: int, n_symbols: int, vocab: int, rng: np.random.Generator, dtype=np.float32, cell=gru,
+                embedding: int | None = None):
+    """Embedding [V, E] ~ N(0, 1) (E = `embedding`, default H); cell and head with torch's default
+    U(−1/√H, 1/√H)."""
     k = 1.0 / np.sqrt(hidden)
-    params = {"embedding.weight": rng.standard_normal((vocab, hidden)).astype(dtype)}
-    params.update({cell_prefix(cell) + n: v for n, v in cell.init(hidden, hidden, rng, dtype).items()})
+    E = hidden if embedding is None else embedding
+    params = {"embedding.weight": rng.standard_normal((vocab, E)).astype(dtype)}
+    params.update({cell_prefix(cell) + n: v for n, v in cell.init(hidden, E, rng, dtype).items()})
     params["head.weight"] = rng.uniform(-k, k, size=(n_symbols, hidden)).astype(dtype)
     params["head.bias"] = rng.uniform(-k, k, size=(n_symbols,)).astype(dtype)
     return params
@@ -48,7 +52,7 @@ def encode_forward(params, enc_in, mask, cell=gru):
     """enc_in [T, B] token ids, mask [T, B] bool. Returns (h_enc [B, H], cache)."""
     E = params["embedding.weight"]
     x = E[enc_in]
-    h0 = np.zeros((enc_in.shape[1], E.shape[1]), dtype=E.dtype)
+    h0 = np.zeros((enc_in.shape[1], params["head.weight"].shape[1]), dtype=E.dtype)
     hs, c = cell.forward(x, h0, cell_params(params, cell), mask.astype(E.dtype))
     return hs[-1], (enc_in, c, E.shape)
 

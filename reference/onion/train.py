@@ -14,6 +14,7 @@ import numpy as np
 
 from .. import adamw, configs, divergence, runs
 from . import seq2seq
+from ..cells import gru
 from ..errors import UserError
 from ..jit.threads import thread_record
 from .evaluate import evaluate
@@ -23,8 +24,8 @@ from ..tasks.repeat import epoch_batches, load_set, make_batch, max_key_len, val
 
 @dataclass(frozen=True)
 class TrainConfig:
-    hidden: int = 48            # H; the embedding size equals H
-    steps: int = 40_000         # optimizer steps
+    hidden: int = 48            # H; the embedding size E equals H (an imported run's E is its embedding's width)
+    steps: int = 40_000         # optimizer steps (0: trained elsewhere, see `onionref import`)
     batch: int = 256            # sequences per step
     lr: float = 1e-3            # AdamW learning rate (constant)
     wd: float = 0.1             # AdamW decoupled weight decay, on every parameter
@@ -42,7 +43,7 @@ class TrainConfig:
         key_len = max_key_len(self.symbols) if 2 <= self.symbols <= 62 else 0  # (loops forever below 1 symbol)
         checks = [
             (1 <= self.hidden <= 4096, f"--hidden must be in 1..4096, got {self.hidden}"),
-            (self.steps >= 1, f"--steps must be >= 1, got {self.steps}"),
+            (self.steps >= 0, f"--steps must be >= 1, got {self.steps}"),  # train() refuses 0
             (self.batch >= 2, f"--batch must be >= 2, got {self.batch}"),
             (self.lr > 0 and np.isfinite(self.lr), f"--lr must be a positive number, got {self.lr}"),
             (self.wd >= 0 and np.isfinite(self.wd) and self.lr * self.wd < 1,
@@ -101,9 +102,9 @@ def load_run(run: Path):
 
 
 def load_weights(run_dir: Path, cfg: TrainConfig) -> dict:
-    """The run's weights, checked against the shapes its config implies."""
+    """The run's weights, checked against the shapes its config implies (and the embedding's own width E)."""
     params, _ = runs.load_arrays(Path(run_dir) / "weights.safetensors")
-    check_shapes(params, _expected_params(cfg, params, Path(run_dir) / "weights.safetensors"),
+    check_shapes(params, expected_shapes(cfg, params, Path(run_dir) / "weights.safetensors"),
                  Path(run_dir) / "weights.safetensors")
     return {k: v.astype(np.float32) for k, v in params.items()}
 
@@ -122,24 +123,28 @@ def evaluate_run(cfg: TrainConfig, params: dict, names=None) -> dict:
     return results
 
 
-def _expected_params(cfg: TrainConfig, got: dict, path: Path) -> dict:
-    """Parameters of the config's shapes, built only once the file's embedding agrees with the config (so a
-    config never makes us allocate more than the file already holds)."""
-    want = (vocab_size(cfg.symbols, cfg.no_input), cfg.hidden)
+def expected_shapes(cfg: TrainConfig, got: dict, path: Path) -> dict:
+    """{name: shape} of the model the config implies, with the embedding's width E taken from the file's
+    embedding.weight [V, E] (E = H in onionref's own runs; an imported GRU's input size may differ)."""
+    V = vocab_size(cfg.symbols, cfg.no_input)
     emb = got.get("embedding.weight")
-    if emb is None or emb.shape != want:
+    if emb is None or emb.ndim != 2 or emb.shape[0] != V or emb.shape[1] < 1:
         raise UserError(f"{path} does not match the run's model: embedding.weight has shape "
-                        f"{None if emb is None else tuple(emb.shape)}, the config implies {want}")
-    return seq2seq.init_params(cfg.hidden, cfg.symbols, want[0], np.random.default_rng(0))
+                        f"{None if emb is None else tuple(emb.shape)}, the config implies ({V}, E)")
+    H, E = cfg.hidden, int(emb.shape[1])
+    return {"embedding.weight": (V, E), **{"gru." + k: s for k, s in gru.shapes(H, E).items()},
+            "head.weight": (cfg.symbols, H), "head.bias": (cfg.symbols,)}
 
 
 def check_shapes(got: dict, expect: dict, path: Path) -> None:
+    """UserError unless `got` has exactly the names of `expect` ({name: shape}), each of its shape."""
     if set(got) != set(expect):
         missing, extra = sorted(set(expect) - set(got)), sorted(set(got) - set(expect))
         raise UserError(f"{path} does not match the run's model (missing {missing}, unexpected {extra})")
-    for k, v in expect.items():
-        if got[k].shape != v.shape:
-            raise UserError(f"{path}: {k} has shape {tuple(got[k].shape)}, the config implies {tuple(v.shape)}")
+    for k, shape in expect.items():
+        if got[k].shape != tuple(shape):
+            raise UserError(f"{path} does not match the run's model: {k} has shape {tuple(got[k].shape)}, "
+                            f"the config implies {tuple(shape)}")
 
 
 def _save_checkpoint(run_dir: Path, params: dict, opt: dict, step: int) -> None:
@@ -151,7 +156,7 @@ def _load_checkpoint(run_dir: Path, cfg: TrainConfig):
     arrays, meta = runs.load_checkpoint(run_dir)
     step, opt_step = meta["step"], meta["opt_step"]
     params = {k: v for k, v in arrays.items() if not k.startswith(("m.", "v."))}
-    check_shapes(params, _expected_params(cfg, params, run_dir / "checkpoint.safetensors"),
+    check_shapes(params, expected_shapes(cfg, params, run_dir / "checkpoint.safetensors"),
                  run_dir / "checkpoint.safetensors")
     opt = {"step": opt_step}
     for k in params:
@@ -170,6 +175,8 @@ def train(cfg: TrainConfig, run_dir: Path, resume: bool = False, progress: bool 
     run_dir = Path(run_dir)
     not_empty = f"run directory {run_dir} is not empty; use --resume or another --out"
     runs.check_can_start(run_dir, resume, not_empty)
+    if cfg.steps < 1:  # validate() admits 0 for an imported run's config, which is never trained here
+        raise UserError(f"--steps must be >= 1, got {cfg.steps}")
     data = load_data(cfg)  # before anything is written: a bad size fails on a clean directory
     run_dir.mkdir(parents=True, exist_ok=True)
     # Divergence is caught by explicit finiteness checks; numpy's overflow warnings would only add noise.
