@@ -6,6 +6,9 @@ and imported back gives the same weights, bit for bit.
 from __future__ import annotations
 
 import json
+import re
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -22,12 +25,25 @@ def run(tmp_path_factory):
     return tiny_trained_run(tmp_path_factory, "roundtrip", steps=10, eval_every=5)
 
 
-def test_gru_tensors_load_into_torch_nn_gru_and_give_the_same_states(run):
-    # the docs/import.md snippet
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def snippet(doc: str) -> str:
+    """The python block of `doc` that loads a run's weights into torch.nn.GRU."""
+    blocks = re.findall(r"```python\n(.*?)```", (ROOT / doc).read_text(), flags=re.S)
+    found = [b for b in blocks if "torch.nn.GRU" in b and "load_state_dict" in b]
+    assert len(found) == 1, doc
+    return found[0]
+
+
+@pytest.mark.parametrize("doc", ["README.md", "docs/import.md"])
+def test_gru_tensors_load_into_torch_nn_gru_and_give_the_same_states(run, doc):
+    # the documented lines themselves, run on this run's weights
     import safetensors.torch
-    w = safetensors.torch.load_file(str(run / "weights.safetensors"))
-    gru = torch.nn.GRU(w["gru.weight_ih_l0"].shape[1], w["gru.weight_hh_l0"].shape[1])   # GRU(E, H)
-    gru.load_state_dict({k.removeprefix("gru."): v for k, v in w.items() if k.startswith("gru.")})
+    code = re.sub(r'load_file\("[^"]*"\)', "load_file(WEIGHTS)", snippet(doc))
+    scope = {"safetensors": safetensors, "torch": torch, "WEIGHTS": str(run / "weights.safetensors")}
+    exec(code, scope)
+    w, gru = scope["w"], scope["gru"]
 
     cfg, params = load_run(run)
     rng = np.random.default_rng(0)
