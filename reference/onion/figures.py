@@ -7,6 +7,8 @@
     state_differences    |h(x') − h(x)| for x' = x with token i changed, for every i (log scale: the onion's layers)
     onion_scale          the learned |g ⊙ γ^p + p·ℓ + b| per channel against the position p (log axis)
     per_length           one run's scores per sequence length
+    per_position         the unigram intervention one position at a time, its channels per position, the linear
+                         probe's and the model's token accuracy per position (positions.py)
 """
 from __future__ import annotations
 
@@ -141,3 +143,30 @@ def per_length(curves: dict, model: dict | None, ylabel: str, title: str) -> byt
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5))
     return _done(fig)
+
+
+def per_position(res: dict) -> bytes:
+    """positions.diagnose's numbers: IIA per moved position, rotated channels per position, token accuracies."""
+    plt = pyplot()
+    fig, axes = plt.subplots(1, 3, figsize=(11, 3.2))
+    uni, probe = res.get("unigram"), res.get("probe_linear")
+    if uni:
+        axes[0].bar(range(len(uni["iia"])), uni["iia"], color="C0")
+        axes[0].axhline(uni["iia_trained"], color="k", lw=1, ls="--", label=f"trained IIA {uni['iia_trained']:.3f}")
+        axes[0].legend(fontsize=7)
+        ch = uni["channels"]
+        axes[1].bar(range(len(ch)), ch, color=["C1"] * (len(ch) - 1) + ["0.6"])
+        axes[1].set_xticks(range(len(ch)), [str(t) for t in range(len(ch) - 1)] + ["keep"])
+    axes[0].set(xlabel="moved position t", ylabel="IIA", ylim=(0, 1.02), title="unigram intervention, one position")
+    axes[1].set(xlabel="variable (position)", ylabel="rotated channels", title=f"assignment (H = {res['hidden']})")
+    axes[2].plot(range(len(res["model_token_accuracy"])), res["model_token_accuracy"], "o-", color="k", ms=3,
+                 label="model (L 9)")
+    if probe:
+        axes[2].plot(range(len(probe["token_accuracy"])), probe["token_accuracy"], "o-", color="C2", ms=3,
+                     label="linear probe (L 2-9)")
+    axes[2].set(xlabel="position t", ylabel="token accuracy", ylim=(0, 1.02), title="per-position decoding")
+    axes[2].legend(fontsize=7)
+    for ax in axes:
+        ax.grid(alpha=0.3)
+    return _done(fig)
+

@@ -35,6 +35,12 @@ class StateDecoderProbe:
             loss, correct, grads = state_decoder_numba.loss_and_grads(params, h, batch.target, batch.mask,
                                                                       frozen.n_symbols, train)
             return loss, correct, grads
+        logits, (caches, c3) = self.logits(params, h, batch.target.shape[0], frozen.n_symbols)
+        loss, dlogits, correct = loss_and_correct(logits, batch, frozen.backend)
+        return loss, correct, (dlogits, caches, c3, len(lengths), frozen.n_symbols)
+
+    def logits(self, params, h, T: int, C: int):
+        """(logits [T, B, C] of the states h [B, H] for positions t < T, the layer caches): the reference forward."""
         caches = []
         x = h
         if self.n_layers == 2:
@@ -42,10 +48,7 @@ class StateDecoderProbe:
             x, c2 = layers.relu_forward(x)
             caches = [c1, c2]
         y, c3 = layers.linear_forward(x, params["out.weight"], params["out.bias"])
-        B, T, C = len(lengths), batch.target.shape[0], frozen.n_symbols
-        logits = y.reshape(B, self.max_len, C)[:, :T].transpose(1, 0, 2)
-        loss, dlogits, correct = loss_and_correct(logits, batch, frozen.backend)
-        return loss, correct, (dlogits, caches, c3, B, C)
+        return y.reshape(len(h), self.max_len, C)[:, :T].transpose(1, 0, 2), (caches, c3)
 
     def backward(self, cache):
         if isinstance(cache, dict):  # the numba kernel has them already
