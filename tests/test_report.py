@@ -84,6 +84,9 @@ def test_cells_still_rising_are_counted_and_marked():
     assert rows[0]["bigram"]["still_rising"] == 2 and rows[0]["bigram"]["steps"] == [20_000]
     md = "\n".join(report._md_table(rows, report.INTERVENTIONS, with_model=True))
     assert "0.600 ± 0.100 (n=3) **↑2**; model 0.900" in md
+    cells["h256-ar-s2"]["bigram"]["steps"] = 60_000                  # one seed extended past the budget
+    md = "\n".join(report._md_table(report.table(cells), report.INTERVENTIONS, with_model=True, show_steps=True))
+    assert "0.600 ± 0.100 (n=3) **↑2** @20k–60k; model 0.900" in md
 
 
 def test_read_sweep_applies_the_rule_to_each_analysis_curve(sweep, tmp_path):

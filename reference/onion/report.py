@@ -180,14 +180,21 @@ def fmt(s: dict | None) -> str:
     return txt
 
 
-def _md_table(rows: list, quantities: tuple, with_model: bool) -> list:
+def _steps(e: dict) -> str:
+    """" @20k" (or " @20k–60k" over seeds) for an analysis entry that records its steps, else ""."""
+    steps = e.get("steps") or []
+    k = [f"{s // 1000}k" if s % 1000 == 0 else str(s) for s in steps]
+    return f" @{k[0]}" if len(k) == 1 else (f" @{k[0]}–{k[-1]}" if k else "")
+
+
+def _md_table(rows: list, quantities: tuple, with_model: bool, show_steps: bool = False) -> list:
     head = ["N", "decoder"] + [LABELS.get(q, q) for q in quantities]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in rows:
         cells = []
         for q in quantities:
             e = r.get(q)
-            txt = fmt(e)
+            txt = fmt(e) + (_steps(e) if e is not None and show_steps else "")
             if e is not None and with_model:
                 txt += f"; model {e['model_accuracy']:.3f}"
             cells.append(txt)
@@ -223,9 +230,11 @@ def markdown(sweep_dirs: list, data: dict, rows: list, figures: list) -> str:
     out += _md_table(rows, ("accuracy",), with_model=False)
     out += ["", "## Interchange intervention accuracy (IIA)", "",
             "Linear Unigram / Bigram on L = 9 only, Onion on L 2–9 (spec §6.6).", ""]
-    out += _md_table(rows, INTERVENTIONS, with_model=True)
+    steps = {tuple(r[q].get("steps") or ()) for r in rows for q in INTERVENTIONS + PROBES if q in r}
+    show = len(steps) > 1        # analyses of different budgets side by side: each cell says its steps
+    out += _md_table(rows, INTERVENTIONS, with_model=True, show_steps=show)
     out += ["", "## Probe accuracy (decode the whole sequence from the final state, L 2–9)", ""]
-    out += _md_table(rows, PROBES, with_model=True)
+    out += _md_table(rows, PROBES, with_model=True, show_steps=show)
     if figures:
         out += ["", "## Figures"]
         for group in dict.fromkeys(str(Path(f).parent) for f in figures):
