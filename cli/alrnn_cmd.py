@@ -101,6 +101,31 @@ def regions_cmd(run, as_json):
     click.echo(f"figures in {Path(run) / 'regions'}")
 
 
+@alrnn.command("gradients")
+@click.argument("run_dirs", metavar="RUN...", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--at-init", is_flag=True, help="Also the first RUN's initial parameters (epoch 0).")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="The figure [first RUN/gradients.png].")
+@click.option("--json", "as_json", is_flag=True, help="Print the profiles as one JSON line.")
+def gradients_cmd(run_dirs, at_init, out, as_json):
+    """How far back the loss gradient reaches: ‖∂L/∂z_t‖ per step of each RUN's last parameters, on its test set."""
+    from onionref.alrnn.figures import plot_grad_norms
+    from onionref.alrnn.gradflow import run_profile
+
+    profiles = ([run_profile(run_dirs[0], at_init=True)] if at_init else []) + [run_profile(r) for r in run_dirs]
+    out = out or Path(run_dirs[0]) / "gradients.png"
+    if not out.parent.is_dir():
+        raise UserError(f"--out {out}: no directory {out.parent}")
+    plot_grad_norms(profiles, out, "gradient reaching step t")
+    if as_json:
+        click.echo(to_json({"profiles": profiles, "figure": str(out)}))
+        return
+    for p in profiles:
+        click.echo(f"{p['label']}: |dL/dz_t| at t = 0: {p['state'][0]:.3g}, at the first readout (t = "
+                   f"{p['first_readout']}): {p['state'][p['first_readout']]:.3g}, ratio {p['reach']:.3g}")
+    click.echo(f"figure: {out}")
+
+
 @alrnn.command("sweep")
 @click.option("--task", type=str, default="addition", show_default=True, help="addition | context | copy | multitask.")
 @click.option("--P", "Ps", default="0,1,2,5,20", show_default=True, help="ReLU unit counts, comma-separated.")
@@ -113,6 +138,10 @@ def regions_cmd(run, as_json):
 @click.option("--n-train", type=int, default=None, help="Training trials [task default].")
 @click.option("--mar", type=float, default=None, help="MAR τ [task default].")
 @click.option("--mar-units", type=int, default=None, help="MAR units [hidden // 2].")
+@click.option("--lr", type=float, default=None, help="Adam learning rate [1e-3].")
+@click.option("--seq-len", type=int, default=None, help="copy: symbols to recall [4].")
+@click.option("--delay", type=int, default=None, help="copy: blank steps before the recall [20].")
+@click.option("--symbols", type=int, default=None, help="copy: one-hot channels, channel 0 = cue [5].")
 @click.option("--workers", type=int, default=None, help="Local worker processes [one per core].")
 @click.option("--scheduler", type=str, default=None, help="Address of a running Dask scheduler (tcp://HOST:PORT).")
 @click.option("--collect", is_flag=True, help="Only report the runs already finished in --out (train nothing).")
