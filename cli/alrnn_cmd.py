@@ -18,7 +18,8 @@ def alrnn():
 
 @alrnn.command("train")
 @click.option("--task", type=str, default="addition", show_default=True, help="addition | context | copy | multitask.")
-@click.option("--hidden", type=int, default=None, help="M, all units [task default: addition 20, context 10, copy 20, multitask 32].")
+@click.option("--hidden", type=int, default=None,
+              help="M, all units [task default: addition 20, context 10, copy 20, multitask 32].")
 @click.option("--P", "P", type=int, default=None, help="ReLU units (the last P of the M) [task default].")
 @click.option("--length", type=int, default=None,
               help="T, steps per trial [addition 50, context 100, copy 2·seq_len+1+delay].")
@@ -29,22 +30,32 @@ def alrnn():
 @click.option("--mar-units", type=int, default=None, help="MAR on units 0..N-1 [hidden // 2].")
 @click.option("--lr", type=float, default=None, help="Adam learning rate [1e-3].")
 @click.option("--batch", type=int, default=None, help="Trials per step [addition 128, context 64, copy 64].")
-@click.option("--epochs", type=int, default=None, help="Epochs [addition 200, context 1000, copy 300, multitask 100].")
+@click.option("--epochs", type=int, default=None,
+              help="Epochs [addition 200, context 1000, copy 3000, multitask 100].")
 @click.option("--eval-every", type=int, default=None, help="Epochs between evaluations and checkpoints.")
 @click.option("--n-train", type=int, default=None, help="Training trials.")
 @click.option("--n-valid", type=int, default=None, help="Validation trials.")
 @click.option("--n-test", type=int, default=None, help="Test trials.")
 @click.option("--seed", type=int, default=None, help="Init, data and batch-order seed [0].")
 @click.option("--backend", type=click.Choice(["numba", "numpy"]), default=None, help="numba (fast) or numpy [numba].")
+@click.option("--threads", type=int, default=None,
+              help="numba: batch-chunk threads [one per core]; the same seed, config and count give the same run.")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Run directory [default: runs/alrnn-<task>-m<M>-p<P>-s<seed>].")
 @click.option("--resume", is_flag=True, help="Continue the run in --out from its last checkpoint.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as one JSON line.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
-def train_cmd(task, out, resume, as_json, quiet, **given):
+def train_cmd(task, out, resume, as_json, quiet, threads, **given):
     """Train an AL-RNN on one task (plain BPTT, Adam, MAR); writes a run directory."""
     from onionref.alrnn.config import resolve
     from onionref.alrnn.train import train
+    from onionref.cli.bench_cmd import MAX_THREADS
+    from onionref.jit.threads import set_threads
+
+    if threads is not None:
+        if not 1 <= threads <= MAX_THREADS:
+            raise UserError(f"--threads must be in 1..{MAX_THREADS}, got {threads}")
+        set_threads(threads)
 
     if resume:
         if out is None:
@@ -178,6 +189,6 @@ def sweep_cmd(task, Ps, seeds, out, workers, scheduler, collect, as_json, quiet,
     key, _, rule = sweep.SOLVED[task]
     click.echo(f"{task}: M={base.hidden}, {base.epochs} epochs; solved = {rule}")
     for r in summary["rows"]:
-        click.echo(f"  P={r['P']:3d}  solved {r['solved']}/{r['seeds']}  {key} {r[key]['mean']:.4f} ± {r[key]['std']:.4f}"
-                   f"  codes {r['codes_used']['mean']:.1f} of 2^{r['P']}")
+        click.echo(f"  P={r['P']:3d}  solved {r['solved']}/{r['seeds']}  "
+                   f"{key} {r[key]['mean']:.4f} ± {r[key]['std']:.4f}  codes {r['codes_used']['mean']:.1f} of 2^{r['P']}")
     click.echo(f"figures and summary.json in {out}")
