@@ -18,7 +18,8 @@ def alrnn():
 
 @alrnn.command("train")
 @click.option("--task", type=str, default="addition", show_default=True, help="addition | context | copy | multitask.")
-@click.option("--hidden", type=int, default=None, help="M, all units [task default: addition 20, context 10, copy 20, multitask 32].")
+@click.option("--hidden", type=int, default=None,
+              help="M, all units [task default: addition 20, context 10, copy 20, multitask 32].")
 @click.option("--P", "P", type=int, default=None, help="ReLU units (the last P of the M) [task default].")
 @click.option("--length", type=int, default=None,
               help="T, steps per trial [addition 50, context 100, copy 2·seq_len+1+delay].")
@@ -29,22 +30,32 @@ def alrnn():
 @click.option("--mar-units", type=int, default=None, help="MAR on units 0..N-1 [hidden // 2].")
 @click.option("--lr", type=float, default=None, help="Adam learning rate [1e-3].")
 @click.option("--batch", type=int, default=None, help="Trials per step [addition 128, context 64, copy 64].")
-@click.option("--epochs", type=int, default=None, help="Epochs [addition 200, context 1000, copy 300, multitask 100].")
+@click.option("--epochs", type=int, default=None,
+              help="Epochs [addition 200, context 1000, copy 3000, multitask 100].")
 @click.option("--eval-every", type=int, default=None, help="Epochs between evaluations and checkpoints.")
 @click.option("--n-train", type=int, default=None, help="Training trials.")
 @click.option("--n-valid", type=int, default=None, help="Validation trials.")
 @click.option("--n-test", type=int, default=None, help="Test trials.")
 @click.option("--seed", type=int, default=None, help="Init, data and batch-order seed [0].")
 @click.option("--backend", type=click.Choice(["numba", "numpy"]), default=None, help="numba (fast) or numpy [numba].")
+@click.option("--threads", type=int, default=None,
+              help="numba: batch-chunk threads [one per core]; the same seed, config and count give the same run.")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Run directory [default: runs/alrnn-<task>-m<M>-p<P>-s<seed>].")
 @click.option("--resume", is_flag=True, help="Continue the run in --out from its last checkpoint.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as one JSON line.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
-def train_cmd(task, out, resume, as_json, quiet, **given):
+def train_cmd(task, out, resume, as_json, quiet, threads, **given):
     """Train an AL-RNN on one task (plain BPTT, Adam, MAR); writes a run directory."""
     from onionref.alrnn.config import resolve
     from onionref.alrnn.train import train
+    from onionref.cli.bench_cmd import MAX_THREADS
+    from onionref.jit.threads import set_threads
+
+    if threads is not None:
+        if not 1 <= threads <= MAX_THREADS:
+            raise UserError(f"--threads must be in 1..{MAX_THREADS}, got {threads}")
+        set_threads(threads)
 
     if resume:
         if out is None:
@@ -101,6 +112,31 @@ def regions_cmd(run, as_json):
     click.echo(f"figures in {Path(run) / 'regions'}")
 
 
+@alrnn.command("gradients")
+@click.argument("run_dirs", metavar="RUN...", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--at-init", is_flag=True, help="Also the first RUN's initial parameters (epoch 0).")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="The figure [first RUN/gradients.png].")
+@click.option("--json", "as_json", is_flag=True, help="Print the profiles as one JSON line.")
+def gradients_cmd(run_dirs, at_init, out, as_json):
+    """How far back the loss gradient reaches: ‖∂L/∂z_t‖ per step of each RUN's last parameters, on its test set."""
+    from onionref.alrnn.figures import plot_grad_norms
+    from onionref.alrnn.gradflow import run_profile
+
+    profiles = ([run_profile(run_dirs[0], at_init=True)] if at_init else []) + [run_profile(r) for r in run_dirs]
+    out = out or Path(run_dirs[0]) / "gradients.png"
+    if not out.parent.is_dir():
+        raise UserError(f"--out {out}: no directory {out.parent}")
+    plot_grad_norms(profiles, out, "gradient reaching step t")
+    if as_json:
+        click.echo(to_json({"profiles": profiles, "figure": str(out)}))
+        return
+    for p in profiles:
+        click.echo(f"{p['label']}: |dL/dz_t| at t = 0: {p['state'][0]:.3g}, at the first readout (t = "
+                   f"{p['first_readout']}): {p['state'][p['first_readout']]:.3g}, ratio {p['reach']:.3g}")
+    click.echo(f"figure: {out}")
+
+
 @alrnn.command("sweep")
 @click.option("--task", type=str, default="addition", show_default=True, help="addition | context | copy | multitask.")
 @click.option("--P", "Ps", default="0,1,2,5,20", show_default=True, help="ReLU unit counts, comma-separated.")
@@ -113,6 +149,10 @@ def regions_cmd(run, as_json):
 @click.option("--n-train", type=int, default=None, help="Training trials [task default].")
 @click.option("--mar", type=float, default=None, help="MAR τ [task default].")
 @click.option("--mar-units", type=int, default=None, help="MAR units [hidden // 2].")
+@click.option("--lr", type=float, default=None, help="Adam learning rate [1e-3].")
+@click.option("--seq-len", type=int, default=None, help="copy: symbols to recall [4].")
+@click.option("--delay", type=int, default=None, help="copy: blank steps before the recall [20].")
+@click.option("--symbols", type=int, default=None, help="copy: one-hot channels, channel 0 = cue [5].")
 @click.option("--workers", type=int, default=None, help="Local worker processes [one per core].")
 @click.option("--scheduler", type=str, default=None, help="Address of a running Dask scheduler (tcp://HOST:PORT).")
 @click.option("--collect", is_flag=True, help="Only report the runs already finished in --out (train nothing).")
@@ -149,6 +189,6 @@ def sweep_cmd(task, Ps, seeds, out, workers, scheduler, collect, as_json, quiet,
     key, _, rule = sweep.SOLVED[task]
     click.echo(f"{task}: M={base.hidden}, {base.epochs} epochs; solved = {rule}")
     for r in summary["rows"]:
-        click.echo(f"  P={r['P']:3d}  solved {r['solved']}/{r['seeds']}  {key} {r[key]['mean']:.4f} ± {r[key]['std']:.4f}"
-                   f"  codes {r['codes_used']['mean']:.1f} of 2^{r['P']}")
+        click.echo(f"  P={r['P']:3d}  solved {r['solved']}/{r['seeds']}  "
+                   f"{key} {r[key]['mean']:.4f} ± {r[key]['std']:.4f}  codes {r['codes_used']['mean']:.1f} of 2^{r['P']}")
     click.echo(f"figures and summary.json in {out}")

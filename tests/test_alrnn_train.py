@@ -99,3 +99,27 @@ def test_regions_on_a_bad_run_directory(tmp_path, capsys):
     (tmp_path / "half").mkdir()
     rc, _, err = call_main(["alrnn", "regions", tmp_path / "half"], capsys)
     assert rc == 2 and "DONE" in err
+
+
+def test_threads_flag(tmp_path, capsys):
+    """`train --threads 1` is the run trained in-process on one chunk thread, bit for bit; a bad count: exit 2."""
+    from onionref.jit.threads import get_threads, set_threads
+    from runhelpers import assert_one_line_error
+    before = get_threads()
+    try:
+        argv = ["alrnn", "train", "--task", "copy", "--hidden", "6", "--P", "2", "--seq-len", "2", "--delay", "3",
+                *TINY]
+        rc, _, err = call_main([*argv, "--threads", "1", "--out", tmp_path / "cli"], capsys)
+        assert rc == 0, err
+        set_threads(1)
+        cfg = resolve("copy", dict(hidden=6, P=2, seq_len=2, delay=3, epochs=4, eval_every=2, n_train=96, n_test=40,
+                                   batch=32))
+        train(cfg, tmp_path / "lib", progress=False)
+        assert_same_arrays(arrays_of(tmp_path / "cli" / "weights.safetensors"),
+                           arrays_of(tmp_path / "lib" / "weights.safetensors"), "weights")
+        for bad in ("0", "-1", "100000"):
+            assert_one_line_error(*call_main([*argv, "--threads", bad, "--out", tmp_path / f"b{bad}"], capsys),
+                                  "--threads must be in")
+            assert not (tmp_path / f"b{bad}").exists()
+    finally:
+        set_threads(before)

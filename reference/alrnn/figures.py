@@ -6,6 +6,7 @@
     eigenvalues.png   Jacobian eigenvalues of the most used regions, with the unit circle
     jsd.png           a matrix of Jensen–Shannon divergences between groups (tasks, contexts)
     vs_P.png          a metric against P, mean ± std over seeds
+    gradients.png     ‖∂L/∂z_t‖ per step t of a few gradient profiles (alrnn/gradflow.py), log scale
 """
 from __future__ import annotations
 
@@ -113,5 +114,22 @@ def plot_vs_P(series: dict, path: Path, ylabel: str, title: str, log_y: bool = F
     ax.grid(alpha=0.3)
     if len(series) > 1:
         ax.legend(fontsize=7)
+    save_png(fig, Path(path))
+    plt.close(fig)
+
+
+def plot_grad_norms(profiles: list, path: Path, title: str) -> None:
+    """profiles: gradflow.run_profile dicts; one line per profile (its "label"), the earliest readout step dashed.
+    Zeros (a gradient below float64's range) are left out of the log-scale plot."""
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(6.4, 3.6))
+    for prof in profiles:
+        v = np.array(prof["state"], float)
+        ax.semilogy(np.flatnonzero(v > 0), v[v > 0], marker=".", ms=3, label=prof["label"])
+    for first in sorted({prof["first_readout"] for prof in profiles}):
+        ax.axvline(first, color="k", ls="--", lw=0.7)
+    ax.set(xlabel="step t (dashed: the first readout)", ylabel="mean per-trial ‖∂L/∂z_t‖", title=title)
+    ax.grid(alpha=0.3, which="both")
+    ax.legend(fontsize=6)
     save_png(fig, Path(path))
     plt.close(fig)

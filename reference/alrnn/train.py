@@ -56,6 +56,13 @@ def load_weights(run_dir: Path, cfg: ALRNNConfig, name: str = "weights.safetenso
     return {k: arrays[k].astype(np.float32) for k in alrnn.NAMES}
 
 
+def load_params(run_dir: Path, cfg: ALRNNConfig) -> tuple[dict, int]:
+    """(the last parameters, their epoch) from RUN/checkpoint.safetensors: where the last session stopped."""
+    arrays, meta = runs.load_checkpoint(Path(run_dir), ("epoch",))
+    _check(arrays, init_params(cfg), Path(run_dir) / "checkpoint.safetensors")
+    return {k: arrays[k].astype(np.float32) for k in alrnn.NAMES}, meta["epoch"]
+
+
 def _check(arrays: dict, expect: dict, path: Path) -> None:
     for k, v in expect.items():
         if k not in arrays or arrays[k].shape != v.shape:
