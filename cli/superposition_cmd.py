@@ -9,7 +9,7 @@ from onionref.cli import cli, lists
 from onionref.cli.train_cmd import resumed_config
 from onionref.errors import UserError
 from onionref.runs import to_json
-from onionref.superposition.config import SuperConfig
+from onionref.superposition.config import LR_SCHEDULES, SuperConfig
 from onionref.superposition.model import MODELS
 
 D = SuperConfig()
@@ -32,6 +32,11 @@ def model_options(f):
         click.option("--batch", type=int, default=D.batch, show_default=True,
                      help="Sequences per step (0: at least 512 and at least 200 active events)."),
         click.option("--lr", type=float, default=D.lr, show_default=True, help="Adam learning rate."),
+        click.option("--lr-decay", type=float, default=D.lr_decay, show_default=True,
+                     help="Final learning rate as a fraction f of --lr (1: constant). Update t of S uses "
+                          "lr·(f + (1−f)·(1 + cos(πt/S))/2) (cosine) or lr·f^(t/S) (exp); recorded in config.json."),
+        click.option("--lr-schedule", type=click.Choice(LR_SCHEDULES), default=D.lr_schedule, show_default=True,
+                     help="Shape of the --lr-decay: cosine or exp (ignored when --lr-decay is 1)."),
         click.option("--decay", type=float, default=D.decay, show_default=True,
                      help="Feature importance I_i = decay^i."),
         click.option("--init-scale", type=float, default=D.init_scale, show_default=True,
@@ -152,3 +157,34 @@ def plot_cmd(run_dirs, out, as_json):
         plot_geometry_panels(items, path)
         written.append(str(path))
     click.echo(to_json({"figures": written}) if as_json else "\n".join(written))
+
+
+@superposition.command("kept")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Directory for kept.json and features_kept_vs_hidden.png [default: print only].")
+@click.option("--json", "as_json", is_flag=True, help="Print the rows as one JSON line.")
+def kept_cmd(paths, out, as_json):
+    """Features kept (diag W_yᵀW_k > 0.5) per (model, k, p, N_x, N_h) over the seeds of finished vector-input runs
+    or sweeps: mean ± std of the count, the mean diag of the kept features, the mean off-diagonal (kept, all)."""
+    from onionref import runs
+    from onionref.superposition.kept import finished_results, kept_table, plot_kept_vs_hidden
+
+    rows = kept_table(finished_results(paths))
+    if out is not None:
+        out.mkdir(parents=True, exist_ok=True)
+        runs.write_json(out / "kept.json", {"rows": rows, "sources": [str(p) for p in paths]})
+        plot_kept_vs_hidden(rows, out / "features_kept_vs_hidden.png")
+    if as_json:
+        click.echo(to_json({"rows": rows}))
+        return
+
+    def f(m, s):
+        return "-" if m is None else f"{m:.3f} ± {s:.3f}"
+    click.echo(f"{'model':<6}{'k':>3}{'p':>6}{'N_x':>5}{'N_h':>5}{'seeds':>6}  {'kept':<12}{'diag (kept)':<17}"
+               f"{'off-diag (kept)':<18}off-diag (all)")
+    for r in rows:
+        kept = f"{r['kept_mean']:.1f} ± {r['kept_std']:.1f}"
+        click.echo(f"{r['model']:<6}{r['k']:>3}{r['p']:>6g}{r['features']:>5}{r['hidden']:>5}{r['n_seeds']:>6}  "
+                   f"{kept:<12}{f(r['diag_kept_mean'], r['diag_kept_std']):<17}"
+                   f"{f(r['off_kept_mean'], r['off_kept_std']):<18}{f(r['off_all_mean'], r['off_all_std'])}")

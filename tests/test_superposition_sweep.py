@@ -27,7 +27,11 @@ def test_jobs_are_idempotent_and_aggregate(tmp_path):
         assert row["loss"] == min(r["loss"] for r in seeds) and len(row["all_seeds"]) == 2
         assert 0 <= row["fraction_interference_free"] <= 1
     files = sweep_figures(summary, tmp_path)
-    assert sorted(p.rsplit("/", 1)[1] for p in files) == ["phase_diagram.png", "phase_transition_k1.png"]
+    assert sorted(p.rsplit("/", 1)[1] for p in files) == ["phase_diagram.png", "phase_transition_k1.png",
+                                                          "seeds_geometry.png"]
+    for row in summary["cells"]:                       # every seed's a_s and verdict, for the seeds figure
+        assert all(len(s["a"]) == 2 and isinstance(s["interference_free"], bool) for s in row["all_seeds"])
+        assert row["fraction_interference_free"] == sum(s["interference_free"] for s in row["all_seeds"]) / 2
 
 
 def _result(model, k, p, a, loss=1.0, seed=0):

@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from .. import configs
 from .model import MODELS, ModelConfig
 
+LR_SCHEDULES = ("cosine", "exp")
+
 
 @dataclass(frozen=True)
 class SuperConfig:
@@ -21,6 +23,8 @@ class SuperConfig:
     steps: int = 2000           # Adam steps
     batch: int = 0              # sequences per step; 0 = auto (≥ 512 and ≥ 200 active events per step)
     lr: float = 0.01            # Adam learning rate (AdamW with weight decay 0)
+    lr_decay: float = 1.0       # final learning rate as a fraction of lr (1 = constant, the default); see lr_at
+    lr_schedule: str = "cosine"  # cosine | exp: the shape of the decay (ignored when lr_decay = 1)
     decay: float = 0.9          # importance I_i = decay^i
     init_scale: float = 0.5     # weights ~ N(0, init_scale² / N_h)
     eval_every: int = 100       # metrics row (and checkpoint) every this many steps
@@ -41,6 +45,21 @@ class SuperConfig:
         """Sequences of the final evaluation: about `eval_events` active events, 64 to 100,000 sequences."""
         return min(100_000, max(64, math.ceil(self.eval_events / (self.p * self.seq_len * self.features))))
 
+    def lr_at(self, t: int) -> float:
+        """The learning rate of update t = 1..steps, with f = lr_decay and u = t / steps:
+
+            constant (f = 1):  lr                                     (exactly lr: runs without decay are unchanged)
+            cosine:            lr · (f + (1 − f) · (1 + cos πu) / 2)
+            exp:               lr · f^u
+        The last update (t = steps) uses lr · f. It depends on (t, steps) alone, so a resumed run continues the
+        same schedule (which is why a decaying run cannot change --steps on resume)."""
+        if self.lr_decay == 1.0:
+            return self.lr
+        u, f = t / self.steps, self.lr_decay
+        if self.lr_schedule == "exp":
+            return self.lr * f ** u
+        return self.lr * (f + (1.0 - f) * 0.5 * (1.0 + math.cos(math.pi * u)))
+
     def model_config(self) -> ModelConfig:
         return ModelConfig(self.model, self.features, self.hidden, self.k, not self.untied, self.bias)
 
@@ -55,6 +74,9 @@ class SuperConfig:
             (self.steps >= 1, f"--steps must be >= 1, got {self.steps}"),
             (0 <= self.batch <= 1_000_000, f"--batch must be in 0 (auto)..1000000, got {self.batch}"),
             (self.lr > 0 and math.isfinite(self.lr), f"--lr must be a positive number, got {self.lr}"),
+            (0 < self.lr_decay <= 1, f"--lr-decay must be in (0, 1], got {self.lr_decay}"),
+            (self.lr_schedule in LR_SCHEDULES,
+             f"--lr-schedule must be one of {', '.join(LR_SCHEDULES)}, got {self.lr_schedule!r}"),
             (0 < self.decay <= 1, f"--decay must be in (0, 1], got {self.decay}"),
             (0 < self.init_scale < 100, f"--init-scale must be in (0, 100), got {self.init_scale}"),
             (self.eval_every >= 1, f"--eval-every must be >= 1, got {self.eval_every}"),

@@ -61,6 +61,19 @@ def interference_free(result: dict) -> bool | None:
     return a[k] >= A_K_MIN and all(v <= A_OTHER_MAX for s, v in enumerate(a) if s != k)
 
 
+def _seed_row(r: dict) -> dict:
+    """One seed of a cell in the summary: its loss, kθ, ρ, whether it is interference-free, and its a_s (one
+    feature; a_impulse too for the ReLU RNN) or the features it keeps (vector inputs)."""
+    row = {"seed": r["seed"], "loss": r["loss"], "loss_normalised": r["loss_normalised"],
+           "k_theta_deg": r["k_theta_deg"], "spectral_radius": r["spectral_radius"],
+           "interference_free": interference_free(r)}
+    if r.get("features", 1) == 1:
+        row.update({"a": r["a"]} | ({"a_impulse": r["a_impulse"]} if "a_impulse" in r else {}))
+    else:
+        row["features_kept"] = r.get("features_kept")
+    return row
+
+
 def aggregate(results: list[dict]) -> dict:
     """{"cells": [...], "jumps": [...]} from the result dicts of every seed of every cell."""
     by_cell: dict[tuple, list] = {}
@@ -78,9 +91,7 @@ def aggregate(results: list[dict]) -> dict:
                      "features_kept": best.get("features_kept"), "diag_WyT_Wk": best.get("diag_WyT_Wk"),
                      "offdiag_mean_WyT_Wk": best.get("offdiag_mean_WyT_Wk"),
                      "analytic_loss": best.get("analytic_loss", {}).get("total"),
-                     "all_seeds": [{"seed": r["seed"], "loss_normalised": r["loss_normalised"],
-                                    "k_theta_deg": r["k_theta_deg"], "spectral_radius": r["spectral_radius"]}
-                                   for r in sorted(rs, key=lambda r: r["seed"])]})
+                     "all_seeds": [_seed_row(r) for r in sorted(rs, key=lambda r: r["seed"])]})
     jumps = []
     for model, k in sorted({(r["model"], r["k"]) for r in rows if r["interference_free"] is not None}):
         line = sorted((r for r in rows if r["model"] == model and r["k"] == k), key=lambda r: r["p"])
@@ -92,6 +103,16 @@ def aggregate(results: list[dict]) -> dict:
         jumps.append({"model": model, "k": k, "jump_p": jump,
                       "note": "largest p with the interference-free geometry at every sparser p (lowest-loss seed)"})
     return {"cells": rows, "jumps": jumps}
+
+
+def sweep_budget(base: SuperConfig) -> dict:
+    """Every setting of `base` except the grid axes and the seed (what OUT/sweep.json compares on reopening).
+    Without a learning-rate decay, lr_decay and lr_schedule are left out: the budget is then the one sweeps made
+    before --lr-decay existed wrote, so they reopen."""
+    budget = {k: v for k, v in asdict(base).items() if k not in ("model", "k", "p", "seed")}
+    if base.lr_decay == 1.0:
+        del budget["lr_decay"], budget["lr_schedule"]
+    return budget
 
 
 def run_sweep(out: Path, base: SuperConfig, models, ps, ks, n_seeds: int, *, workers: int | None = None,
@@ -107,7 +128,7 @@ def run_sweep(out: Path, base: SuperConfig, models, ps, ks, n_seeds: int, *, wor
     if workers is not None and scheduler is not None:
         raise UserError("--workers and --scheduler exclude each other (a running cluster has its own workers)")
     cells(base, models, ps, ks)                      # validates every cell
-    budget = {k: v for k, v in asdict(base).items() if k not in ("model", "k", "p", "seed")}
+    budget = sweep_budget(base)
     manifest = {"kind": "superposition", "grid": {"model": list(models), "p": list(ps), "k": list(ks),
                                                   "seed": list(range(n_seeds))}}
     open_sweep(out, manifest, budget, write=False)

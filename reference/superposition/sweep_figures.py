@@ -5,6 +5,8 @@
     phase_diagram.png           the SSM's kθ over the (p, k) plane (lowest-loss seed), with the fraction of
                                 seeds in the interference-free geometry in each cell
     features_kept.png           vector inputs: diag(W_yᵀ W_k) of the lowest-loss seed, one row per (model, k, p)
+    seeds_geometry.png          one feature: every seed at (max_{s≠k} a_s, a_k), one panel per (model, k), colour
+                                = p; the interference-free corner (a_k ≥ 0.9, every other a_s ≤ 0.05) shaded
 """
 from __future__ import annotations
 
@@ -87,6 +89,43 @@ def plot_features_kept(rows: list, path: Path) -> None:
     plt.close(fig)
 
 
+def plot_seed_geometry(rows: list, path: Path) -> None:
+    """Every seed of the one-feature cells in `rows` (their all_seeds, with "a"; the ReLU RNN's a_impulse):
+    x = max_{s≠k} a_s, y = a_k, both on a symlog scale. A seed in the shaded corner is interference-free."""
+    from .sweep import A_K_MIN, A_OTHER_MAX
+
+    plt = _plt()
+    panels = sorted({(r["model"], r["k"]) for r in rows})
+    ps = sorted({r["p"] for r in rows})
+    cmap = plt.get_cmap("viridis")
+    colour = {p: cmap(i / max(len(ps) - 1, 1)) for i, p in enumerate(ps)}
+    fig, axes = plt.subplots(1, len(panels), figsize=(3.6 * len(panels) + 0.6, 3.6), squeeze=False)
+    for ax, (model, k) in zip(axes[0], panels):
+        for r in sorted((r for r in rows if (r["model"], r["k"]) == (model, k)), key=lambda r: r["p"]):
+            pts = []
+            for sd in r["all_seeds"]:
+                a = sd.get("a_impulse") or sd["a"]
+                pts.append((max((v for s, v in enumerate(a) if s != k), default=0.0), a[k]))
+            n_free = sum(bool(sd.get("interference_free")) for sd in r["all_seeds"])
+            x, y = zip(*pts)
+            ax.scatter(x, y, s=14, color=colour[r["p"]], alpha=0.8,
+                       label=f"p={r['p']:g}: {n_free}/{len(pts)} interference-free")
+        ax.set(xscale="symlog", yscale="symlog", xlabel="max over s ≠ k of a_s", ylabel="a_k",
+               title=f"{model} k = {k}: every seed")
+        x0, x1 = ax.get_xlim()
+        y0, y1 = ax.get_ylim()
+        x0, x1, y0, y1 = min(x0, -0.1), max(x1, 2.0), min(y0, -0.1), max(y1, 2.0)
+        ax.fill_between([x0, A_OTHER_MAX], A_K_MIN, y1, color="0.88", zorder=0, label="interference-free")
+        ax.axhline(A_K_MIN, color="k", lw=0.6, ls="--")
+        ax.axvline(A_OTHER_MAX, color="k", lw=0.6, ls="--")
+        ax.set_xlim(x0, x1)
+        ax.set_ylim(y0, y1)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7)
+    save_png(fig, path)
+    plt.close(fig)
+
+
 def sweep_figures(summary: dict, out: Path) -> list:
     """Every sweep figure into `out`; the list of files written."""
     out = Path(out)
@@ -99,6 +138,10 @@ def sweep_figures(summary: dict, out: Path) -> list:
     for k in sorted({r["k"] for r in rows}):
         plot_phase_transition(rows, k, out / f"phase_transition_k{k}.png")
         written.append(out / f"phase_transition_k{k}.png")
+    seeded = [r for r in rows if r["all_seeds"] and "a" in r["all_seeds"][0]]   # summaries from before lack "a"
+    if seeded:
+        plot_seed_geometry(seeded, out / "seeds_geometry.png")
+        written.append(out / "seeds_geometry.png")
     if any(r["model"] == "ssm" for r in rows):
         plot_phase_diagram(rows, out / "phase_diagram.png")
         written.append(out / "phase_diagram.png")

@@ -5,7 +5,7 @@ the train loss every `eval_every` steps), weights.safetensors, checkpoint.safete
 The seeds of one call share every array with a leading seed axis; their parameters, Adam moments and batches stay
 separate (the batch of step t of seed s depends on (s, t) alone), so the sum of their losses has each seed's own
 gradient. A resumed run continues from its checkpoint; seeds whose checkpoints are at different steps are trained
-in separate groups.
+in separate groups. Update t uses the learning rate cfg.lr_at(t) (constant unless --lr-decay; config.py).
 """
 from __future__ import annotations
 
@@ -51,6 +51,19 @@ def _load_checkpoint(run_dir: Path, cfg: SuperConfig):
     return {k: arrays[k].astype(np.float64) for k in expect}, opt, step
 
 
+def _check_schedule(run_dir: Path, cfg: SuperConfig) -> None:
+    """A run with a learning-rate decay resumes only under the schedule it started with: lr_at(t) depends on
+    --steps, so a changed --steps (or --lr, --lr-decay, --lr-schedule) would splice two schedules together."""
+    if not (run_dir / "config.json").is_file():
+        return
+    old = SuperConfig.from_dict(runs.read_config(run_dir))
+    keys = ("steps", "lr", "lr_decay", "lr_schedule")
+    if (old.lr_decay != 1.0 or cfg.lr_decay != 1.0) and any(getattr(old, k) != getattr(cfg, k) for k in keys):
+        shown = ", ".join(f"{k} {getattr(old, k)} -> {getattr(cfg, k)}" for k in keys
+                          if getattr(old, k) != getattr(cfg, k))
+        raise UserError(f"{run_dir} has a learning-rate decay tied to its steps; it cannot resume with {shown}")
+
+
 def load_weights(run_dir: Path, cfg: SuperConfig) -> dict:
     """The final weights of a run, checked against its config."""
     path = Path(run_dir) / "weights.safetensors"
@@ -91,6 +104,7 @@ def train_seeds(cfg: SuperConfig, seeds, run_dirs, resume: bool = False, progres
             if stored is not None and stored.get("step") == c.steps:
                 results[i] = stored
             elif resume and (d / "checkpoint.safetensors").exists():
+                _check_schedule(d, c)
                 p, o, step = _load_checkpoint(d, c)
                 groups.setdefault(step, []).append((i, p, o))
             else:
@@ -125,7 +139,6 @@ def _train_group(cfg, cfgs, dirs, members, start, progress) -> list[dict]:
         (d / "FAILED").unlink(missing_ok=True)
         (d / "DONE").unlink(missing_ok=True)
     mcfg, imp = cfg.model_config(), importance(cfg.features, cfg.decay)
-    opt_cfg = adamw.AdamWConfig(lr=cfg.lr, weight_decay=0.0)
     T, B = cfg.seq_len, cfg.batch_size
     bar = tqdm(total=cfg.steps, initial=start, disable=not progress, dynamic_ncols=True, mininterval=0.5,
                desc=f"{cfg.model} k={cfg.k} p={cfg.p:g} seeds={seeds[0]}..{seeds[-1]}")
@@ -133,6 +146,7 @@ def _train_group(cfg, cfgs, dirs, members, start, progress) -> list[dict]:
     for step in range(start + 1, cfg.steps + 1):
         x = seed_batches(seeds, step, T, B, cfg.features, cfg.p)
         loss, grads, _ = loss_and_grads(params, mcfg, x, delayed_targets(x, cfg.k), imp, cfg.backend)
+        opt_cfg = adamw.AdamWConfig(lr=cfg.lr_at(step), weight_decay=0.0)
         what = divergence.update(params, grads, float(loss.sum()), opt, opt_cfg)
         if what is not None:
             bar.close()
@@ -143,6 +157,7 @@ def _train_group(cfg, cfgs, dirs, members, start, progress) -> list[dict]:
             train_loss = np.mean(losses, axis=0)
             for i, (c, d) in enumerate(zip(cfgs, dirs)):
                 row = {"step": step, "train_loss": float(train_loss[i]), "elapsed_s": time.time() - t0,
+                       **({"lr": opt_cfg.lr} if cfg.lr_decay != 1.0 else {}),
                        **geometry_row(seed_params(params, i), c)}
                 runs.append_jsonl(d / "metrics.jsonl", row)
                 o = {"step": opt["step"], **{k: v[i] for k, v in opt.items() if k != "step"}}
