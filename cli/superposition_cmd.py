@@ -166,7 +166,8 @@ def plot_cmd(run_dirs, out, as_json):
 @click.option("--json", "as_json", is_flag=True, help="Print the rows as one JSON line.")
 def kept_cmd(paths, out, as_json):
     """Features kept (diag W_yᵀW_k > 0.5) per (model, k, p, N_x, N_h) over the seeds of finished vector-input runs
-    or sweeps: mean ± std of the count, the mean diag of the kept features, the mean off-diagonal (kept, all)."""
+    or sweeps: mean ± std of the count, the mean diag of the kept features, the mean off-diagonal (kept, all), and
+    the mean normalised loss (a blown-up run keeps every feature by this test; its loss gives it away)."""
     from onionref import runs
     from onionref.superposition.kept import finished_results, kept_table, plot_kept_vs_hidden
 
@@ -180,11 +181,12 @@ def kept_cmd(paths, out, as_json):
         return
 
     def f(m, s):
-        return "-" if m is None else f"{m:.3f} ± {s:.3f}"
+        return "-" if m is None else f"{m:.3g} ± {s:.2g}"
     click.echo(f"{'model':<6}{'k':>3}{'p':>6}{'N_x':>5}{'N_h':>5}{'seeds':>6}  {'kept':<12}{'diag (kept)':<17}"
-               f"{'off-diag (kept)':<18}off-diag (all)")
+               f"{'off-diag (kept)':<18}{'off-diag (all)':<18}loss÷Var(X)")
     for r in rows:
         kept = f"{r['kept_mean']:.1f} ± {r['kept_std']:.1f}"
         click.echo(f"{r['model']:<6}{r['k']:>3}{r['p']:>6g}{r['features']:>5}{r['hidden']:>5}{r['n_seeds']:>6}  "
                    f"{kept:<12}{f(r['diag_kept_mean'], r['diag_kept_std']):<17}"
-                   f"{f(r['off_kept_mean'], r['off_kept_std']):<18}{f(r['off_all_mean'], r['off_all_std'])}")
+                   f"{f(r['off_kept_mean'], r['off_kept_std']):<18}{f(r['off_all_mean'], r['off_all_std']):<18}"
+                   f"{r['loss_mean']:.4g}")

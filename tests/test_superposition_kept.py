@@ -18,7 +18,8 @@ from runhelpers import run_cli
 def _result(A_k, hidden=2, seed=0, k=1):
     A_k = np.asarray(A_k, dtype=float)
     return {"model": "ssm", "k": k, "p": 0.05, "features": A_k.shape[0], "hidden": hidden, "seed": seed,
-            "a": [np.zeros_like(A_k).tolist()] * k + [A_k.tolist()], "features_kept": features_kept(A_k)}
+            "a": [np.zeros_like(A_k).tolist()] * k + [A_k.tolist()], "features_kept": features_kept(A_k),
+            "loss_normalised": 0.1 + seed}
 
 
 A3 = [[1.2, -0.1, 0.3], [-0.3, 0.9, 0.0], [0.05, 0.2, 0.1]]     # keeps 0 and 1
@@ -30,7 +31,7 @@ def test_seed_stats_by_hand():
     assert s["off_kept"] == pytest.approx((-0.1 - 0.3) / 2)
     assert s["off_all"] == pytest.approx((-0.1 + 0.3 - 0.3 + 0.0 + 0.05 + 0.2) / 6)
     none = seed_stats(_result(np.zeros((3, 3))))
-    assert none == {"kept": 0, "diag_kept": None, "off_kept": None, "off_all": 0.0}
+    assert none == {"kept": 0, "diag_kept": None, "off_kept": None, "off_all": 0.0, "loss": 0.1}
     one = seed_stats(_result(np.diag([0.0, 0.8, 0.1])))
     assert one["kept"] == 1 and one["diag_kept"] == 0.8 and one["off_kept"] is None
 
@@ -42,7 +43,7 @@ def test_table_groups_by_size_and_averages_seeds(tmp_path):
     assert rows[0]["kept_per_seed"] == [2, 3] and rows[0]["kept_mean"] == 2.5
     assert rows[0]["kept_std"] == pytest.approx(np.std([2, 3], ddof=1))
     assert rows[0]["off_kept_mean"] == pytest.approx((-0.2 + 0.0) / 2) and rows[1]["kept_std"] == 0.0
-    assert rows[0]["features_kept"] == [[0, 1], [0, 1, 2]]
+    assert rows[0]["features_kept"] == [[0, 1], [0, 1, 2]] and rows[0]["loss_mean"] == pytest.approx(0.6)
     with pytest.raises(UserError, match="a seed appears twice"):
         kept_table(rs + [_result(A3, hidden=5, seed=0)])
     plot_kept_vs_hidden(rows, tmp_path / "f.png")
@@ -63,5 +64,9 @@ def test_kept_command_on_runs(tmp_path):
     assert (tmp_path / "k" / "features_kept_vs_hidden.png").is_file() and (tmp_path / "k" / "kept.json").is_file()
     r = run_cli(["superposition", "kept", tmp_path / "sw"])
     assert r.returncode == 0 and "off-diag (kept)" in r.stdout
+    train_seeds(cfg.__class__(**{**cfg.__dict__, "features": 1}), [0], [tmp_path / "x1"], progress=False,
+                figures=False)
+    r = run_cli(["superposition", "kept", tmp_path / "x1"])
+    assert r.returncode == 2 and "one input feature" in r.stderr and len(r.stderr.strip().splitlines()) == 1
     r = run_cli(["superposition", "kept", tmp_path / "nothing"])
     assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1 and "no finished run" in r.stderr

@@ -7,6 +7,8 @@ A_k[i, i] > 0.5; geometry.features_kept):
     diag_kept   mean_{i ∈ K} A_k[i, i]                  (None when K is empty)
     off_kept    mean_{i ≠ j, i, j ∈ K} A_k[i, j]          (None when |K| < 2)
     off_all     mean_{i ≠ j} A_k[i, j]                   (= result["offdiag_mean_WyT_Wk"])
+    loss        the normalised loss (result["loss_normalised"]): a run whose weights blew up without becoming
+                infinite (so training did not stop) can pass diag > 0.5 for every feature; its loss shows it
 Per group: the mean and the sample standard deviation (ddof 1; 0 for one seed) of each over the seeds that have it,
 and every seed's K.
 """
@@ -20,7 +22,7 @@ from .. import runs
 from ..errors import UserError
 
 GROUP_KEYS = ("model", "k", "p", "features", "hidden")
-STATS = ("kept", "diag_kept", "off_kept", "off_all")
+STATS = ("kept", "diag_kept", "off_kept", "off_all", "loss")
 
 
 def finished_results(paths) -> list[dict]:
@@ -40,13 +42,13 @@ def finished_results(paths) -> list[dict]:
 
 
 def seed_stats(result: dict) -> dict:
-    """kept, diag_kept, off_kept, off_all of one run (the module docstring)."""
+    """kept, diag_kept, off_kept, off_all, loss of one run (the module docstring)."""
     A_k = np.asarray(result["a"][result["k"]], dtype=np.float64)
     K = list(result["features_kept"])
     sub = A_k[np.ix_(K, K)]
     return {"kept": len(K), "diag_kept": float(np.diag(sub).mean()) if K else None,
             "off_kept": float(sub[~np.eye(len(K), dtype=bool)].mean()) if len(K) >= 2 else None,
-            "off_all": float(A_k[~np.eye(A_k.shape[0], dtype=bool)].mean())}
+            "off_all": float(A_k[~np.eye(A_k.shape[0], dtype=bool)].mean()), "loss": result["loss_normalised"]}
 
 
 def _mean_std(values: list) -> tuple:
@@ -101,7 +103,7 @@ def plot_kept_vs_hidden(rows: list[dict], path: Path) -> None:
         c = eb[0].get_color()
         for r in line:
             ax[0].scatter([r["hidden"]] * r["n_seeds"], r["kept_per_seed"], s=8, color=c, alpha=0.35)
-        ax[0].axhline(nx, color=c, lw=0.6, ls="--")
+        ax[0].axhline(nx, color=c, lw=0.6, ls="--", label=f"N_x = {nx}")
         for key, style, what in (("diag_kept", "-o", "diag, kept"), ("off_kept", "--s", "off-diag, kept"),
                                  ("off_all", ":^", "off-diag, all")):
             pts = [(r["hidden"], r[key + "_mean"], r[key + "_std"]) for r in line if r[key + "_mean"] is not None]
@@ -115,6 +117,7 @@ def plot_kept_vs_hidden(rows: list[dict], path: Path) -> None:
     ax[1].set(xscale="log", xlabel="N_h", ylabel="W_yᵀW_k entries", title="mean ± std over seeds")
     ax[1].set_xticks(hs, [str(h) for h in hs])
     for a in ax:
+        a.minorticks_off()
         a.grid(alpha=0.3)
         a.legend(fontsize=7)
     save_png(fig, path)

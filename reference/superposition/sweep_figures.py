@@ -17,6 +17,7 @@ import numpy as np
 from ..plots import save_png
 from .figures import _plt
 
+SYMLOG_TICKS = (-100, -30, -10, -3, -1, -0.5, 0, 0.5, 0.9, 1.5, 3, 10, 30, 100)
 COLORS = {"linear": "tab:blue", "ssm": "tab:orange", "relu": "tab:green"}
 
 
@@ -95,6 +96,7 @@ def plot_seed_geometry(rows: list, path: Path) -> None:
     from .sweep import A_K_MIN, A_OTHER_MAX
 
     plt = _plt()
+    from matplotlib.ticker import FormatStrFormatter, NullLocator
     panels = sorted({(r["model"], r["k"]) for r in rows})
     ps = sorted({r["p"] for r in rows})
     cmap = plt.get_cmap("viridis")
@@ -120,6 +122,10 @@ def plot_seed_geometry(rows: list, path: Path) -> None:
         ax.axvline(A_OTHER_MAX, color="k", lw=0.6, ls="--")
         ax.set_xlim(x0, x1)
         ax.set_ylim(y0, y1)
+        for axis, (lo, hi) in ((ax.xaxis, (x0, x1)), (ax.yaxis, (y0, y1))):
+            axis.set_ticks([t for t in SYMLOG_TICKS if lo <= t <= hi])
+            axis.set_major_formatter(FormatStrFormatter("%g"))
+            axis.set_minor_locator(NullLocator())
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7)
     save_png(fig, path)
