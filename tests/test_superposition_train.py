@@ -90,3 +90,20 @@ def test_figures_of_each_kind_of_run(tmp_path, model, features):
     names = {"trace.png", "geometry.png"} | ({"projections.png"} if features > 1 else set())
     assert {p.name for p in (tmp_path / "r").glob("*.png")} == names
     assert ("a_impulse" in res) == (model == "relu")
+
+
+def test_init_scale_sets_the_initial_weights(tmp_path):
+    """--init-scale reaches the initialisation: the first checkpointed weights at steps 0 differ by the scale ratio
+    (the same draws, N(0, scale²/N_h)); the default 0.5 is what init_params draws by default."""
+    from onionref.superposition.model import init_params
+    from dataclasses import replace
+    one = replace(TINY, steps=1, eval_every=1)
+    for scale in (0.5, 2.0):
+        train(replace(one, init_scale=scale), tmp_path / f"s{scale}", progress=False, figures=False)
+    cfg = replace(one, init_scale=2.0)
+    p0 = init_params(cfg.model_config(), np.random.default_rng([cfg.seed, 1]), scale=2.0)
+    q0 = init_params(cfg.model_config(), np.random.default_rng([cfg.seed, 1]))
+    assert np.allclose(p0["weight_hh"], 4 * q0["weight_hh"])
+    w2, w05 = weights(tmp_path / "s2.0")["weight_hh"], weights(tmp_path / "s0.5")["weight_hh"]
+    # one Adam step moves each weight by at most lr: what is left is the init, 4x apart
+    assert np.abs(w2 - p0["weight_hh"]).max() <= 1.01 * one.lr and np.abs(w05 - q0["weight_hh"]).max() <= 1.01 * one.lr

@@ -109,7 +109,7 @@ def train_seeds(cfg: SuperConfig, seeds, run_dirs, resume: bool = False, progres
                 groups.setdefault(step, []).append((i, p, o))
             else:
                 runs.start_over(d, f"run directory {d} is not empty; use --resume or another --out")
-                p = init_params(c.model_config(), np.random.default_rng([c.seed, 1]))
+                p = init_params(c.model_config(), np.random.default_rng([c.seed, 1]), scale=c.init_scale)
                 groups.setdefault(0, []).append((i, p, adamw.init_state(p)))
         for start, members in sorted(groups.items()):
             idx = [m[0] for m in members]
