@@ -127,6 +127,12 @@ def append_jsonl(path: Path, obj) -> None:
     atomic_write_bytes(path, old + (to_json(obj) + "\n").encode())
 
 
+def finished_result(run_dir: Path) -> dict | None:
+    """The result.json of a finished run or analysis directory (its DONE marker exists), or None."""
+    run_dir = Path(run_dir)
+    return read_json(run_dir / "result.json") if (run_dir / "DONE").is_file() else None
+
+
 def read_jsonl(path: Path) -> list:
     path = Path(path)
     if not path.exists():

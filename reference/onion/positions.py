@@ -115,13 +115,12 @@ def diagnose(run_dir: Path) -> dict:
     res["model_token_accuracy"] = model_token_accuracy(frozen, tok9, len9)
     if (lin / "DONE").exists():
         method = methods.fitted(methods.intervention("linear"), model_cfg)
-        arrays = runs.load_arrays(lin / "params.safetensors")[0]
+        arrays, trained = runs.load_arrays(lin / "params.safetensors")[0], runs.read_json(lin / "result.json")
         p = {"X": arrays["X"], "M": arrays["M"]}
         res["unigram"] = {"iia": unigram_iia_per_position(frozen, p, arrays["base"], tok9, len9,
                                                            method.orthogonal_map),
                           "channels": assignment_counts(arrays["M"]),
-                          "iia_trained": runs.read_json(lin / "result.json")["iia"],
-                          "steps": runs.read_json(lin / "result.json")["steps"]}
+                          "iia_trained": trained["iia"], "steps": trained["steps"]}
     if (probe_dir / "DONE").exists():
         probe = methods.fitted(methods.probe("linear"), model_cfg)
         tok, ln = load_set(probe.valid_set, model_cfg.symbols, model_cfg.min_len, model_cfg.max_len,

@@ -17,7 +17,7 @@ from .. import runs
 from ..errors import UserError
 from ..sweep.sweepdir import SWEEP_FORMAT
 from .convergence import RISE, WINDOW, still_rising
-from .sweep import ANALYSES, CELL_NAME, cell_name
+from .sweep import ANALYSES, CELL_NAME, cell_name, metric_of
 
 # name in the sweep grid (sweep.ANALYSES) -> table label
 LABELS = {"linear": "Linear Unigram", "bigram": "Linear Bigram", "onion": "Onion Unigram",
@@ -47,11 +47,6 @@ def kind_of(path: Path) -> str:
                     f"(config.json and weights.safetensors)")
 
 
-def _done_result(d: Path):
-    """The result.json of a finished run or analysis directory, or None if it has not finished."""
-    return runs.read_json(d / "result.json") if (d / "DONE").is_file() else None
-
-
 def read_sweep(sweep_dir: Path) -> dict:
     """{"sweep": sweep.json, "cells": {name: {"hidden", "variant", "seed", "train": result, <analysis>: result}}}
     for every finished cell; raises UserError if DIR is not an onion sweep or nothing in it has finished."""
@@ -62,15 +57,15 @@ def read_sweep(sweep_dir: Path) -> dict:
                         f"kind {rec.get('kind')!r})")
     cells = {}
     for d in sorted(p for p in sweep_dir.iterdir() if p.is_dir() and CELL_NAME.match(p.name)):
-        train = _done_result(d)
+        train = runs.finished_result(d)
         if train is None:
             continue
         H, variant, seed = CELL_NAME.match(d.name).groups()
         cell = {"hidden": int(H), "variant": variant, "seed": int(seed), "train": train}
         for name, (group, method) in ANALYSES.items():
-            res = _done_result(d / group / method)
+            res = runs.finished_result(d / group / method)
             if res is not None:
-                metric = "iia" if group == "intervene" else "accuracy"
+                metric = metric_of(name)
                 rows = runs.read_metrics(d / group / method / "metrics.jsonl", metric)
                 cell[name] = {**res, "still_rising": still_rising(rows, metric)}
         cells[d.name] = cell

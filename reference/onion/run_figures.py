@@ -27,10 +27,6 @@ PAPER_INPUT = "a b 1 c a d f 2"
 N_PAIRS = 256          # sequences whose single-token edits the state-difference figure averages over
 
 
-def _finished(d: Path):
-    return runs.read_json(d / "result.json") if (d / "DONE").is_file() else None
-
-
 def _per_length(result: dict, where: Path) -> dict:
     """{L: score} of a result.json, checked (one-line errors on a damaged file)."""
     return {L: s["mean"] for L, s in per_length_stats([result.get("per_length")], [str(where)]).items()}
@@ -90,18 +86,18 @@ def run_figures(run_dir: Path, sequence: str | None = None):
 
     scales = {}
     for label, sub in (("intervention", "intervene/onion"), ("probe", "probe/onion")):
-        if _finished(run_dir / sub) is not None:
+        if runs.finished_result(run_dir / sub) is not None:
             scales[label] = _scales(runs.load_arrays(run_dir / sub / "params.safetensors")[0], cfg.max_len)
     if scales:
         out["onion_scale.png"] = figures.onion_scale(scales, f"learned onion scale, {tag}")
         numbers["onion_scale_median"] = {k: np.median(np.abs(s), axis=1) for k, s in scales.items()}
 
-    model = _finished(run_dir)
+    model = runs.finished_result(run_dir)
     model_per_length = _per_length(model, run_dir / "result.json") if model else None
     for group, names, fname, ylabel in (("intervene", INTERVENTIONS, "iia_per_length.png", "IIA"),
                                         ("probe", PROBES, "probe_per_length.png", "probe accuracy")):
         curves = {n: _per_length(r, run_dir / group / n / "result.json") for n in names
-                  if (r := _finished(run_dir / group / n)) is not None}
+                  if (r := runs.finished_result(run_dir / group / n)) is not None}
         if curves:
             out[fname] = figures.per_length(curves, model_per_length, ylabel, f"{ylabel} per length, {tag}")
             numbers[f"{group}_per_length"] = curves

@@ -112,7 +112,8 @@ def train_job(run_dir: str, config: dict) -> dict:
     return _when_unlocked(go)
 
 
-def _metric(analysis: str) -> str:
+def metric_of(analysis: str) -> str:
+    """The score an analysis of ANALYSES reports: "iia" (interventions) or "accuracy" (probes)."""
     return "iia" if ANALYSES[analysis][0] == "intervene" else "accuracy"
 
 
@@ -144,9 +145,10 @@ def analysis_job(run_dir: str, analysis: str, config: dict, extend_rising_to: in
     def go():
         model = None
         while True:                   # the budget, then (if still rising there) the extension
-            steps = _analysis_steps(out_dir, cfg.steps, extend_rising_to, _metric(analysis))
-            if (out_dir / "DONE").exists() and runs.read_config(out_dir)["steps"] == steps:
-                return runs.read_json(out_dir / "result.json")
+            steps = _analysis_steps(out_dir, cfg.steps, extend_rising_to, metric_of(analysis))
+            done = _finished(out_dir, steps)
+            if done is not None:
+                return done
             if model is None:
                 model_cfg, params = model = load_run(run_dir)
                 method = methods.fitted(methods.intervention(name) if kind == "intervene" else methods.probe(name),
@@ -176,17 +178,19 @@ def plan(out: Path, cells: list[tuple[int, str, int]], analyses: list[str], budg
             kind, name = ANALYSES[a]
             a_dir = run_dir / kind / name
             _same_config(a_dir, acfg, f"{cell} ({a})", longer_ok=True)
-            steps = _analysis_steps(a_dir, budget.analysis_steps, extend_rising_to, _metric(a))
-            done = _finished(a_dir) if (a_dir / "DONE").exists() and runs.read_config(a_dir)["steps"] == steps else None
+            steps = _analysis_steps(a_dir, budget.analysis_steps, extend_rising_to, metric_of(a))
             jobs.append(Job(f"{cell}/{a}", analysis_job, {"run_dir": str(run_dir), "analysis": a, "config": acfg,
                                                           "extend_rising_to": extend_rising_to},
-                            deps=(f"{cell}/train",), result=done))
+                            deps=(f"{cell}/train",), result=_finished(a_dir, steps)))
     return jobs
 
 
-def _finished(run_dir: Path) -> dict | None:
-    """The result of a finished run directory (DONE), read by the driver so the bar counts it from the start."""
-    return runs.read_json(run_dir / "result.json") if (run_dir / "DONE").exists() else None
+def _finished(run_dir: Path, steps: int | None = None) -> dict | None:
+    """The result of a finished run directory (DONE; with `steps`, finished at exactly that many), read by the
+    driver so the bar counts it from the start, and by a job that finds its work done."""
+    if steps is not None and (run_dir / "DONE").is_file() and runs.read_config(run_dir)["steps"] != steps:
+        return None
+    return runs.finished_result(run_dir)
 
 
 def run_sweep(out, *, hidden=(48,), variants=("ar",), seeds=1, analyses="all", train_steps=40_000,
