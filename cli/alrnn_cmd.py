@@ -37,6 +37,10 @@ def alrnn():
 @click.option("--n-valid", type=int, default=None, help="Validation trials.")
 @click.option("--n-test", type=int, default=None, help="Test trials.")
 @click.option("--seed", type=int, default=None, help="Init, data and batch-order seed [0].")
+@click.option("--until-solved", is_flag=True, default=None,
+              help="Stop at the first evaluation whose validation metrics count as solved (the sweep's rule: "
+                   "addition MSE < 0.01, context / multitask accuracy >= 0.9, copy sequence accuracy >= 0.9); "
+                   "needs --n-valid.")
 @click.option("--backend", type=click.Choice(["numba", "numpy"]), default=None, help="numba (fast) or numpy [numba].")
 @click.option("--threads", type=int, default=None,
               help="numba: batch-chunk threads [one per core]; the same seed, config and count give the same run.")
@@ -147,6 +151,9 @@ def gradients_cmd(run_dirs, at_init, out, as_json):
 @click.option("--epochs", type=int, default=None, help="Epochs per run [task default].")
 @click.option("--batch", type=int, default=None, help="Trials per step [task default].")
 @click.option("--n-train", type=int, default=None, help="Training trials [task default].")
+@click.option("--n-valid", type=int, default=None, help="Validation trials [task default].")
+@click.option("--until-solved", is_flag=True, default=None,
+              help="Each run stops at the first evaluation whose validation metrics count as solved; needs --n-valid.")
 @click.option("--mar", type=float, default=None, help="MAR τ [task default].")
 @click.option("--mar-units", type=int, default=None, help="MAR units [hidden // 2].")
 @click.option("--lr", type=float, default=None, help="Adam learning rate [1e-3].")

@@ -11,6 +11,8 @@ Per-task defaults (the spec's values unless marked "laptop"):
               the launcher draws 5 000 fresh trials per epoch), batch 64, 100 epochs (laptop; spec 300), MAR τ 0.01,
               the multi-task init (A ≈ 0.9), model = last epoch
 MAR: τ = 0.1 (multitask 0.01) on the first M/2 units (the launchers' M_reg = M/2). Optimiser: Adam, lr 1e-3.
+Stopping: the full budget of epochs (the spec's), or with until_solved at the first evaluation whose validation
+metrics meet the task's SOLVED rule (the last model is then the stopped one).
 """
 from __future__ import annotations
 
@@ -26,6 +28,11 @@ from ..tasks import cognitive, copy as copy_task
 MULTITASK_MAX_LENGTH = sum(hi - 1 for _, hi in (cognitive.CONTEXT, cognitive.STIM, cognitive.DELAY, cognitive.STIM,
                                                  cognitive.RESPONSE))
 TASKS = ("addition", "context", "copy", "multitask")
+# When a run counts as solved: (metric, test, rule in words); a sweep's solved fraction and --until-solved use it.
+SOLVED = {"addition": ("mse", lambda v: v < 0.01, "test MSE < 0.01"),
+          "context": ("accuracy", lambda v: v >= 0.9, "accuracy >= 0.9"),
+          "copy": ("sequence_accuracy", lambda v: v >= 0.9, "sequence accuracy >= 0.9"),
+          "multitask": ("accuracy", lambda v: v >= 0.9, "accuracy >= 0.9")}
 SELECTION = {"addition": "last", "context": "best_valid_loss", "copy": "best_test_sequence_accuracy",
              "multitask": "last"}
 TASK_DEFAULTS = {
@@ -60,6 +67,7 @@ class ALRNNConfig:
     n_test: int = 1_000
     seed: int = 0
     backend: str = "numba"    # numba (the fast path) or numpy (the reference)
+    until_solved: bool = False  # stop at the first evaluation whose validation metrics meet SOLVED[task]
 
     def validate(self) -> "ALRNNConfig":
         checks = [
@@ -77,6 +85,8 @@ class ALRNNConfig:
             (self.n_valid >= 1 or SELECTION[self.task] != "best_valid_loss" if self.task in TASKS else True,
              f"task {self.task} selects its model on the validation set: --n-valid must be >= 1"),
             (self.seed >= 0, f"--seed must be >= 0, got {self.seed}"),
+            (self.n_valid >= 1 or not self.until_solved,
+             "--until-solved stops on the validation set: give --n-valid >= 1"),
             (self.backend in ("numba", "numpy"), f"--backend must be numba or numpy, got {self.backend}"),
             (1 <= self.length <= 100_000, f"--length must be in 1..100000, got {self.length}"),
         ]

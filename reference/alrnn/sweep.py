@@ -17,12 +17,8 @@ import numpy as np
 
 from .. import runs
 from ..errors import UserError
-from .config import ALRNNConfig
+from .config import SOLVED, ALRNNConfig
 
-SOLVED = {"addition": ("mse", lambda v: v < 0.01, "test MSE < 0.01"),
-          "context": ("accuracy", lambda v: v >= 0.9, "accuracy >= 0.9"),
-          "copy": ("sequence_accuracy", lambda v: v >= 0.9, "sequence accuracy >= 0.9"),
-          "multitask": ("accuracy", lambda v: v >= 0.9, "accuracy >= 0.9")}
 METRICS = {"addition": ("mse", "accuracy"), "context": ("loss", "accuracy"), "copy": ("sequence_accuracy", "accuracy"),
            "multitask": ("loss", "accuracy")}
 

@@ -3,7 +3,9 @@
 Each epoch visits the training set in the order of a permutation drawn from (seed, epoch), in batches of `batch`
 (the last one smaller); every `eval_every` epochs the model is scored on the validation and test sets, the
 task's selection rule (config.SELECTION) updates the selected model, and a checkpoint is written (parameters,
-Adam moments, the selected model and its score). Resuming continues bit-for-bit from the last checkpoint.
+Adam moments, the selected model and its score). Resuming continues bit-for-bit from the last checkpoint. With
+until_solved the run ends at the first evaluation whose validation metrics meet config.SOLVED (result.json's
+"stopped_solved_epoch"; null when it ran its whole budget).
 
     RUN/config.json  metrics.jsonl  weights.safetensors (the selected model)  checkpoint.safetensors
     RUN/result.json  curves.png  DONE
@@ -20,7 +22,7 @@ from .. import adamw, divergence, runs
 from ..cells import alrnn
 from ..errors import UserError
 from . import data, mar, model
-from .config import SELECTION, ALRNNConfig
+from .config import SELECTION, SOLVED, ALRNNConfig
 from .figures import plot_curves
 from .readout import task_loss
 from .regions import bitcodes, distinct_codes
@@ -48,6 +50,11 @@ def selection_score(cfg: ALRNNConfig, row: dict) -> float:
     if rule == "best_test_sequence_accuracy":
         return row["test"]["sequence_accuracy"]
     return float(row["epoch"])           # last
+
+
+def _solved(cfg: ALRNNConfig, scores: dict) -> bool:
+    key, test, _ = SOLVED[cfg.task]
+    return bool(test(scores[key]))
 
 
 def load_weights(run_dir: Path, cfg: ALRNNConfig, name: str = "weights.safetensors") -> dict:
@@ -131,9 +138,11 @@ def _train_locked(cfg, run_dir, resume, progress, splits):
     train_set = splits["train"]
     t0, losses = time.time(), []
     last = metrics[-1] if metrics else None
+    # A run that met its stop rule at its last checkpoint (and was cut off before DONE) trains no further.
+    stopped = last["epoch"] if cfg.until_solved and last is not None and _solved(cfg, last["valid"]) else None
     bar = tqdm(total=cfg.epochs, initial=start, disable=not progress, dynamic_ncols=True, mininterval=0.5,
                desc=f"alrnn {cfg.task} M={cfg.hidden} P={cfg.P}")
-    for epoch in range(start + 1, cfg.epochs + 1):
+    for epoch in range(start + 1, (cfg.epochs if stopped is None else start) + 1):
         order = np.random.default_rng([cfg.seed, 3, epoch]).permutation(cfg.n_train)
         for i in range(0, cfg.n_train, cfg.batch):
             loss, grads, _ = model.loss_and_grads(params, train_set.take(order[i:i + cfg.batch]), cfg.backend)
@@ -163,6 +172,9 @@ def _train_locked(cfg, run_dir, resume, progress, splits):
             metrics.append(last)
             losses = []
             _save(run_dir, params, best, opt, epoch, best_epoch, best_score)
+            if cfg.until_solved and _solved(cfg, last["valid"]):
+                stopped = epoch
+                break
         bar.update(1)
         if last is not None:
             bar.set_postfix(loss=f"{last['train_loss']:.4f}", acc=f"{last['test']['accuracy']:.3f}", refresh=False)
@@ -170,7 +182,8 @@ def _train_locked(cfg, run_dir, resume, progress, splits):
     final = evaluate(best, splits["test"], cfg)
     result = {"run": str(run_dir), "task": cfg.task, "P": cfg.P, "hidden": cfg.hidden, "length": cfg.length,
               "seed": cfg.seed, "selected_epoch": best_epoch, "selection": SELECTION[cfg.task], **final,
-              "codes_possible": 2.0 ** cfg.P, "train_seconds_this_session": time.time() - t0}
+              **({"stopped_solved_epoch": stopped} if cfg.until_solved else {}), "codes_possible": 2.0 ** cfg.P,
+              "train_seconds_this_session": time.time() - t0}
     runs.write_json(run_dir / "result.json", result)
     plot_curves(metrics, run_dir / "curves.png", f"{cfg.task} M={cfg.hidden} P={cfg.P} seed {cfg.seed}")
     runs.atomic_write_bytes(run_dir / "DONE", b"")
