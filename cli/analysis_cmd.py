@@ -76,7 +76,8 @@ def _resumed_config(out_dir: Path, cfg: AnalysisConfig) -> AnalysisConfig:
 @click.argument("run_dir", metavar="RUN", type=click.Path(path_type=Path))
 @click.option("--mode", type=click.Choice(INTERVENTIONS), required=True,
               help="linear: unigram subspaces; bigram: n-gram subspaces; onion: per-position scale; "
-                   "onion-noscale: the ablation without position.")
+                   "onion-noscale: the ablation without position; onion-free: one learned scale vector per "
+                   "position instead of the onion's g·γ^p + p·ℓ + b.")
 @click.option("--ngram", type=int, default=None, help="n of the n-gram intervention (with --mode bigram) [2].")
 @click.option("--orthogonal-map", type=click.Choice(rotation.MAPS), default="matrix_exp", show_default=True,
               help="The rotation of --mode linear / bigram: matrix_exp (the paper's) or cayley (one solve instead of "

@@ -90,14 +90,18 @@ def linear_case(ngram: int, seed: int, orthogonal_map: str = "matrix_exp", x_sca
             "ngram": np.int64(ngram)}
 
 
-def onion_case(scale: bool, seed: int) -> dict:
+def onion_case(form: str, seed: int) -> dict:
+    """The onion intervention in one of its forms: onion (γ^p·g + p·ℓ + b), noscale (g + b), free (S[p])."""
     rng = np.random.default_rng(seed)
     mparams, model = frozen_model(rng)
     ln = rng.integers(1, L + 1, B)
     tok = np.where(np.arange(L)[None] < ln[:, None], rng.integers(0, C, (B, L)), 0)
-    params = {"E": rng.standard_normal((C, H)), "g": 1 + 0.2 * rng.standard_normal(H),
-              "b": 0.2 * rng.standard_normal(H)}
-    if scale:
+    params = {"E": rng.standard_normal((C, H))}
+    if form == "free":
+        params["S"] = 1 + 0.5 * rng.standard_normal((L, H))
+    else:
+        params.update(g=1 + 0.2 * rng.standard_normal(H), b=0.2 * rng.standard_normal(H))
+    if form == "onion":
         params.update(gamma=0.9 + 0.05 * rng.standard_normal(H), lin=1 + 0.2 * rng.standard_normal(H))
     draw = np.random.default_rng(seed + 1000)
     x_t, p, xo, xn = corrupt.single_token(tok, ln, C, draw)
@@ -106,13 +110,16 @@ def onion_case(scale: bool, seed: int) -> dict:
     with torch.no_grad():
         h_t = model.encode(xt_enc, torch.tensor(ln))
     pt = torch.tensor(p, dtype=torch.float64)[:, None]
-    sc = P["g"] * P["gamma"] ** pt + pt * P["lin"] + P["b"] if scale else (P["g"] + P["b"]).expand(B, H)
+    sc = {"onion": lambda: P["g"] * P["gamma"] ** pt + pt * P["lin"] + P["b"],
+          "noscale": lambda: (P["g"] + P["b"]).expand(B, H),
+          "free": lambda: P["S"][torch.tensor(p)]}[form]()
     h_new = h_t + (torch.tanh(P["E"][torch.tensor(xo)]) - torch.tanh(P["E"][torch.tensor(xn)])) * sc
     x, dec, mask = tm(tok, ln)
     loss = ce(model.decode(h_new, dec), x, mask)
     loss.backward()
+    form_key = {"form": np.array(form)} if form == "free" else {"scale": np.int64(form == "onion")}
     return {**{"model." + k: v for k, v in mparams.items()}, "tokens": tok, "lengths": ln,
-            "seed": np.int64(seed + 1000), "loss": np.float64(loss.item()), "scale": np.int64(scale),
+            "seed": np.int64(seed + 1000), "loss": np.float64(loss.item()), **form_key,
             **{"param." + k: v for k, v in params.items()}, **{"grad." + k: to_numpy(P[k].grad) for k in P}}
 
 
@@ -169,8 +176,9 @@ CASES = {
     "analysis_bigram": lambda: linear_case(2, 12),
     "analysis_unigram_cayley": lambda: linear_case(1, 15, "cayley"),
     "analysis_unigram_squarings": lambda: linear_case(1, 16, x_scale=2.5),
-    "analysis_onion": lambda: onion_case(True, 13),
-    "analysis_onion_noscale": lambda: onion_case(False, 14),
+    "analysis_onion": lambda: onion_case("onion", 13),
+    "analysis_onion_noscale": lambda: onion_case("noscale", 14),
+    "analysis_onion_free": lambda: onion_case("free", 17),
     **{f"analysis_probe_{k.replace('-', '_')}": (lambda k=k, s=s: probe_case(k, s))
        for s, k in enumerate(["linear", "mlp", "onion", "gru-ar", "gru-noinput"], start=20)},
 }

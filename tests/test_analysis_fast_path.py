@@ -20,8 +20,9 @@ from onionref.onion.probes.state_decoder import StateDecoderProbe
 
 L = 5
 METHODS = [LinearIntervention(1, max_len=L), LinearIntervention(2, max_len=L),
-           LinearIntervention(1, max_len=L, orthogonal_map="cayley"), OnionIntervention(True),
-           OnionIntervention(False), StateDecoderProbe(1, max_len=L), StateDecoderProbe(2, max_len=L), OnionProbe(),
+           LinearIntervention(1, max_len=L, orthogonal_map="cayley"), OnionIntervention("onion"),
+           OnionIntervention("noscale"), OnionIntervention("free", max_len=L), StateDecoderProbe(1, max_len=L),
+           StateDecoderProbe(2, max_len=L), OnionProbe(),
            GruDecoderProbe(True), GruDecoderProbe(False)]
 
 

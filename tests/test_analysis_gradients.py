@@ -21,7 +21,8 @@ from onionref.onion.probes.state_decoder import StateDecoderProbe
 L = 4
 METHODS = [LinearIntervention(1, max_len=L), LinearIntervention(2, max_len=L), LinearIntervention(3, max_len=L),
            LinearIntervention(2, max_len=L, orthogonal_map="cayley"),
-           OnionIntervention(True), OnionIntervention(False), StateDecoderProbe(1, max_len=L),
+           OnionIntervention("onion"), OnionIntervention("noscale"),
+           OnionIntervention("free", max_len=L), StateDecoderProbe(1, max_len=L),
            StateDecoderProbe(2, max_len=L), OnionProbe(), GruDecoderProbe(True), GruDecoderProbe(False)]
 
 

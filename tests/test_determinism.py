@@ -24,7 +24,7 @@ def _numba_ok() -> bool:
 
 
 BACKENDS = ["numpy"] + (["numba"] if _numba_ok() else [])
-ANALYSES = [("intervene", "--mode", m) for m in ("linear", "bigram", "onion", "onion-noscale")] + \
+ANALYSES = [("intervene", "--mode", m) for m in ("linear", "bigram", "onion", "onion-noscale", "onion-free")] + \
            [("probe", "--kind", k) for k in ("linear", "mlp", "onion", "gru-ar", "gru-noinput")]
 STAGE2 = dict(steps=4, eval_every=2, batch=16)
 

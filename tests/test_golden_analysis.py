@@ -18,8 +18,9 @@ CASES = {
     "analysis_bigram": lambda f: LinearIntervention(2, max_len=L),
     "analysis_unigram_cayley": lambda f: LinearIntervention(1, max_len=L, orthogonal_map="cayley"),
     "analysis_unigram_squarings": lambda f: LinearIntervention(1, max_len=L),   # ‖A‖₁ ≈ 12: expm squares twice
-    "analysis_onion": lambda f: OnionIntervention(True),
-    "analysis_onion_noscale": lambda f: OnionIntervention(False),
+    "analysis_onion": lambda f: OnionIntervention("onion"),
+    "analysis_onion_noscale": lambda f: OnionIntervention("noscale"),
+    "analysis_onion_free": lambda f: OnionIntervention("free", max_len=L),
     "analysis_probe_linear": lambda f: StateDecoderProbe(1, max_len=L),
     "analysis_probe_mlp": lambda f: StateDecoderProbe(2, max_len=L),
     "analysis_probe_onion": lambda f: OnionProbe(),

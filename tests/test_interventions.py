@@ -54,7 +54,26 @@ def test_onion_without_position_cannot_repair_onion_model():
     model = OnionModel(n_symbols=5, max_len=4)
     params, _ = onion_intervention_params(model)
     params = {k: params[k] for k in ("E", "g", "b")}
-    assert score(OnionIntervention(scale=False), params, {}, model, *_set(400, 4, 5, 5))["iia"] < 0.6
+    assert score(OnionIntervention("noscale"), params, {}, model, *_set(400, 4, 5, 5))["iia"] < 0.6
+
+
+def test_free_form_contains_the_onion():
+    """onion-free with S[p] = the onion's scale(p) is the onion intervention: it repairs the onion model exactly; and it
+    starts where the onion form starts."""
+    from onionref.onion.interventions.onion import scale_forward
+    model = OnionModel(n_symbols=5, max_len=4)
+    params, _ = onion_intervention_params(model)
+    free = {"E": params["E"], "S": scale_forward(params, np.arange(4))[0]}
+    tok, _ = _set(400, 4, 5, 1)
+    lengths = np.random.default_rng(2).integers(2, 5, 400)
+    tok = np.where(np.arange(4)[None] < lengths[:, None], tok, 0)
+    assert score(OnionIntervention("free", max_len=4), free, {}, model, tok, lengths)["iia"] == 1.0
+    free["S"][3] *= 0.5       # a wrong scale at the last position spoils exactly the swaps made there
+    per = score(OnionIntervention("free", max_len=4), free, {}, model, tok, lengths)
+    assert per["iia"] < 1.0 and per["per_length"][2] == per["per_length"][3] == 1.0 > per["per_length"][4]
+    start = OnionIntervention("onion").init(model, np.random.default_rng(0))[0]
+    S0 = OnionIntervention("free", max_len=4).init(model, np.random.default_rng(0))[0]["S"]
+    assert np.allclose(S0, scale_forward(start, np.arange(4))[0], rtol=1e-6)
 
 
 @settings(max_examples=25, deadline=None)
@@ -86,7 +105,8 @@ class Recorder:
 
 
 @pytest.mark.parametrize("method", [LinearIntervention(1, max_len=4), LinearIntervention(2, max_len=4),
-                                    OnionIntervention(True), OnionIntervention(False)])
+                                    OnionIntervention("onion"), OnionIntervention("noscale"),
+                                    OnionIntervention("free", max_len=4)])
 def test_identity_intervention_leaves_decoder_input_unchanged(method, monkeypatch):
     """No position swapped / new token = old token: the decoder sees exactly the original state."""
     from onionref.onion.interventions import linear, onion

@@ -60,12 +60,16 @@ def _tensors(tokens, lengths):
 
 
 class Onion(nn.Module):
-    def __init__(self, hidden: int, scale: bool):
+    def __init__(self, hidden: int, form: str):
         super().__init__()
-        self.scale = scale
+        self.form = form
         self.E = nn.Parameter(torch.randn(C, hidden))
+        if form == "free":
+            q = torch.arange(L, dtype=torch.float32)[:, None]
+            self.S = nn.Parameter((0.9 ** q + q).expand(L, hidden).clone())
+            return
         self.g, self.b = nn.Parameter(torch.ones(hidden)), nn.Parameter(torch.zeros(hidden))
-        if scale:
+        if form == "onion":
             self.gamma, self.lin = nn.Parameter(torch.full((hidden,), 0.9)), nn.Parameter(torch.ones(hidden))
 
     def loss(self, model, tokens, lengths, rng):
@@ -73,7 +77,8 @@ class Onion(nn.Module):
         enc, dec, target, mask, ln = _tensors(tokens, lengths)
         h = model.encode(torch.from_numpy(np.ascontiguousarray(x_t[:, :enc.shape[0]].T)), ln)
         pt = torch.from_numpy(p).float()[:, None]
-        sc = self.g * self.gamma ** pt + pt * self.lin + self.b if self.scale else self.g + self.b
+        sc = {"onion": lambda: self.g * self.gamma ** pt + pt * self.lin + self.b, "noscale": lambda: self.g + self.b,
+              "free": lambda: self.S[torch.from_numpy(p)]}[self.form]()
         h = h + (torch.tanh(self.E[torch.from_numpy(xo)]) - torch.tanh(self.E[torch.from_numpy(xn)])) * sc
         return _ce(model.decode(h, dec), target, mask)
 
@@ -149,7 +154,8 @@ class GruDecoder(nn.Module):
         return _ce(self.head(out), target, mask)
 
 
-ANALYSES = {"onion": lambda H: Onion(H, True), "onion-noscale": lambda H: Onion(H, False),
+ANALYSES = {"onion": lambda H: Onion(H, "onion"), "onion-noscale": lambda H: Onion(H, "noscale"),
+            "onion-free": lambda H: Onion(H, "free"),
             "linear": lambda H: Subspace(H, 1), "bigram": lambda H: Subspace(H, 2),
             "linear-cayley": lambda H: Subspace(H, 1, "cayley"), "bigram-cayley": lambda H: Subspace(H, 2, "cayley"),
             "probe-linear": lambda H: StateDecoder(H, 1), "probe-mlp": lambda H: StateDecoder(H, 2),

@@ -1,6 +1,6 @@
 """The stage-2 methods by the names the CLI and the sweep use: `intervene --mode MODE`, `probe --kind KIND`.
 
-    intervention("onion")  -> OnionIntervention(True)        probe("gru-ar") -> GruDecoderProbe(True)
+    intervention("onion")  -> OnionIntervention("onion")     probe("gru-ar") -> GruDecoderProbe(True)
     fitted(method, model_cfg)  the method with its max_len set to the trained model's (methods that have one)
     intervention_name(mode, ngram, orthogonal_map) -> (directory name, n)   checked: "ngram3" for --mode bigram
                                                            --ngram 3, "linear-cayley" for the Cayley rotation
@@ -20,16 +20,18 @@ from .probes.gru_decoder import GruDecoderProbe
 from .probes.onion import OnionProbe
 from .probes.state_decoder import StateDecoderProbe
 
-INTERVENTIONS = ("linear", "bigram", "onion", "onion-noscale")
+INTERVENTIONS = ("linear", "bigram", "onion", "onion-noscale", "onion-free")
 PROBES = ("linear", "mlp", "onion", "gru-ar", "gru-noinput")
 
 
 def intervention(mode: str, ngram: int = 2, orthogonal_map: str = "matrix_exp"):
-    """linear: unigram subspaces; bigram: n-gram subspaces; onion: per-position scale; onion-noscale: ablation.
+    """linear: unigram subspaces; bigram: n-gram subspaces; onion: per-position scale; onion-noscale: ablation;
+    onion-free: a free scale vector per position instead of the onion's γ^p·g + p·ℓ + b.
     orthogonal_map: the linear interventions' rotation (rotation.py; matrix_exp is the paper's)."""
     return {"linear": lambda: LinearIntervention(1, orthogonal_map=orthogonal_map),
             "bigram": lambda: LinearIntervention(ngram, orthogonal_map=orthogonal_map),
-            "onion": lambda: OnionIntervention(True), "onion-noscale": lambda: OnionIntervention(False)}[mode]()
+            "onion": lambda: OnionIntervention("onion"), "onion-noscale": lambda: OnionIntervention("noscale"),
+            "onion-free": lambda: OnionIntervention("free")}[mode]()
 
 
 def probe(kind: str):

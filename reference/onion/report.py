@@ -1,7 +1,7 @@
 """The paper's tables from one sweep directory or several (spec §5): every cell's result.json, mean ± std over seeds.
 
 A sweep directory (sweep/sweepdir.py) holds one run directory per cell, DIR/h{H}-{variant}-s{seed}/, with its
-analyses under RUN/intervene/{linear,bigram,onion,onion-noscale}/ and RUN/probe/{linear,mlp,onion,gru-ar,
+analyses under RUN/intervene/{linear,bigram,onion,onion-noscale,onion-free}/ and RUN/probe/{linear,mlp,onion,gru-ar,
 gru-noinput}/. Only finished pieces (a DONE marker) are read. For every row (hidden size × decoder variant) and
 quantity we report mean ± std over the seeds (std with ddof = 1; 0 for one seed), the number of seeds n, and the
 model's own exact-match accuracy on the same split (mean over the same seeds). The paper's published values
@@ -21,7 +21,8 @@ from .sweep import ANALYSES, CELL_NAME, cell_name, metric_of
 
 # name in the sweep grid (sweep.ANALYSES) -> table label
 LABELS = {"linear": "Linear Unigram", "bigram": "Linear Bigram", "onion": "Onion Unigram",
-          "onion-noscale": "Onion, no position (ablation)", "probe-linear": "Linear", "probe-mlp": "MLP",
+          "onion-noscale": "Onion, no position (ablation)", "onion-free": "Onion, free scale per position",
+          "probe-linear": "Linear", "probe-mlp": "MLP",
           "probe-onion": "Onion", "probe-gru-ar": "GRU-AR", "probe-gru-noinput": "GRU-no-input"}
 INTERVENTIONS = tuple(a for a, (group, _) in ANALYSES.items() if group == "intervene")
 PROBES = tuple(a for a, (group, _) in ANALYSES.items() if group == "probe")

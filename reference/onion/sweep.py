@@ -27,9 +27,10 @@ from .convergence import still_rising
 from .train import TrainConfig
 
 VARIANTS = ("ar", "noinput")               # ar: the autoregressive decoder; noinput: `train --no-input`
-# analysis name in the grid -> (subdirectory of the cell, method name); `all` = all nine
+# analysis name in the grid -> (subdirectory of the cell, method name); `all` = the paper's nine (not onion-free)
 ANALYSES = {**{m: ("intervene", m) for m in methods.INTERVENTIONS},
             **{f"probe-{k}": ("probe", k) for k in methods.PROBES}}
+PAPER_ANALYSES = tuple(a for a in ANALYSES if a != "onion-free")
 CELL_NAME = re.compile(r"^h(\d+)-(ar|noinput)-s(\d+)$")
 LOCK_POLL_S = 0.5
 
@@ -62,10 +63,11 @@ def cell_name(hidden: int, variant: str, seed: int) -> str:
 
 
 def expand_analyses(analyses) -> list[str]:
-    """"all", or names from ANALYSES as a list or a comma-separated string (order kept, duplicates dropped)."""
+    """"all" (the paper's nine), or names from ANALYSES as a list or a comma-separated string (order kept,
+    duplicates dropped)."""
     if isinstance(analyses, str):
         analyses = analyses.split(",")
-    names = list(ANALYSES) if list(analyses) == ["all"] else list(dict.fromkeys(analyses))
+    names = list(PAPER_ANALYSES) if list(analyses) == ["all"] else list(dict.fromkeys(analyses))
     unknown = [a for a in names if a not in ANALYSES]
     if unknown:
         raise UserError(f"unknown analysis {unknown[0]!r}; choose from all, {', '.join(ANALYSES)}")

@@ -1,10 +1,13 @@
 """The onion intervention (MagicIntervention, spec §4.3): replace one token by adding back a scaled embedding.
 
 Parameters, all per channel (R^H) except E: E [C, H] ~ N(0,1), γ = 0.9, g = 1, b = 0, ℓ = 1.
-    scale(p) = g ⊙ γ^p + p·ℓ + b            p = 0-based position from the start
+    scale(p) = g ⊙ γ^p + p·ℓ + b            p = 0-based position from the start          form "onion" (the paper's)
     h'       = h̃ + (tanh E[x_orig] − tanh E[x_new]) ⊙ scale(p)
 where h̃ = encode(x with x[p] := x_new). Decode h' teacher-forced with the original x; CE against the original.
-The ablation `scale=False` fixes γ ≡ 1 and ℓ ≡ 0, so scale = g + b does not depend on the position.
+Two other forms of the scale, everything else the same:
+    "noscale"  the ablation: γ ≡ 1, ℓ ≡ 0, so scale = g + b does not depend on the position
+    "free"     one learned vector per position, scale(p) = S[p], S [max_len, H], started at the onion's initial
+               scale (S[p] = 0.9^p + p): no γ^p·g + p·ℓ + b form, so whatever the form cannot fit, S can
 Data: lengths 2–9 (train / valid).
 """
 from __future__ import annotations
@@ -19,20 +22,29 @@ from ...tasks.repeat import make_batch
 from . import corrupt, onion_numba
 
 
-def scale_forward(params, p, use_position: bool = True):
-    """scale [B, H] for positions p [B]: g ⊙ γ^p + p·ℓ + b (or g + b without position)."""
+FORMS = ("onion", "noscale", "free")
+
+
+def scale_forward(params, p, form: str = "onion"):
+    """scale [B, H] for positions p [B]: g ⊙ γ^p + p·ℓ + b, g + b (noscale) or S[p] (free)."""
+    if form == "free":
+        return params["S"][p], p
     g, b = params["g"], params["b"]
-    if not use_position:
+    if form == "noscale":
         return np.broadcast_to(g + b, (len(p), g.shape[0])), None
     pf = p.astype(g.dtype)[:, None]
     gp = params["gamma"][None, :] ** pf
     return g * gp + pf * params["lin"] + b, (gp, pf)
 
 
-def scale_backward(dscale, params, cache, use_position: bool = True):
-    """dℓ/dscale [B, H] → grads of g, b (and γ, ℓ)."""
+def scale_backward(dscale, params, cache, form: str = "onion"):
+    """dℓ/dscale [B, H] → grads of g, b (and γ, ℓ), or of S (free: each row's gradient summed into its position)."""
+    if form == "free":
+        dS = np.zeros_like(params["S"], dtype=dscale.dtype)
+        np.add.at(dS, cache, dscale)
+        return {"S": dS}
     grads = {"b": dscale.sum(0)}
-    if not use_position:
+    if form == "noscale":
         grads["g"] = dscale.sum(0)
         return grads
     gp, pf = cache
@@ -55,16 +67,23 @@ class _Tables(NamedTuple):
 
 @dataclass(frozen=True)
 class OnionIntervention:
-    scale: bool = True      # False: the ablation γ ≡ 1, ℓ ≡ 0
+    form: str = "onion"     # onion | noscale (the ablation γ ≡ 1, ℓ ≡ 0) | free (a scale vector per position)
+    max_len: int = 9        # positions of the free form's S
     train_set: str = "train"
     valid_set: str = "valid"
     metric: str = "iia"
 
     def init(self, frozen, rng):
+        if self.form not in FORMS:
+            raise ValueError(f"unknown onion form {self.form!r}; known: {', '.join(FORMS)}")
         H, C = frozen.hidden, frozen.n_symbols
-        params = {"E": rng.standard_normal((C, H)).astype(np.float32),
-                  "g": np.ones(H, np.float32), "b": np.zeros(H, np.float32)}
-        if self.scale:
+        params = {"E": rng.standard_normal((C, H)).astype(np.float32)}
+        if self.form == "free":
+            q = np.arange(self.max_len, dtype=np.float64)[:, None]
+            params["S"] = np.broadcast_to(0.9 ** q + q, (self.max_len, H)).astype(np.float32)
+            return params, {}
+        params.update(g=np.ones(H, np.float32), b=np.zeros(H, np.float32))
+        if self.form == "onion":
             params["gamma"] = np.full(H, 0.9, np.float32)
             params["lin"] = np.ones(H, np.float32)
         return params, {}
@@ -77,7 +96,7 @@ class OnionIntervention:
         if frozen.backend == "numba":
             return self._fast_forward(params, frozen, orig, h_t, p, xo, xn, tokens.shape[1], train)
         to, tn = np.tanh(params["E"][xo]), np.tanh(params["E"][xn])
-        sc, sc_cache = scale_forward(params, p, self.scale)
+        sc, sc_cache = scale_forward(params, p, self.form)
         h_new = h_t + (to - tn) * sc
         loss, dh, _, correct = frozen.decode(h_new.astype(frozen.dtype), orig.dec_in, orig.target, orig.mask, train,
                                              with_logits=False)
@@ -86,7 +105,7 @@ class OnionIntervention:
     def _fast_forward(self, params, frozen, orig, h_t, p, xo, xn, T, train):
         """The edit on the kernels of onion_numba.py, from tables of tanh E and of the scale at positions 0..T−1."""
         tE = np.tanh(params["E"])
-        sc, sc_cache = scale_forward(params, np.arange(T), self.scale)
+        sc, sc_cache = scale_forward(params, np.arange(T), self.form)
         sc = np.ascontiguousarray(sc, np.float32)
         ids = tuple(np.ascontiguousarray(a, np.int64) for a in (p, xo, xn))
         h_new = np.empty_like(h_t)
@@ -100,11 +119,11 @@ class OnionIntervention:
             dsc, dtE = np.empty_like(cache.sc), np.empty_like(cache.tE)
             onion_numba.edit_backward(np.ascontiguousarray(cache.dh, np.float32), cache.tE, cache.sc, *cache.ids, dsc,
                                       dtE)
-            grads = scale_backward(dsc, cache.params, cache.sc_cache, self.scale)
+            grads = scale_backward(dsc, cache.params, cache.sc_cache, self.form)
             grads["E"] = dtE * (1.0 - cache.tE * cache.tE)
             return {k: np.asarray(v, cache.params["E"].dtype) for k, v in grads.items()}
         dh, params, p, xo, xn, to, tn, sc, sc_cache = cache
-        grads = scale_backward(dh * (to - tn), params, sc_cache, self.scale)
+        grads = scale_backward(dh * (to - tn), params, sc_cache, self.form)
         dd = dh * sc
         grads["E"] = layers.embedding_backward(np.concatenate([xo, xn]),
                                                np.concatenate([dd * (1.0 - to * to), -dd * (1.0 - tn * tn)]),
