@@ -25,7 +25,8 @@ def main(argv=None) -> int:
     """Console entry point: run the click group, map bad input to one line and exit code 2."""
     # importing a command module registers its commands on the group
     from onionref.cli import (alrnn_cmd, analysis_cmd, bench_cmd, eval_cmd, import_cmd,  # noqa: F401
-                              positions_cmd, report_cmd, superposition_cmd, sweep_cmd, train_cmd)
+                              positions_cmd, report_cmd, superposition_cmd, sweep_cmd, train_cmd,
+                              transition_cmd)
     try:
         cli.main(args=argv, prog_name="onionref", standalone_mode=False)
     except UserError as e:

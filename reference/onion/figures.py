@@ -9,6 +9,7 @@
     per_length           one run's scores per sequence length
     per_position         the unigram intervention one position at a time, its channels per position, the linear
                          probe's and the model's token accuracy per position (positions.py)
+    transition           the three hypotheses' IIA and the gates' synchrony against hidden size (transition.py)
 """
 from __future__ import annotations
 
@@ -170,3 +171,29 @@ def per_position(res: dict) -> bytes:
         ax.grid(alpha=0.3)
     return _done(fig)
 
+
+
+def transition(res: dict) -> bytes:
+    """transition.py's rows: IIA of the three hypotheses (top) and the std of the channels' freeze steps (bottom)
+    against hidden size, mean ± std over seeds."""
+    plt = pyplot()
+    fig, (a, b) = plt.subplots(2, 1, figsize=(6, 5.6), sharex=True)
+    rows = res["rows"]
+    for i, (q, label) in enumerate((("linear", "linear unigram"), ("bigram", "linear bigram"), ("onion", "onion"))):
+        pts = [(r["hidden"], r[q]) for r in rows if q in r]
+        if pts:
+            a.errorbar([h for h, _ in pts], [e["mean"] for _, e in pts], yerr=[e["std"] for _, e in pts],
+                       color=f"C{i}", marker="o", ms=4, capsize=3, label=label)
+    a.set(ylabel="IIA", ylim=(-0.03, 1.03), title="where the onion ends (autoregressive GRUs)")
+    a.grid(alpha=0.3)
+    a.legend(fontsize=7)
+    pts = [(r["hidden"], r["spread"]) for r in rows if "spread" in r]
+    b.errorbar([h for h, _ in pts], [e["mean"] for _, e in pts], yerr=[e["std"] for _, e in pts], color="k",
+               marker="s", ms=4, capsize=3)
+    b.set(xlabel="hidden size N", ylabel=f"std of channel freeze steps\n(keep {res['keep']})")
+    b.grid(alpha=0.3)
+    hidden = [r["hidden"] for r in rows]
+    b.set_xscale("log", base=2)
+    b.set_xticks(hidden, [str(h) for h in hidden])
+    b.minorticks_off()
+    return _done(fig)

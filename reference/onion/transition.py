@@ -1,0 +1,88 @@
+"""Where the onion ends (issue 21 part 1): the three hypotheses' IIA and the gates' synchrony against hidden size.
+
+From one or more sweep directories (report.read_sweeps), autoregressive cells only, per hidden size over its seeds
+(mean ± std, n):
+    linear, bigram, onion           the interventions' IIA (unigram subspaces, bigram subspaces, onion)
+    probe-linear, probe-mlp, probe-onion   the probes' accuracy
+    spread, modal_fraction          gate_timing.synchrony of the cell's encoder on 1 000 random length-L sequences:
+                                    std of the channels' freeze steps, share of channels freezing at the modal step
+    scale_ratio                     the learned onion's per-position scale ratio: s_p = median over channels of
+                                    |scale_j(p)| (scale = g ⊙ γ^p + p·ℓ + b of RUN/intervene/onion), and
+                                    ratio = (s_{L−1} / s_0)^{1/(L−1)}, the geometric mean of s_{p+1} / s_p
+Each cell's synchrony is kept in RUN/gates.json (recomputed when missing or made with another keep / length).
+The CLI (`onionref transition`) writes OUT/transition.json and OUT/transition.png (figures.transition).
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from .. import runs
+from ..errors import UserError
+from .gate_timing import KEEP, gate_synchrony
+from .interventions.onion import scale_forward
+from .report import read_sweeps, stats
+from .train import load_run
+
+HYPOTHESES = ("linear", "bigram", "onion")
+PROBES = ("probe-linear", "probe-mlp", "probe-onion")
+N_SEQUENCES = 1000
+
+
+def cell_synchrony(run_dir: Path, keep: float = KEEP) -> dict:
+    """gate_timing.gate_synchrony of a trained run at its max_len, cached in RUN/gates.json."""
+    path = Path(run_dir) / "gates.json"
+    cfg, params = load_run(Path(run_dir))
+    if path.is_file():
+        got = runs.read_json(path)
+        if got.get("keep") == keep and got.get("length") == cfg.max_len and got.get("sequences") == N_SEQUENCES:
+            return got
+    res = gate_synchrony(params, cfg.symbols, cfg.max_len, n=N_SEQUENCES, keep=keep)
+    runs.write_json(path, res)
+    return res
+
+
+def onion_scales(run_dir: Path) -> dict | None:
+    """{"s": [s_0 .. s_{L−1}], "ratio"} of the run's finished onion intervention (None if there is none)."""
+    d = Path(run_dir) / "intervene" / "onion"
+    if runs.finished_result(d) is None:
+        return None
+    params, _ = runs.load_arrays(d / "params.safetensors")
+    cfg, _ = load_run(Path(run_dir))
+    p = {k: np.asarray(v, np.float64) for k, v in params.items()}
+    for k in ("g", "b", "gamma", "lin"):
+        if k not in p:
+            raise UserError(f"{d / 'params.safetensors'} lacks {k!r}: not an onion intervention")
+    s = np.median(np.abs(scale_forward(p, np.arange(cfg.max_len))[0]), axis=1)
+    ratio = float((s[-1] / s[0]) ** (1.0 / (len(s) - 1))) if s[0] > 0 else None
+    return {"s": s.tolist(), "ratio": ratio}
+
+
+def transition(sweep_dirs: list, keep: float = KEEP) -> dict:
+    """{"keep", "rows": [{"hidden", "seeds", q: stats for q in HYPOTHESES + PROBES + spread, modal_fraction,
+    scale_ratio}]} over the autoregressive cells of the sweeps (rows sorted by hidden size)."""
+    data = read_sweeps([Path(d) for d in sweep_dirs])
+    by_h: dict[int, list] = {}
+    for name, cell in sorted(data["cells"].items()):
+        if cell["variant"] != "ar":
+            continue
+        run = Path(cell["dir"]) / name
+        sync = cell_synchrony(run, keep)
+        scales = onion_scales(run)
+        by_h.setdefault(cell["hidden"], []).append({
+            **{q: cell[q][("iia" if q in HYPOTHESES else "accuracy")] for q in HYPOTHESES + PROBES if q in cell},
+            "spread": sync["std"], "modal_fraction": sync["modal_fraction"],
+            "scale_ratio": None if scales is None else scales["ratio"], "accuracy": cell["train"]["accuracy"]})
+    if not by_h:
+        raise UserError("no finished autoregressive cell in " + ", ".join(map(str, sweep_dirs)))
+    rows = []
+    for H in sorted(by_h):
+        row = {"hidden": H, "seeds": len(by_h[H])}
+        for q in ("accuracy",) + HYPOTHESES + PROBES + ("spread", "modal_fraction", "scale_ratio"):
+            vals = [c[q] for c in by_h[H] if c.get(q) is not None]
+            if vals:
+                row[q] = stats(vals)
+        rows.append(row)
+    return {"keep": keep, "sequences": N_SEQUENCES, "rows": rows}
+

@@ -1,0 +1,78 @@
+"""Gate synchrony (reference/onion/gate_timing.py) and `onionref transition` (reference/onion/transition.py).
+
+- retention R[t] = Π_{t' > t} z[t'] and the written shares (1 − z[t]) R[t], which sum to 1 − Π_t z[t] (hypothesis);
+- hand-made gates: channels that close at known steps freeze there; synchronous gates give spread 0 and modal
+  fraction 1, staggered ones the spread of their steps; a channel the input never writes is not counted;
+- the command on a tiny sweep: one row per hidden size with the interventions, the probes, the synchrony and the
+  onion's scale ratio, each cell's gates.json cached; bad input is one line, exit 2.
+"""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from onionref.onion.gate_timing import freeze_steps, retention, synchrony, written_share
+from runhelpers import call_main
+from sweephelpers import sweep_args
+
+
+@settings(max_examples=30, deadline=None)
+@given(T=st.integers(1, 7), B=st.integers(1, 3), H=st.integers(1, 4), seed=st.integers(0, 2**31 - 1))
+def test_retention_and_written_shares(T, B, H, seed):
+    z = np.random.default_rng(seed).uniform(0, 1, (T, B, H))
+    R = retention(z)
+    for t in range(T):
+        assert np.allclose(R[t], np.prod(z[t + 1:], axis=0))
+    assert np.allclose(((1 - z) * R).sum(0), written_share(z))
+    f = freeze_steps(z, 0.9)
+    for t in range(T):        # f is the first step from which the retention reaches 0.9
+        assert np.all((R[t] >= 0.9) | (f > t))
+        assert np.all((R[f, np.arange(B)[:, None], np.arange(H)[None]] >= 0.9))
+
+
+def _closing(steps, T=9, B=5):
+    """z [T, B, H]: channel j written fully (z = 0) up to step steps[j], then kept (z = 1)."""
+    t = np.arange(T)[:, None, None]
+    return np.broadcast_to((t > np.asarray(steps)[None, None, :]).astype(float), (T, B, len(steps))).copy()
+
+
+def test_synchronous_and_staggered_gates():
+    sync = synchrony(_closing([4, 4, 4, 4]))
+    assert sync["freeze_step"] == [4, 4, 4, 4] and sync["std"] == 0 and sync["modal_fraction"] == 1
+    stag = synchrony(_closing([2, 4, 6, 8]))
+    assert stag["freeze_step"] == [2, 4, 6, 8] and np.isclose(stag["std"], np.std([2, 4, 6, 8]))
+    assert stag["modal_fraction"] == 0.25 and stag["iqr"] == 3.0
+    z = _closing([3, 3, 5])
+    z[:, :, 2] = 1.0                 # never written: freezes at 0 trivially, and is left out
+    dead = synchrony(z)
+    assert dead["active"] == [True, True, False] and dead["active_channels"] == 2 and dead["std"] == 0
+
+
+def test_transition_of_a_tiny_sweep(tmp_path, capsys):
+    sweep = tmp_path / "sweep"
+    rc, _, err = call_main(sweep_args(sweep, variants="ar", seeds="2", analyses="onion,linear,probe-linear"), capsys)
+    assert rc == 0, err
+    rc, out, err = call_main(["transition", sweep, "--out", tmp_path / "t", "--json"], capsys)
+    assert rc == 0, err
+    res = json.loads(out.strip().splitlines()[-1])
+    (row,) = res["rows"]
+    assert row["hidden"] == 8 and row["seeds"] == 2
+    for q in ("onion", "linear", "probe-linear", "spread", "modal_fraction", "scale_ratio", "accuracy"):
+        assert row[q]["n"] == 2 and np.isfinite(row[q]["mean"]), q
+    assert "bigram" not in row
+    for s in ("s0", "s1"):
+        g = json.loads((sweep / f"h8-ar-{s}" / "gates.json").read_text())
+        assert g["length"] == 9 and g["channels"] == 8 and len(g["freeze_step"]) == 8
+    assert (tmp_path / "t" / "transition.png").stat().st_size > 0
+    assert json.loads((tmp_path / "t" / "transition.json").read_text()) == res
+    for args, needle in ((["--keep", "1.5"], "--keep"), ([], "no finished autoregressive cell")):
+        src = sweep if args else tmp_path / "empty"
+        if not args:
+            rc, _, err = call_main(sweep_args(src, variants="noinput", analyses="probe-linear"), capsys)
+            assert rc == 0, err
+        rc, _, err = call_main(["transition", src, "--out", tmp_path / "bad", *args], capsys)
+        assert rc == 2 and needle in err and len(err.strip().splitlines()) == 1
+        assert not (tmp_path / "bad").exists()
