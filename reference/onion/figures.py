@@ -10,6 +10,8 @@
     per_position         the unigram intervention one position at a time, its channels per position, the linear
                          probe's and the model's token accuracy per position (positions.py)
     transition           the three hypotheses' IIA and the gates' synchrony against hidden size (transition.py)
+    precision            exact match per length in each number type, and each position's footprint against the
+                         types' unit roundoff (precision.py)
 """
 from __future__ import annotations
 
@@ -196,4 +198,27 @@ def transition(res: dict) -> bytes:
     b.set_xscale("log", base=2)
     b.set_xticks(hidden, [str(h) for h in hidden])
     b.minorticks_off()
+    return _done(fig)
+
+
+def precision(res: dict, title: str) -> bytes:
+    """precision.py's report: exact match per length, one line per type (left); footprint per position on a log
+    axis with each type's unit roundoff u as a dashed line (right)."""
+    plt = pyplot()
+    fig, (a, b) = plt.subplots(1, 2, figsize=(9, 3.4))
+    for i, (kind, r) in enumerate(res["types"].items()):
+        Ls = sorted(int(L) for L in r["per_length"])
+        a.plot(Ls, [r["per_length"][L] if L in r["per_length"] else r["per_length"][str(L)] for L in Ls],
+               marker="o", ms=3, color=f"C{i}", label=kind)
+    a.set(xlabel="sequence length", ylabel="exact match", ylim=(-0.03, 1.03), title=title)
+    a.grid(alpha=0.3)
+    a.legend(fontsize=7)
+    fp = np.asarray(res["footprint"])
+    b.semilogy(np.arange(1, len(fp) + 1), fp, marker="o", ms=3, color="k", label="footprint")
+    for i, (kind, u) in enumerate(res["unit_roundoff"].items()):
+        if u >= fp.min() / 1e3:
+            b.axhline(u, color=f"C{i}", linestyle="--", linewidth=1, label=f"u {kind}")
+    b.set(xlabel="position i", ylabel="‖Δh‖∞ / ‖h‖∞ (median)", title="each position's trace in the final state")
+    b.grid(alpha=0.3, which="both")
+    b.legend(fontsize=7)
     return _done(fig)
