@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 
 import numpy as np
 from hypothesis import given, settings
@@ -16,7 +17,6 @@ from hypothesis import strategies as st
 
 from onionref.onion.gate_timing import freeze_steps, retention, synchrony, written_share
 from runhelpers import call_main
-from sweephelpers import sweep_args
 
 
 @settings(max_examples=30, deadline=None)
@@ -51,28 +51,48 @@ def test_synchronous_and_staggered_gates():
     assert dead["active"] == [True, True, False] and dead["active_channels"] == 2 and dead["std"] == 0
 
 
+def _tiny_sweep(out, cells):
+    """A sweep directory laid out by hand (as tests/test_report.py does): {cell name: analyses}, tiny sizes."""
+    from onionref.onion import methods
+    from onionref.onion.analysis import AnalysisConfig
+    from onionref.onion.train import TrainConfig, train
+    from onionref.sweep.sweepdir import open_sweep
+    open_sweep(out, {"kind": "onion", "grid": {"hidden": [8], "variant": ["ar", "noinput"], "seed": [0, 1],
+                                               "analysis": ["onion", "linear", "probe-linear"]}},
+               {"train_steps": 12, "analysis_steps": 2})
+    for name, analyses in cells.items():
+        _, variant, seed = name.split("-")
+        train(TrainConfig(hidden=8, n_train=3000, batch=32, steps=12, eval_every=6, seed=int(seed[1:]),
+                          backend="numpy", no_input=variant == "noinput"), out / name, progress=False)
+        for a in analyses:
+            group, dname = ("probe", a[6:]) if a.startswith("probe-") else ("intervene", a)
+            method = methods.probe(dname) if group == "probe" else methods.intervention(dname)
+            methods.analyse(out / name, group, dname, method, AnalysisConfig(steps=2, batch=16, eval_every=2),
+                            progress=False)
+
+
 def test_transition_of_a_tiny_sweep(tmp_path, capsys):
     sweep = tmp_path / "sweep"
-    rc, _, err = call_main(sweep_args(sweep, variants="ar", seeds="2", analyses="onion,linear,probe-linear"), capsys)
-    assert rc == 0, err
+    _tiny_sweep(sweep, {"h8-ar-s0": ("onion", "probe-linear"), "h8-ar-s1": ("onion",), "h8-noinput-s0": ()})
     rc, out, err = call_main(["transition", sweep, "--out", tmp_path / "t", "--json"], capsys)
     assert rc == 0, err
     res = json.loads(out.strip().splitlines()[-1])
-    (row,) = res["rows"]
+    (row,) = res["rows"]                      # the no-input cell is left out
     assert row["hidden"] == 8 and row["seeds"] == 2
-    for q in ("onion", "linear", "probe-linear", "spread", "modal_fraction", "scale_ratio", "accuracy"):
+    for q in ("onion", "spread", "modal_fraction", "scale_ratio", "accuracy"):
         assert row[q]["n"] == 2 and np.isfinite(row[q]["mean"]), q
-    assert "bigram" not in row
+    assert row["probe-linear"]["n"] == 1 and "linear" not in row and "bigram" not in row
     for s in ("s0", "s1"):
         g = json.loads((sweep / f"h8-ar-{s}" / "gates.json").read_text())
         assert g["length"] == 9 and g["channels"] == 8 and len(g["freeze_step"]) == 8
+    assert not (sweep / "h8-noinput-s0" / "gates.json").exists()
     assert (tmp_path / "t" / "transition.png").stat().st_size > 0
     assert json.loads((tmp_path / "t" / "transition.json").read_text()) == res
-    for args, needle in ((["--keep", "1.5"], "--keep"), ([], "no finished autoregressive cell")):
-        src = sweep if args else tmp_path / "empty"
-        if not args:
-            rc, _, err = call_main(sweep_args(src, variants="noinput", analyses="probe-linear"), capsys)
-            assert rc == 0, err
+    shutil.copytree(sweep, tmp_path / "empty")
+    for s in ("s0", "s1"):
+        shutil.rmtree(tmp_path / "empty" / f"h8-ar-{s}")
+    for src, args, needle in ((sweep, ["--keep", "1.5"], "--keep"),
+                              (tmp_path / "empty", [], "no finished autoregressive cell")):
         rc, _, err = call_main(["transition", src, "--out", tmp_path / "bad", *args], capsys)
         assert rc == 2 and needle in err and len(err.strip().splitlines()) == 1
         assert not (tmp_path / "bad").exists()
