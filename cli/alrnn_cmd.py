@@ -17,23 +17,23 @@ def alrnn():
 
 
 @alrnn.command("train")
-@click.option("--task", type=str, default="addition", show_default=True, help="addition | context | copy | multitask.")
+@click.option("--task", type=str, default="addition", show_default=True, help="addition | context | copy | multitask | digits.")
 @click.option("--hidden", type=int, default=None,
-              help="M, all units [task default: addition 20, context 10, copy 20, multitask 32].")
+              help="M, all units [task default: addition 20, context 10, copy 20, multitask 32, digits 50].")
 @click.option("--P", "P", type=int, default=None, help="ReLU units (the last P of the M) [task default].")
 @click.option("--length", type=int, default=None,
-              help="T, steps per trial [addition 50, context 100, copy 2·seq_len+1+delay].")
+              help="T, steps per trial [addition 50, context 100, copy 2·seq_len+1+delay; digits: 64, fixed].")
 @click.option("--seq-len", type=int, default=None, help="copy: symbols to recall [4].")
 @click.option("--delay", type=int, default=None, help="copy: blank steps before the recall [20].")
 @click.option("--symbols", type=int, default=None, help="copy: one-hot channels, channel 0 = cue [5].")
 @click.option("--mar", type=float, default=None, help="MAR strength τ [0.1, multitask 0.01; 0 = off].")
 @click.option("--mar-units", type=int, default=None, help="MAR on units 0..N-1 [hidden // 2].")
 @click.option("--lr", type=float, default=None, help="Adam learning rate [1e-3].")
-@click.option("--batch", type=int, default=None, help="Trials per step [addition 128, context 64, copy 64].")
+@click.option("--batch", type=int, default=None, help="Trials per step [addition 128, context 64, copy 64, multitask 64, digits 64].")
 @click.option("--epochs", type=int, default=None,
-              help="Epochs [addition 200, context 1000, copy 3000, multitask 100].")
+              help="Epochs [addition 200, context 1000, copy 3000, multitask 100, digits 600].")
 @click.option("--eval-every", type=int, default=None, help="Epochs between evaluations and checkpoints.")
-@click.option("--n-train", type=int, default=None, help="Training trials.")
+@click.option("--n-train", type=int, default=None, help="Training trials [digits: at most 1197].")
 @click.option("--n-valid", type=int, default=None, help="Validation trials.")
 @click.option("--n-test", type=int, default=None, help="Test trials.")
 @click.option("--seed", type=int, default=None, help="Init, data and batch-order seed [0].")
@@ -142,7 +142,7 @@ def gradients_cmd(run_dirs, at_init, out, as_json):
 
 
 @alrnn.command("sweep")
-@click.option("--task", type=str, default="addition", show_default=True, help="addition | context | copy | multitask.")
+@click.option("--task", type=str, default="addition", show_default=True, help="addition | context | copy | multitask | digits.")
 @click.option("--P", "Ps", default="0,1,2,5,20", show_default=True, help="ReLU unit counts, comma-separated.")
 @click.option("--seeds", type=int, default=5, show_default=True, help="Seeds 0..N-1 per P.")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True, help="Sweep directory.")

@@ -10,6 +10,10 @@ Per-task defaults (the spec's values unless marked "laptop"):
     multitask M 32 (spec A8; launcher 64), P 4, SIMPLE durations, 5 500 / 1 100 train / test (500 / 100 per task, fixed;
               the launcher draws 5 000 fresh trials per epoch), batch 64, 100 epochs (laptop; spec 300), MAR τ 0.01,
               the multi-task init (A ≈ 0.9), model = last epoch
+    digits    M 50 (laptop; spec sMNIST 100), P 5, T 64 (8×8 pixels, fixed), 1 197 / 300 / 300 train / valid / test
+              (tasks/digits.py: one fixed split for every seed), batch 64, 600 epochs (11 400 Adam steps; spec
+              sMNIST: 100 epochs of 54k images, about 84 400 steps, with cosine lr annealing and gradient clipping
+              at 5, neither used here), model = best valid loss (the spec's rule for classification)
 MAR: τ = 0.1 (multitask 0.01) on the first M/2 units (the launchers' M_reg = M/2). Optimiser: Adam, lr 1e-3.
 Stopping: the full budget of epochs (the spec's), or with until_solved at the first evaluation whose validation
 metrics meet the task's SOLVED rule (the last model is then the stopped one).
@@ -22,19 +26,20 @@ import numpy as np
 
 from .. import configs
 from ..errors import UserError
-from ..tasks import cognitive, copy as copy_task
+from ..tasks import cognitive, copy as copy_task, digits
 
 # The longest multi-task trial: context, stimulus, delay, second stimulus, response at their longest.
 MULTITASK_MAX_LENGTH = sum(hi - 1 for _, hi in (cognitive.CONTEXT, cognitive.STIM, cognitive.DELAY, cognitive.STIM,
                                                  cognitive.RESPONSE))
-TASKS = ("addition", "context", "copy", "multitask")
+TASKS = ("addition", "context", "copy", "multitask", "digits")
 # When a run counts as solved: (metric, test, rule in words); a sweep's solved fraction and --until-solved use it.
 SOLVED = {"addition": ("mse", lambda v: v < 0.01, "test MSE < 0.01"),
           "context": ("accuracy", lambda v: v >= 0.9, "accuracy >= 0.9"),
           "copy": ("sequence_accuracy", lambda v: v >= 0.9, "sequence accuracy >= 0.9"),
-          "multitask": ("accuracy", lambda v: v >= 0.9, "accuracy >= 0.9")}
+          "multitask": ("accuracy", lambda v: v >= 0.9, "accuracy >= 0.9"),
+          "digits": ("accuracy", lambda v: v >= 0.9, "accuracy >= 0.9")}
 SELECTION = {"addition": "last", "context": "best_valid_loss", "copy": "best_test_sequence_accuracy",
-             "multitask": "last"}
+             "multitask": "last", "digits": "best_valid_loss"}
 TASK_DEFAULTS = {
     "addition": dict(hidden=20, P=1, length=50, n_train=10_000, n_valid=0, n_test=1_000, batch=128, epochs=200,
                      eval_every=5),
@@ -44,6 +49,8 @@ TASK_DEFAULTS = {
                  epochs=3_000, eval_every=10),
     "multitask": dict(hidden=32, P=4, length=MULTITASK_MAX_LENGTH, n_train=5_500, n_valid=0, n_test=1_100, batch=64,
                       epochs=100, eval_every=5, mar=0.01),
+    "digits": dict(hidden=50, P=5, length=digits.T, n_train=digits.POOLS["train"], n_valid=digits.POOLS["valid"],
+                   n_test=digits.POOLS["test"], batch=64, epochs=600, eval_every=10),
 }
 
 
@@ -102,6 +109,12 @@ class ALRNNConfig:
                         f"--delay {self.delay} does not fit --length {self.length} with --seq-len {self.seq_len} "
                         f"(the copy task needs length = 2·seq_len + 1 + delay = "
                         f"{copy_task.length(self.seq_len, self.delay)})")]
+        if self.task == "digits":
+            checks += [(self.length == digits.T, f"the digits task reads {digits.T} pixels: --length must be "
+                                                 f"{digits.T}, got {self.length}")]
+            checks += [(getattr(self, f"n_{k}") <= digits.POOLS[k],
+                        f"--n-{k} must be <= {digits.POOLS[k]} for digits (the fixed {k} set), "
+                        f"got {getattr(self, f'n_{k}')}") for k in ("train", "valid", "test")]
         configs.require(checks)
         return self
 
@@ -129,6 +142,8 @@ def resolve(task: str, given: dict) -> ALRNNConfig:
                                 f"(the copy task needs at least 2·seq_len + 1 = {2 * seq_len + 1} steps)")
     if task == "multitask" and given.get("length") is not None:
         raise UserError("--length does not apply to multitask: its trial lengths come from the SIMPLE durations")
+    if task == "digits" and given.get("length") is not None:
+        raise UserError(f"--length does not apply to digits: an 8×8 image is read in {digits.T} steps")
     if given.get("mar_units") is None:
         kw["mar_units"] = kw.get("hidden", ALRNNConfig.hidden) // 2
     return ALRNNConfig(task=task, **kw).validate()

@@ -1,10 +1,11 @@
 """Each task's data splits and scores for an AL-RNN run, drawn from (seed, split): the same config gives the same
-trials in every process, so a resumed or re-analysed run sees exactly its own data."""
+trials in every process, so a resumed or re-analysed run sees exactly its own data. Digits is a fixed set of images,
+split the same way for every seed (tasks/digits.py)."""
 from __future__ import annotations
 
 import numpy as np
 
-from ..tasks import addition, cognitive, context, copy as copy_task
+from ..tasks import addition, cognitive, context, copy as copy_task, digits
 from .config import ALRNNConfig
 
 SPLIT_IDS = {"train": 0, "valid": 1, "test": 2}
@@ -13,7 +14,7 @@ SPLIT_IDS = {"train": 0, "valid": 1, "test": 2}
 def io_sizes(cfg: ALRNNConfig) -> tuple[int, int]:
     """(K inputs, N outputs) of the task."""
     return {"addition": (2, 1), "context": (4, 2), "copy": (cfg.symbols, cfg.symbols - 1),
-            "multitask": (cognitive.K, cognitive.N)}[cfg.task]
+            "multitask": (cognitive.K, cognitive.N), "digits": (1, digits.CLASSES)}[cfg.task]
 
 
 def make_split(cfg: ALRNNConfig, split: str):
@@ -21,6 +22,8 @@ def make_split(cfg: ALRNNConfig, split: str):
     n = {"train": cfg.n_train, "valid": cfg.n_valid, "test": cfg.n_test}[split]
     if n == 0:
         return None
+    if cfg.task == "digits":
+        return digits.make(split, n)
     rng = np.random.default_rng([cfg.seed, 2, SPLIT_IDS[split]])
     if cfg.task == "addition":
         return addition.make(n, cfg.length, rng)
@@ -34,4 +37,4 @@ def make_split(cfg: ALRNNConfig, split: str):
 def score(cfg: ALRNNConfig, y_pred, trials) -> dict:
     """The task's metrics (accuracy always; mse for addition; sequence_accuracy for copy)."""
     return {"addition": addition.score, "context": context.score, "copy": copy_task.score,
-            "multitask": cognitive.score}[cfg.task](y_pred, trials)
+            "multitask": cognitive.score, "digits": digits.score}[cfg.task](y_pred, trials)

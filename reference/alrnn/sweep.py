@@ -5,7 +5,7 @@ Jobs (module-level functions a Dask worker imports by name; each idempotent):
     regions_job(run)        the regions analysis of that run (depends on its training job)
 A run that diverges (marked FAILED) counts as unsolved and is left out of the means (its count is reported).
 Aggregate: per P, over seeds: mean ± std of the task's metrics, the fraction of seeds that solve the task
-(addition: test MSE < 0.01; context: accuracy ≥ 0.9; copy: sequence accuracy ≥ 0.9), codes used against 2^P;
+(addition: test MSE < 0.01; context, multitask, digits: accuracy ≥ 0.9; copy: sequence accuracy ≥ 0.9), codes used against 2^P;
 figures vs_P.png (performance) and codes_vs_P.png.
 """
 from __future__ import annotations
@@ -20,7 +20,7 @@ from ..errors import UserError
 from .config import SOLVED, ALRNNConfig
 
 METRICS = {"addition": ("mse", "accuracy"), "context": ("loss", "accuracy"), "copy": ("sequence_accuracy", "accuracy"),
-           "multitask": ("loss", "accuracy")}
+           "multitask": ("loss", "accuracy"), "digits": ("loss", "accuracy")}
 
 
 def run_name(cfg: ALRNNConfig) -> str:

@@ -39,3 +39,8 @@ def single(s, t_out, y, weights=(1.0,)) -> Trials:
     B = s.shape[1]
     return Trials(s.astype(np.float32), np.asarray(t_out, np.int64), y, np.asarray(weights, np.float32),
                   np.zeros(B, np.int64), np.full(B, s.shape[0], np.int64))
+
+
+def label_accuracy(y_pred, trials: Trials) -> dict:
+    """accuracy of the argmax of the logits y_pred [R, B, C] against the labels trials.y [R, B]."""
+    return {"accuracy": float(np.mean(y_pred.argmax(-1) == trials.y))}
