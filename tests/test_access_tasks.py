@@ -23,6 +23,7 @@ from hypothesis import strategies as st
 from gradcheck import assert_grad
 from handbuilt import SlotModel, slot_linear_params
 from onionref.cells import gru_numba
+from onionref import runs
 from onionref.errors import UserError
 from onionref.onion import seq2seq
 from onionref.onion.analysis import score
@@ -290,3 +291,41 @@ def test_lookup_run_answers_a_given_position(lookup_run, capsys):
     assert len(run.lookup(["a b c", "1 2"], [2, 0])) == 2
     with pytest.raises(UserError, match="outside the sequence"):
         run.lookup(["a b c"], 3)
+
+
+# ------------------------------------------------------------------------------------------ sweeps, reports
+def test_the_sweep_budget_records_the_task(tmp_path):
+    from onionref.onion.sweep import Budget, budget_record, task_of
+    from onionref.sweep.sweepdir import open_sweep
+    assert budget_record(tmp_path / "new", Budget(task="reverse"))["task"] == "reverse"
+    assert budget_record(tmp_path / "new", Budget())["task"] == "repeat"
+    old = {k: v for k, v in vars(Budget()).items() if k != "task"}   # a repeat sweep from before --task
+    open_sweep(tmp_path / "old", {"kind": "onion", "grid": {"hidden": [8]}}, old)
+    assert "task" not in budget_record(tmp_path / "old", Budget())
+    assert task_of(runs.read_json(tmp_path / "old" / "sweep.json")) == "repeat"
+    assert budget_record(tmp_path / "old", Budget(task="lookup"))["task"] == "lookup"   # (then refused: budgets differ)
+
+
+def test_report_of_a_lookup_sweep_shows_the_task(lookup_run, tmp_path, capsys):
+    import shutil
+    from onionref.onion import methods
+    from onionref.onion.analysis import AnalysisConfig
+    from onionref.sweep.sweepdir import open_sweep
+    out = tmp_path / "sw"
+    open_sweep(out, {"kind": "onion", "grid": {"hidden": [8], "variant": ["ar"], "seed": [0],
+                                               "analysis": ["onion"]}},
+               {"train_steps": 4, "analysis_steps": 2, "task": "lookup"})
+    shutil.copytree(lookup_run, out / "h8-ar-s0")
+    methods.analyse(out / "h8-ar-s0", "intervene", "onion", methods.intervention("onion"),
+                    AnalysisConfig(steps=2, batch=16, eval_every=2, seed=5), progress=False)
+    cfg = json.loads((out / "h8-ar-s0" / "intervene" / "onion" / "config.json").read_text())
+    assert cfg["task"] == "lookup"
+    code, stdout, err = call_main(["report", out, "--json", "--quiet"], capsys)
+    assert code == 0, err
+    assert json.loads(stdout)["task"] == "lookup"
+    md = (out / "report.md").read_text()
+    assert "Task: **lookup**" in md and "| *paper* |" not in md and "asked for the intervened position" in md
+    repeat = tmp_path / "rep"
+    open_sweep(repeat, {"kind": "onion", "grid": {"hidden": [8]}}, {"train_steps": 4})
+    shutil.copytree(lookup_run, repeat / "h9-ar-s0")
+    assert_one_line_error(*call_main(["report", out, repeat, "--out", tmp_path / "joint"], capsys), "different tasks")
