@@ -329,3 +329,18 @@ def test_report_of_a_lookup_sweep_shows_the_task(lookup_run, tmp_path, capsys):
     open_sweep(repeat, {"kind": "onion", "grid": {"hidden": [8]}}, {"train_steps": 4})
     shutil.copytree(lookup_run, repeat / "h9-ar-s0")
     assert_one_line_error(*call_main(["report", out, repeat, "--out", tmp_path / "joint"], capsys), "different tasks")
+
+
+@pytest.mark.parametrize("backend", ["numpy", "numba"])
+def test_a_resumed_lookup_run_is_bit_identical(backend, tmp_path, monkeypatch):
+    """lookup's queries of step s come from (seed, s): a run stopped and resumed asks the same questions."""
+    from onionref.onion.train import TrainConfig, train
+    no_plots(monkeypatch)
+    kw = dict(hidden=8, n_train=3000, batch=32, eval_every=3, seed=2, backend=backend, task="lookup")
+    train(TrainConfig(steps=6, **kw), tmp_path / "whole", progress=False)
+    train(TrainConfig(steps=3, **kw), tmp_path / "cut", progress=False)
+    train(TrainConfig(steps=6, **kw), tmp_path / "cut", resume=True, progress=False)
+    a, _ = runs.load_arrays(tmp_path / "whole" / "weights.safetensors")
+    b, _ = runs.load_arrays(tmp_path / "cut" / "weights.safetensors")
+    assert a.keys() == b.keys() and all(np.array_equal(a[k], b[k]) for k in a)
+    assert a["embedding.weight"].shape == (40, 8)
