@@ -6,8 +6,9 @@
 - the lookup step (a loss mask of its own) on the numba path equals the NumPy reference, and the NumPy reference
   equals float64 finite differences (hypothesis shapes); reverse likewise;
 - training on tiny sizes learns reverse and lookup far above chance;
-- interventions: the counterfactual target follows the task (recorded on hand-built models), and slot models that
-  answer in reverse / by lookup are repaired exactly by the linear intervention's exact solution;
+- interventions: the counterfactual target follows the task (recorded on hand-built models; lookup: the intervened
+  position and a control position), slot models that answer in reverse / by lookup are repaired exactly by the
+  linear intervention's exact solution, and an edit that only writes the answer fails lookup's control;
 - bad input: unknown task, --no-input with lookup, a lookup position outside the sequence: one line, exit 2.
 """
 from __future__ import annotations
@@ -204,6 +205,38 @@ def test_linear_intervention_repairs_slot_models_in_any_order(model, ngram):
                      ln)["iia"] < 0.5
 
 
+@dataclass(frozen=True)
+class AnswerModel(LookupSlotModel):
+    """The lookup slot model with C extra "answer" channels that add to every answer's logits (x10): an edit that
+    writes the counterfactual token there makes the intervened position come out right, and every other one wrong."""
+    @property
+    def hidden(self):
+        return self.n_symbols * (self.max_len + 1)
+
+    def logits(self, h0, dec_in):
+        C, L = self.n_symbols, self.max_len
+        return super().logits(h0, dec_in) + 10.0 * h0[None, :, C * L:]
+
+
+def test_an_edit_that_only_writes_the_answer_fails_the_control():
+    m = AnswerModel(n_symbols=5, max_len=4)
+    tok, ln = _seqs(400, 4, 4, 5, 3)
+    E = np.zeros((5, m.hidden))
+    E[np.arange(5), 20 + np.arange(5)] = np.arctanh(0.5)        # tanh E[c] = ½ e(answer c); scale 2
+    params = {"E": E, "g": np.full(m.hidden, 2.0), "b": np.zeros(m.hidden), "gamma": np.ones(m.hidden),
+              "lin": np.zeros(m.hidden)}
+    x_t, p, xo, xn = corrupt.single_token(tok, ln, 5, np.random.default_rng(0))
+    h = m.encode(*_enc_of(x_t, ln)) + (np.tanh(E[xo]) - np.tanh(E[xn])) * 2.0
+    asked = lookup.make_batch(tok, ln, p, 5)                      # asked only p, the written answer would pass
+    assert m.decode(h, asked.dec_in, asked.target, asked.loss_mask, False)[3].all()
+    assert score(OnionIntervention(), params, {}, m, tok, ln)["iia"] < 0.5   # the control position catches it
+
+
+def _enc_of(tokens, lengths):
+    b = make_batch(tokens, lengths, 5)
+    return b.enc_in, b.mask
+
+
 def _recorded(task, method, tok, ln, seed=7):
     rec = Recorder(n_symbols=5, max_len=4, task=task)
     object.__setattr__(rec, "seen", [])
@@ -222,12 +255,18 @@ def test_onion_and_bigram_counterfactual_targets_follow_the_task(task):
         # the same draws as the method's: single_token / ngram_window take p first
         p = np.random.default_rng(7).integers(0, ln)
         want = access.batch(task, tok, ln, 5, queries=p)
-        np.testing.assert_array_equal(target, want.target)
-        np.testing.assert_array_equal(mask, want.loss_mask)
+        B = 64
+        np.testing.assert_array_equal(target[:, :B], want.target)
+        np.testing.assert_array_equal(mask[:, :B], want.loss_mask)
         steps = access.output_step(task, p, ln)
-        np.testing.assert_array_equal(target[steps, np.arange(64)], tok[np.arange(64), p])
-        if task == "lookup":
-            np.testing.assert_array_equal(dec_in[0], lookup.position_id(p, 5))
+        np.testing.assert_array_equal(target[steps, np.arange(B)], tok[np.arange(B), p])
+        if task == "lookup":   # asked p, then a control position (another one) whose stored token must stay
+            np.testing.assert_array_equal(dec_in[0, :B], lookup.position_id(p, 5))
+            control = dec_in[0, B:] - 5 - 1
+            assert np.all(control != p) and np.all(control < ln)
+            np.testing.assert_array_equal(target[0, B:], tok[np.arange(B), control])
+        else:
+            assert target.shape[1] == B
 
 
 def test_unigram_lookup_asks_a_swapped_position():
@@ -235,10 +274,10 @@ def test_unigram_lookup_asks_a_swapped_position():
     dec_in, target, _ = _recorded("lookup", LinearIntervention(1, max_len=4), tok, ln, seed=9)
     rng = np.random.default_rng(9)
     _, _, m = corrupt.unigram_pairs(tok, ln, 4, rng)
-    q = dec_in[0] - 5 - 1
+    q = dec_in[0, :64] - 5 - 1
     swapped = m[np.arange(64), q] == 1
     assert np.all(swapped | (m.sum(1) == 0)) and swapped.any()
-    np.testing.assert_array_equal(target[0], tok[np.arange(64), q])
+    np.testing.assert_array_equal(target[0, :64], tok[np.arange(64), q])
     np.testing.assert_array_equal(q, corrupt.swapped_queries(m, ln, rng))
 
 

@@ -4,11 +4,11 @@ Spec §4.2. One training example: build base and source inputs (corrupt.py), enc
 rotate, move the channels of the intervened variables from source to base (autosegment.py), rotate back, decode
 teacher-forced with the ORIGINAL sequence, CE against the original. IIA = exact match of that decode.
 Data: length-9 sequences only (train_l9 / intervention).
-The decode and its target follow the frozen model's task (frozen.batch, tasks/access.py): repeat x_1..x_L; reverse
-x_L..x_1 (the token moved at input position p is the target of step L−1−p); lookup asks one position per sequence,
-the intervened one, so the moved token itself must be output: n-gram the corrupted position p, unigram one of the
-swapped positions chosen uniformly (corrupt.swapped_queries; drawn after the corruption, so repeat's draws are as
-before).
+The decode and its target follow the frozen model's task (targets.py): repeat x_1..x_L; reverse x_L..x_1 (the token
+moved at input position p is the target of step L−1−p); lookup asks each sequence the intervened position, so the
+moved token itself must be output (n-gram: the corrupted position p; unigram: one of the swapped positions, uniform,
+corrupt.swapped_queries), and a control position, which must still give the stored token. Lookup's draws come after
+the corruption's, so repeat's are as before.
 """
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import autosegment, corrupt, gumbel
+from . import autosegment, corrupt, gumbel, targets
 
 
 @dataclass(frozen=True)
@@ -49,11 +49,10 @@ class LinearIntervention:
                                                          rng, fast)
             h = frozen.encode(*_enc(np.concatenate([base, src]), np.concatenate([lengths, lengths])))
             src = np.arange(len(lengths), 2 * len(lengths))
-        orig = frozen.batch(tokens, lengths, queries if frozen.task == "lookup" else None)
+        orig = targets.target_batch(frozen, tokens, lengths, queries, rng)
         noise = gumbel.sample_noise(params["M"].shape, rng) if train else None
         h_new, reg, c = autosegment.forward(params, buffers["base"], h, src, m, noise, self.orthogonal_map, fast)
-        loss, dh, _, correct = frozen.decode(h_new.astype(frozen.dtype, copy=False), orig.dec_in, orig.target,
-                                             orig.loss_mask, train, with_logits=False)
+        loss, dh, correct = targets.decode(frozen, h_new, orig, train, frozen.dtype)
         return loss + reg, correct, (c, dh, params["M"].dtype)
 
     def backward(self, cache):
