@@ -363,7 +363,7 @@ def test_report_of_a_lookup_sweep_shows_the_task(lookup_run, tmp_path, capsys):
     assert code == 0, err
     assert json.loads(stdout)["task"] == "lookup"
     md = (out / "report.md").read_text()
-    assert "Task: **lookup**" in md and "| *paper* |" not in md and "asked for the intervened position" in md
+    assert "Task: **lookup**" in md and "| *paper* |" not in md and "a control position" in md
     repeat = tmp_path / "rep"
     open_sweep(repeat, {"kind": "onion", "grid": {"hidden": [8]}}, {"train_steps": 4})
     shutil.copytree(lookup_run, repeat / "h9-ar-s0")

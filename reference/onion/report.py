@@ -32,7 +32,9 @@ TASK_TEXT = {"repeat": "output x_1 … x_L", "reverse": "output x_L … x_1",
              "lookup": "the decoder is given a position i and outputs x_i"}
 COUNTERFACTUAL = {"reverse": "the intervened input position p is the output of decoder step L−1−p.",
                   "lookup": "each sequence is asked for the intervened position (onion, bigram: p; unigram: one of the "
-                            "swapped positions), so the counterfactual token itself must be output."}
+                            "swapped positions), so the counterfactual token itself must be output, and for a control "
+                            "position (another one), whose stored token must stay; IIA = both right, while *model* is "
+                            "the GRU's accuracy on one query."}
 
 # The paper's values that could be recovered (spec §7), presumably its autoregressive rows; (quantity, N) -> text.
 PAPER = {("probe-linear", 48): "0.01", ("probe-linear", 64): "0.01",
