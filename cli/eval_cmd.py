@@ -14,11 +14,14 @@ __all__ = ["eval_cmd", "load_run"]
 
 @cli.command("eval")
 @click.argument("run", type=click.Path(path_type=Path))
+@click.option("--query", type=int, default=None,
+              help="Lookup runs: ask every sequence for this 0-based position (sequences that have it) instead of "
+                   "the sets' random queries.")
 @click.option("--json", "as_json", is_flag=True, help="Print the results as one JSON line.")
-def eval_cmd(run, as_json):
-    """Exact-match accuracy of RUN on every validation set."""
+def eval_cmd(run, query, as_json):
+    """Exact-match accuracy of RUN on every validation set (lookup: of the one queried token)."""
     cfg, params = load_run(run)
-    results = evaluate_run(cfg, params)
+    results = evaluate_run(cfg, params, query=query)
     if as_json:
         click.echo(to_json({"run": str(run), "sets": results}))
         return

@@ -9,6 +9,7 @@ from onionref.cli import cli, lists
 from onionref.errors import UserError
 from onionref.onion.sweep import ANALYSES, VARIANTS, Budget, run_sweep
 from onionref.runs import to_json
+from onionref.tasks.access import TASKS
 
 D = Budget()
 
@@ -29,6 +30,9 @@ D = Budget()
 @click.option("--n-train", type=int, default=D.n_train, show_default=True, help="Training-set size.")
 @click.option("--backend", type=click.Choice(["numba", "numpy"]), default=D.backend, show_default=True,
               help="numba: the fast path; numpy: the reference.")
+@click.option("--task", type=click.Choice(TASKS), default=D.task, show_default=True,
+              help="The task every GRU of the sweep is trained on (one task per sweep directory; recorded in its "
+                   "budget).")
 @click.option("--out", type=click.Path(path_type=Path), required=True, help="Sweep directory.")
 @click.option("--workers", type=int, default=None,
               help="Local worker processes, one job each at a time [default: one per --threads-per-job cores].")

@@ -1,4 +1,4 @@
-"""`onionref train`: stage 1, the seq2seq GRU on the repeat task."""
+"""`onionref train`: stage 1, the seq2seq GRU on the repeat task (or reverse / lookup, --task)."""
 from __future__ import annotations
 
 from dataclasses import asdict, replace
@@ -10,6 +10,7 @@ from onionref.cli import cli
 from onionref.errors import UserError
 from onionref.runs import read_config, to_json
 from onionref.onion.train import TrainConfig, train
+from onionref.tasks.access import TASKS
 
 D = TrainConfig()
 
@@ -29,17 +30,22 @@ D = TrainConfig()
 @click.option("--n-train", type=int, default=D.n_train, show_default=True, help="Training-set size.")
 @click.option("--backend", type=click.Choice(["numba", "numpy"]), default=D.backend, show_default=True,
               help="numba: the fast path; numpy: the reference.")
+@click.option("--task", type=click.Choice(TASKS), default=D.task, show_default=True,
+              help="Output order: repeat (x_1..x_L), reverse (x_L..x_1), lookup (the decoder is given a position i "
+                   "and outputs x_i; not with --no-input).")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="Run directory [default: runs/h<H>[-noinput]-s<seed>].")
+              help="Run directory [default: runs/h<H>[-noinput][-<task>]-s<seed>; no -<task> for repeat].")
 @click.option("--resume", is_flag=True, help="Continue the run in --out from its last checkpoint.")
 @click.option("--json", "as_json", is_flag=True, help="Print the final result as one JSON line.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 @click.pass_context
 def train_cmd(ctx, out, resume, as_json, quiet, **kw):
-    """Train a GRU to repeat random sequences (the paper's defaults)."""
+    """Train a GRU to repeat random sequences (the paper's defaults), or to reverse them / answer a position
+    (--task)."""
     cfg = TrainConfig(**kw)
     if out is None:
-        out = Path("runs") / f"h{cfg.hidden}{'-noinput' if cfg.no_input else ''}-s{cfg.seed}"
+        task = "" if cfg.task == "repeat" else f"-{cfg.task}"
+        out = Path("runs") / f"h{cfg.hidden}{'-noinput' if cfg.no_input else ''}{task}-s{cfg.seed}"
     if resume:
         cfg = resumed_config(ctx, out, cfg, changeable=("steps", "backend"))
     result = train(cfg.validate(), out, resume=resume, progress=not quiet)

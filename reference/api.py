@@ -25,8 +25,8 @@ from . import runs
 from .errors import UserError
 from .onion import inspect, methods
 from .onion.analysis import AnalysisConfig
-from .onion.train import TrainConfig, evaluate_run, load_run
-from .tasks.repeat import decode_tokens
+from .onion.train import TrainConfig, evaluate_run, load_run, require_task
+from .tasks.repeat import ALPHABET, decode_tokens
 
 
 @dataclass(frozen=True)
@@ -81,18 +81,33 @@ class Run:
         return hs if every_step else hs[-1]
 
     def gates(self, seqs) -> dict:
-        """{"encoder": G, "decoder": G}, G = {"h", "r", "z", "n"} each [T, B, H]; the decoder teacher-forced."""
+        """{"encoder": G, "decoder": G}, G = {"h", "r", "z", "n"} each [T, B, H]; the decoder teacher-forced
+        (repeat runs: the decoder steps are repeat's)."""
+        require_task(self.config, "Run.gates")
         return inspect.gates(self.params, *self.tokens(seqs), self.config.no_input)
 
     def decode(self, h, length: int | None = None, logits: bool = False):
         """What the decoder says from states h [B, H] (or [H]): greedy, `length` tokens (default max_len).
         Returns a list of strings, or (strings, logits [T, B, C]) with logits=True."""
+        require_task(self.config, "Run.decode", ("repeat", "reverse"))
         h = np.asarray(h)
         L = self.config.max_len if length is None else length
         toks, lg = inspect.greedy_decode(self.params, h, np.full(h.reshape(-1, h.shape[-1]).shape[0], L),
                                          self.config.no_input)
         texts = [decode_tokens(t[t >= 0]) for t in toks]
         return (texts, lg) if logits else texts
+
+    def lookup(self, seqs, positions) -> list:
+        """A lookup run's answers: for each sequence, the symbol it outputs when asked for its 0-based position
+        (one int for all, or one per sequence). UserError (one line) for a position outside its sequence."""
+        from .onion.train import predict_fn
+        from .tasks.lookup import make_batch
+
+        require_task(self.config, "Run.lookup", ("lookup",))
+        tok, ln = self.tokens(seqs)
+        q = np.broadcast_to(np.asarray(positions), ln.shape) if np.ndim(positions) == 0 else np.asarray(positions)
+        b = make_batch(tok, ln, q, self.config.symbols)
+        return [ALPHABET[int(i)] for i in predict_fn(self.config.backend)(self.params, b)[0].argmax(-1)]
 
     def onion_edit(self, seq, position: int, new_symbol) -> np.ndarray:
         """The trained onion intervention (RUN/intervene/onion) applied by hand: encode `seq` with the token at

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from onionref.onion.seq2seq import cross_entropy, exact_match
+from onionref.tasks import access
 
 
 @dataclass(frozen=True)
@@ -21,12 +22,16 @@ class _Hand:
     max_len: int = 4
     gamma: float = 0.25
     no_input: bool = False
+    task: str = "repeat"
     dtype = np.float64
     backend = "numpy"  # as Frozen: the methods take their NumPy path
 
     @property
     def hidden(self):
         return self.n_symbols * self.max_len
+
+    def batch(self, tokens, lengths, queries=None):
+        return access.batch(self.task, tokens, lengths, self.n_symbols, self.no_input, queries)
 
     def decode(self, h0, dec_in, target, mask, need_grad=True, with_logits=True):
         logits = self.logits(h0, dec_in)

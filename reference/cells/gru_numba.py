@@ -186,7 +186,10 @@ def _target(target, f: Forward) -> np.ndarray:
 
 
 def loss_and_grads(params: dict, batch):
-    """Forward and backward of the whole model on one batch. Returns (loss, grads, logits [T, B, C])."""
+    """Forward and backward of the whole model on one batch. Returns (loss, grads, logits [T, B, C]).
+    A batch whose loss mask is not the encoder's (batch.out_mask, tasks/lookup.py) takes `_own_mask_step`."""
+    if getattr(batch, "out_mask", None) is not None:
+        return _own_mask_step(params, batch)
     w = Weights.of(params)
     f = _setup(w, batch.enc_in, batch.mask, batch.dec_in, keep=False)
     B, H = f.h_enc.shape
@@ -198,6 +201,21 @@ def loss_and_grads(params: dict, batch):
                f.hall, f.gates, workspace("gh", (B * 3 * H,)), f.logits_c, f.logits, f.h_enc,
                *scratch, *per_chunk, workspace("correct", (B,), np.bool_))
     return float(per_chunk[0].sum() * inv_n), _param_grads(w, per_chunk), _in_batch_order(f.logits, f.back, 1)
+
+
+def _own_mask_step(params: dict, batch):
+    """The training step of a decoder with its own loss mask (out_mask [Td, B], e.g. lookup's one step): the fused
+    forward with weights kept, the cross-entropy on the head's kernel, then backward_chunk from the given dlogits
+    through the decoder and the encoder (decode_backward on the whole forward). The kernels' rows are sorted by
+    length: logits, targets and the mask are taken in that order; the weight gradients are sums over rows."""
+    w = Weights.of(params)
+    B, H = batch.enc_in.shape[1], w.whh.shape[1]
+    f = forward(w, batch.enc_in, batch.mask, batch.dec_in, np.zeros((B, H), F32), keep=True)
+    target = _in_order(_tokens(batch.target, w.wo.shape[0], "target"), f.rows, 1)
+    out_mask = _in_order(np.ascontiguousarray(batch.out_mask, dtype=np.bool_), f.rows, 1)
+    loss, dlogits = cross_entropy(f.logits, target, out_mask)
+    _, grads = decode_backward(dlogits, f)
+    return loss, grads, _in_batch_order(f.logits, f.back, 1)
 
 
 def predict(params, batch) -> np.ndarray:

@@ -7,7 +7,8 @@ trains only the method's parameters for 60,000 steps of batch 256. A *method* is
     forward(params, buffers, frozen, tokens, lengths, rng, train) -> (loss, correct [B], cache)
     backward(cache) -> grads
 Evaluation draws its random corruptions from a fixed seed, so evaluating twice gives the same number.
-Results land in RUN/<kind>/<name>/: config.json, metrics.jsonl, params.safetensors, checkpoint.safetensors,
+Every method decodes for the frozen model's task (frozen.task; config.json records it), see interventions/*.py; the
+probes read the input sequence whatever the task. Results land in RUN/<kind>/<name>/: config.json, metrics.jsonl, params.safetensors, checkpoint.safetensors,
 result.json, DONE. The randomness of step s depends only on (seed, s), so a resumed analysis is bit-identical to an
 uninterrupted one.
 """
@@ -66,7 +67,7 @@ def model_accuracy(frozen, tokens, lengths) -> float:
     def predict(b):
         h = frozen.encode(b.enc_in, b.mask)
         return frozen.decode(h, b.dec_in, b.target, b.mask, need_grad=False)[2]
-    return evaluate(predict, tokens, lengths, frozen.n_symbols, frozen.no_input)["accuracy"]
+    return evaluate(predict, tokens, lengths, frozen.n_symbols, frozen.no_input, task=frozen.task)["accuracy"]
 
 
 def train_step(method, params, buffers, frozen, tokens, lengths, rng, opt, opt_cfg) -> tuple[float, str | None]:
@@ -130,7 +131,7 @@ def run(method, frozen, model_cfg, cfg: AnalysisConfig, out_dir: Path, name: str
             for marker in ("DONE", "FAILED"):
                 (out_dir / marker).unlink(missing_ok=True)
         opt_cfg = adamw.AdamWConfig(lr=cfg.lr, weight_decay=cfg.wd)
-        runs.write_json(out_dir / "config.json", {"format": runs.RUN_FORMAT, "analysis": name,
+        runs.write_json(out_dir / "config.json", {"format": runs.RUN_FORMAT, "analysis": name, "task": frozen.task,
                                                   "method": {"class": type(method).__name__, **asdict(method)},
                                                   "config": asdict(cfg), "backend": frozen.backend,
                                                   "versions": runs.package_versions(),
@@ -162,7 +163,7 @@ def run(method, frozen, model_cfg, cfg: AnalysisConfig, out_dir: Path, name: str
         if res is None:  # resumed at the very end
             res = score(method, params, buffers, frozen, *valid)
             last = res[method.metric]
-        result = {"analysis": name, method.metric: last, "set": method.valid_set,
+        result = {"analysis": name, "task": frozen.task, method.metric: last, "set": method.valid_set,
                   "model_accuracy": model_accuracy(frozen, *valid), "steps": cfg.steps,
                   "per_length": res["per_length"], "seconds": time.time() - t0}
         runs.write_json(out_dir / "result.json", result)

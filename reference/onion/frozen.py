@@ -5,6 +5,8 @@ So all it needs from the model is:
     encode(enc_in [T, B], mask [T, B]) -> h [B, H]                                  (no gradient)
     decode(h0 [B, H], dec_in, target, mask) -> (loss, dh0 [B, H], logits [T, B, C], correct [B])
                                                                           (teacher-forced CE, exact match)
+    batch(tokens, lengths, queries) -> the trained task's batch (its dec_in, target and loss_mask are what decode
+                                       takes: the counterfactual target of every intervention follows the task)
 The numba backend decodes, takes the loss and goes back to dh0 in one fused call per batch chunk, with the
 model's weights converted for the kernels once (`fast_weights`), not every call.
 """
@@ -17,6 +19,7 @@ import numpy as np
 
 from ..cells import gru_numba
 from . import seq2seq
+from ..tasks import access
 
 
 @dataclass(frozen=True)
@@ -25,6 +28,11 @@ class Frozen:
     n_symbols: int = 30
     no_input: bool = False
     backend: str = "numpy"  # numpy: the reference; numba: the fast path
+    task: str = "repeat"    # repeat | reverse | lookup (tasks/access.py): what the decoder was trained to output
+
+    def batch(self, tokens, lengths, queries=None):
+        """The task's batch of sequences tokens [B, Lmax], lengths [B] (lookup: queries [B], the asked positions)."""
+        return access.batch(self.task, tokens, lengths, self.n_symbols, self.no_input, queries)
 
     @property
     def dtype(self):

@@ -24,7 +24,7 @@ from ..tasks.repeat import load_set, make_batch
 from . import methods
 from .frozen import Frozen
 from .interventions import autosegment
-from .train import load_run
+from .train import load_run, require_task
 
 PAIR_SEED = 20241203     # the pairing of the evaluation sequences (fixed, so two runs of the diagnosis agree)
 
@@ -106,6 +106,7 @@ def diagnose(run_dir: Path) -> dict:
     "accuracy"} if probe/linear is, "model_token_accuracy" on the L = 9 set}. UserError if neither is done."""
     run_dir = Path(run_dir)
     model_cfg, params = load_run(run_dir)
+    require_task(model_cfg, "onionref positions")   # its per-position decodes are repeat's
     frozen = Frozen(params, model_cfg.symbols, model_cfg.no_input, model_cfg.backend)
     res = {"run": str(run_dir), "hidden": frozen.hidden}
     lin, probe_dir = run_dir / "intervene/linear", run_dir / "probe/linear"

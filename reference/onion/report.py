@@ -5,7 +5,8 @@ analyses under RUN/intervene/{linear,bigram,onion,onion-noscale,onion-free}/ and
 gru-noinput}/. Only finished pieces (a DONE marker) are read. For every row (hidden size × decoder variant) and
 quantity we report mean ± std over the seeds (std with ddof = 1; 0 for one seed), the number of seeds n, and the
 model's own exact-match accuracy on the same split (mean over the same seeds). The paper's published values
-(spec §7) sit beside ours, marked as the paper's.
+(spec §7) sit beside ours, marked as the paper's (repeat sweeps only). A report covers one task (sweep.json's
+budget.task: repeat, reverse or lookup; repeat when the sweep predates --task); the task heads report.md.
 """
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from .. import runs
 from ..errors import UserError
 from ..sweep.sweepdir import SWEEP_FORMAT
 from .convergence import RISE, WINDOW, still_rising
-from .sweep import ANALYSES, CELL_NAME, cell_name, metric_of
+from .sweep import ANALYSES, CELL_NAME, cell_name, metric_of, task_of
 
 # name in the sweep grid (sweep.ANALYSES) -> table label
 LABELS = {"linear": "Linear Unigram", "bigram": "Linear Bigram", "onion": "Onion Unigram",
@@ -27,6 +28,13 @@ LABELS = {"linear": "Linear Unigram", "bigram": "Linear Bigram", "onion": "Onion
 INTERVENTIONS = tuple(a for a, (group, _) in ANALYSES.items() if group == "intervene")
 PROBES = tuple(a for a, (group, _) in ANALYSES.items() if group == "probe")
 VARIANTS = {"ar": "Autoregressive", "noinput": "No input"}
+TASK_TEXT = {"repeat": "output x_1 … x_L", "reverse": "output x_L … x_1",
+             "lookup": "the decoder is given a position i and outputs x_i"}
+COUNTERFACTUAL = {"reverse": "the intervened input position p is the output of decoder step L−1−p.",
+                  "lookup": "each sequence is asked for the intervened position (onion, bigram: p; unigram: one of the "
+                            "swapped positions), so the counterfactual token itself must be output, and for a control "
+                            "position (another one), whose stored token must stay; IIA = both right, while *model* is "
+                            "the GRU's accuracy on one query."}
 
 # The paper's values that could be recovered (spec §7), presumably its autoregressive rows; (quantity, N) -> text.
 PAPER = {("probe-linear", 48): "0.01", ("probe-linear", 64): "0.01",
@@ -78,15 +86,19 @@ def read_sweep(sweep_dir: Path) -> dict:
 def read_sweeps(sweep_dirs: list) -> dict:
     """read_sweep of every directory, merged: {"sweeps": {dir: sweep.json}, "cells": {name: cell + {"dir"}}}. A cell
     name found in two directories is refused (one cell, one place)."""
-    sweeps, cells = {}, {}
+    sweeps, cells, tasks = {}, {}, {}
     for d in sweep_dirs:
         data = read_sweep(d)
         sweeps[str(d)] = data["sweep"]
+        tasks[str(d)] = task_of(data["sweep"])
         for name, cell in data["cells"].items():
             if name in cells:
                 raise UserError(f"cell {name} is in both {cells[name]['dir']} and {d}; report each sweep alone")
             cells[name] = {**cell, "dir": str(d)}
-    return {"sweeps": sweeps, "cells": cells}
+    if len(set(tasks.values())) > 1:
+        raise UserError("these sweeps are of different tasks (" + ", ".join(f"{Path(d).name}: {t}" for d, t in
+                                                                    tasks.items()) + "); report one task at a time")
+    return {"sweeps": sweeps, "cells": cells, "task": next(iter(tasks.values()))}
 
 
 def carried_rows(path: Path, have: list) -> list:
@@ -183,7 +195,7 @@ def _steps(e: dict) -> str:
     return f" @{k[0]}" if len(k) == 1 else (f" @{k[0]}–{k[-1]}" if k else "")
 
 
-def _md_table(rows: list, quantities: tuple, with_model: bool, show_steps: bool = False) -> list:
+def _md_table(rows: list, quantities: tuple, with_model: bool, show_steps: bool = False, paper: bool = True) -> list:
     head = ["N", "decoder"] + [LABELS.get(q, q) for q in quantities]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in rows:
@@ -196,16 +208,17 @@ def _md_table(rows: list, quantities: tuple, with_model: bool, show_steps: bool 
             cells.append(txt)
         mark = " †" if r.get("carried_from") else ""
         lines.append(f"| {r['hidden']} | {VARIANTS[r['variant']]}{mark} | " + " | ".join(cells) + " |")
-        paper = [PAPER.get((q, r["hidden"])) for q in quantities]
-        if r["variant"] == "ar" and any(paper):
-            lines.append(f"| {r['hidden']} | *paper* | " + " | ".join(f"*{p}*" if p else "" for p in paper) + " |")
+        known = [PAPER.get((q, r["hidden"])) for q in quantities] if paper else []
+        if r["variant"] == "ar" and any(known):
+            lines.append(f"| {r['hidden']} | *paper* | " + " | ".join(f"*{p}*" if p else "" for p in known) + " |")
     return lines
 
 
 def markdown(sweep_dirs: list, data: dict, rows: list, figures: list) -> str:
     """report.md: the budget, the three tables of the paper (plus the ablation), and links to the figures."""
-    cells = data["cells"]
-    out = [f"# Onion paper: report of {', '.join(f'`{Path(d).name}`' for d in sweep_dirs)}", ""]
+    cells, task = data["cells"], data.get("task", "repeat")
+    out = [f"# Onion paper: report of {', '.join(f'`{Path(d).name}`' for d in sweep_dirs)}", "",
+           f"Task: **{task}** ({TASK_TEXT[task]}).  "]
     n_grid = 0
     for d, rec in data["sweeps"].items():
         grid = rec.get("grid", {})
@@ -222,15 +235,20 @@ def markdown(sweep_dirs: list, data: dict, rows: list, figures: list) -> str:
            "marked *paper* are the paper's published values (spec §7; presumably its autoregressive rows; "
            "only those that could be recovered). **↑k**: still rising in k of the n seeds (the score rose by more "
            f"than {RISE} over the last {WINDOW:.0%} of the analysis's steps; its value is a lower bound).", "",
-           "## GRU accuracy (exact match, valid, L 2–9)", ""]
-    out += _md_table(rows, ("accuracy",), with_model=False)
+           f"## GRU accuracy ({'the queried token' if task == 'lookup' else 'exact match'}, valid, L 2–9)", ""]
+    paper = task == "repeat"
+    out += _md_table(rows, ("accuracy",), with_model=False, paper=paper)
     out += ["", "## Interchange intervention accuracy (IIA)", "",
             "Linear Unigram / Bigram on L = 9 only, Onion on L 2–9 (spec §6.6).", ""]
     steps = {tuple(r[q].get("steps") or ()) for r in rows for q in INTERVENTIONS + PROBES if q in r}
     show = len(steps) > 1        # analyses of different budgets side by side: each cell says its steps
-    out += _md_table(rows, INTERVENTIONS, with_model=True, show_steps=show)
+    if task != "repeat":
+        out += [f"Counterfactual targets follow the task: {COUNTERFACTUAL[task]}", ""]
+    out += _md_table(rows, INTERVENTIONS, with_model=True, show_steps=show, paper=paper)
     out += ["", "## Probe accuracy (decode the whole sequence from the final state, L 2–9)", ""]
-    out += _md_table(rows, PROBES, with_model=True, show_steps=show)
+    if task != "repeat":
+        out += ["The probes read the stored input sequence x_1..x_L from the final encoder state whatever the task.", ""]
+    out += _md_table(rows, PROBES, with_model=True, show_steps=show, paper=paper)
     if figures:
         out += ["", "## Figures"]
         for group in dict.fromkeys(str(Path(f).parent) for f in figures):
@@ -283,7 +301,7 @@ def write_sweep_report(sweep_dirs, sequence: str | None = None, progress: bool =
         runs.atomic_write_bytes(fig_dir / name, png)
     for cell, (f, numbers) in per_cell.items():
         write_figures(fig_dir / cell, f, numbers)
-    result = {"report": str(out / "report.md"), "sweep": str(sweep_dirs[0]) if len(sweep_dirs) == 1 else
+    result = {"report": str(out / "report.md"), "task": data["task"], "sweep": str(sweep_dirs[0]) if len(sweep_dirs) == 1 else
               [str(d) for d in sweep_dirs], "cells": len(data["cells"]), "rows": rows,
               "figures": [str(out / f) for f in listed]}
     runs.write_json(out / "report.json", result)

@@ -55,26 +55,13 @@ def run_figures(run_dir: Path, sequence: str | None = None):
     tok, ln = inspect.parse_sequences(seq, cfg.symbols)
     if len(ln) != 1:
         raise UserError("--input takes one sequence")
-    L = int(ln[0])
-    tag = f"H={cfg.hidden}{' no-input' if cfg.no_input else ''}"
+    tag = f"H={cfg.hidden}{' no-input' if cfg.no_input else ''}{'' if cfg.task == 'repeat' else ' ' + cfg.task}"
     out, numbers = {}, {"run": str(run_dir), "hidden": cfg.hidden, "no_input": cfg.no_input, "input": seq}
 
-    g = inspect.gates(params, tok, ln, cfg.no_input)
-    one_minus_z = np.concatenate([1 - g["encoder"]["z"][:, 0], 1 - g["decoder"]["z"][:, 0]]).T   # [H, 2L]
-    enc_labels = [ALPHABET[t] for t in tok[0]]
-    dec_labels = ["S"] + (["NI"] * (L - 1) if cfg.no_input else enc_labels[:-1])
-    out["gates.png"] = figures.gate_heatmap(one_minus_z, enc_labels + dec_labels, L, f"1 − z, {tag}: {seq}")
-    i = min(2, L - 1)
-    tok2 = tok.copy()
-    tok2[0, i] = (tok[0, i] + 1) % cfg.symbols
-    g2 = inspect.gates(params, tok2, ln, cfg.no_input)
-    diff = np.abs(np.concatenate([g2[k]["h"][:, 0] - g[k]["h"][:, 0] for k in ("encoder", "decoder")])).T
-    out["pair_difference.png"] = figures.pair_difference(
-        diff, enc_labels + dec_labels, L, f"{tag}: {seq} vs {decode_tokens(tok2[0])}")
-    numbers["pair_difference"] = {"other": decode_tokens(tok2[0]), "norm_per_step": np.linalg.norm(diff, axis=0)}
-    pred, _ = inspect.greedy_decode(params, g["encoder"]["h"][-1], ln, cfg.no_input)
-    numbers["gates"] = {"mean_1_minus_z_encoder": one_minus_z[:, :L].mean(0), "mean_1_minus_z_decoder":
-                        one_minus_z[:, L:].mean(0), "decoded": decode_tokens(pred[0])}
+    if cfg.task == "repeat":   # the gate and pair figures run repeat's decoder; the rest reads the encoder only
+        _decoder_figures(out, numbers, params, cfg, tok, ln, seq, tag)
+    else:
+        numbers["task"] = cfg.task
 
     rng = np.random.default_rng(0)
     d = inspect.single_token_differences(params, rng.integers(0, cfg.symbols, size=(N_PAIRS, cfg.max_len)), rng)
@@ -102,6 +89,27 @@ def run_figures(run_dir: Path, sequence: str | None = None):
             out[fname] = figures.per_length(curves, model_per_length, ylabel, f"{ylabel} per length, {tag}")
             numbers[f"{group}_per_length"] = curves
     return out, numbers
+
+
+def _decoder_figures(out, numbers, params, cfg, tok, ln, seq, tag):
+    """gates.png and pair_difference.png (encoder and repeat decoder steps), and the greedy decode (repeat runs)."""
+    L = int(ln[0])
+    g = inspect.gates(params, tok, ln, cfg.no_input)
+    one_minus_z = np.concatenate([1 - g["encoder"]["z"][:, 0], 1 - g["decoder"]["z"][:, 0]]).T   # [H, 2L]
+    enc_labels = [ALPHABET[t] for t in tok[0]]
+    dec_labels = ["S"] + (["NI"] * (L - 1) if cfg.no_input else enc_labels[:-1])
+    out["gates.png"] = figures.gate_heatmap(one_minus_z, enc_labels + dec_labels, L, f"1 − z, {tag}: {seq}")
+    i = min(2, L - 1)
+    tok2 = tok.copy()
+    tok2[0, i] = (tok[0, i] + 1) % cfg.symbols
+    g2 = inspect.gates(params, tok2, ln, cfg.no_input)
+    diff = np.abs(np.concatenate([g2[k]["h"][:, 0] - g[k]["h"][:, 0] for k in ("encoder", "decoder")])).T
+    out["pair_difference.png"] = figures.pair_difference(
+        diff, enc_labels + dec_labels, L, f"{tag}: {seq} vs {decode_tokens(tok2[0])}")
+    numbers["pair_difference"] = {"other": decode_tokens(tok2[0]), "norm_per_step": np.linalg.norm(diff, axis=0)}
+    pred, _ = inspect.greedy_decode(params, g["encoder"]["h"][-1], ln, cfg.no_input)
+    numbers["gates"] = {"mean_1_minus_z_encoder": one_minus_z[:, :L].mean(0), "mean_1_minus_z_decoder":
+                        one_minus_z[:, L:].mean(0), "decoded": decode_tokens(pred[0])}
 
 
 def write_figures(out_dir: Path, figs: dict, numbers: dict) -> list:

@@ -124,7 +124,7 @@ def loss_and_grads(params, batch, cell=gru):
     """Forward and backward of the whole model on one batch. Returns (loss, grads, logits)."""
     h, ec = encode_forward(params, batch.enc_in, batch.mask, cell)
     logits, dc = decode_forward(params, h, batch.dec_in, cell)
-    loss, dlogits = cross_entropy(logits, batch.target, batch.mask)
+    loss, dlogits = cross_entropy(logits, batch.target, batch.loss_mask)   # = batch.mask but for lookup
     dh, g = decode_backward(dlogits, dc, cell)
     return loss, add_grads(g, encode_backward(dh, ec, cell)), logits
 

@@ -47,11 +47,12 @@ class Budget:
     n_train: int = 1_000_000
     backend: str = "numba"
     analysis_seed: int = 0      # what `onionref intervene` / `probe` use by default
+    task: str = "repeat"        # repeat | reverse | lookup (tasks/access.py): one task per sweep directory
 
     def train_config(self, hidden: int, variant: str, seed: int) -> TrainConfig:
         return TrainConfig(hidden=hidden, steps=self.train_steps, batch=self.batch, lr=self.lr, wd=self.wd,
                            eval_every=self.eval_every, seed=seed, no_input=variant == "noinput",
-                           n_train=self.n_train, backend=self.backend)
+                           n_train=self.n_train, backend=self.backend, task=self.task)
 
     def analysis_config(self) -> AnalysisConfig:
         return AnalysisConfig(steps=self.analysis_steps, batch=self.batch, lr=self.lr, wd=self.wd,
@@ -81,6 +82,8 @@ def _same_config(path_dir: Path, want: dict, cell: str, longer_ok: bool = False)
         return
     have = runs.read_config(path_dir)
     want = json.loads(runs.to_json(want))
+    if "task" in want and "task" not in have:   # a run trained before --task existed is a repeat run
+        have = {**have, "task": "repeat"}
     if longer_ok and isinstance(have.get("steps"), int) and have["steps"] > want["steps"]:
         want = {**want, "steps": have["steps"]}
     if have != want:
@@ -155,7 +158,7 @@ def analysis_job(run_dir: str, analysis: str, config: dict, extend_rising_to: in
                 model_cfg, params = model = load_run(run_dir)
                 method = methods.fitted(methods.intervention(name) if kind == "intervene" else methods.probe(name),
                                         model_cfg)
-                frozen = Frozen(params, model_cfg.symbols, model_cfg.no_input, model_cfg.backend)
+                frozen = Frozen(params, model_cfg.symbols, model_cfg.no_input, model_cfg.backend, model_cfg.task)
             run(method, frozen, model_cfg, replace(cfg, steps=steps), out_dir, name, progress=False,
                 resume=(out_dir / "checkpoint.safetensors").exists())
     return _when_unlocked(go)
@@ -195,12 +198,29 @@ def _finished(run_dir: Path, steps: int | None = None) -> dict | None:
     return runs.finished_result(run_dir)
 
 
+def budget_record(out: Path, b: Budget) -> dict:
+    """The budget as sweep.json records it: every field, the task included, except in a repeat sweep created before
+    --task existed (its sweep.json has no "task"; it stays as it is, and reads as repeat)."""
+    rec = asdict(b)
+    path = Path(out) / "sweep.json"
+    if b.task == "repeat" and path.is_file():
+        old = runs.read_json(path).get("budget")
+        if isinstance(old, dict) and "task" not in old:
+            rec.pop("task")
+    return rec
+
+
+def task_of(sweep_record: dict) -> str:
+    """The task of a sweep.json record (repeat when it predates --task)."""
+    return (sweep_record.get("budget") or {}).get("task", "repeat")
+
+
 def run_sweep(out, *, hidden=(48,), variants=("ar",), seeds=1, analyses="all", train_steps=40_000,
               analysis_steps=60_000, workers=None, scheduler=None, progress=True, threads_per_job=1,
               extend_rising_to=None, **budget) -> dict:
     """Run the grid hidden × variants × range(seeds) with `analyses` on every cell, in OUT.
 
-    `budget` may also set batch, lr, wd, eval_every, n_train, backend, analysis_seed (see Budget). Each job runs on
+    `budget` may also set batch, lr, wd, eval_every, n_train, backend, analysis_seed, task (see Budget). Each job runs on
     `threads_per_job` threads (recorded in its run's config.json; results are bit-identical for a fixed count), on
     one worker per that many cores unless `workers` is given. With `extend_rising_to`, every analysis whose
     score still rose by more than 0.01 over the last 20 % of its budget (convergence.py) is resumed up to that many
@@ -233,10 +253,11 @@ def run_sweep(out, *, hidden=(48,), variants=("ar",), seeds=1, analyses="all", t
         raise UserError(f"--extend-rising-to {extend_rising_to} must be above --analysis-steps {analysis_steps}")
     manifest = {"kind": "onion", "grid": {"hidden": hidden, "variant": variants, "seed": list(range(seeds)),
                                           "analysis": analyses}}
-    open_sweep(out, manifest, asdict(b), is_cell=_is_cell, write=False)
+    record = budget_record(out, b)
+    open_sweep(out, manifest, record, is_cell=_is_cell, write=False)
     jobs = plan(out, cells, analyses, b, extend_rising_to)
     with connect(workers, scheduler, threads_per_job) as client:
-        open_sweep(out, manifest, asdict(b), is_cell=_is_cell)
+        open_sweep(out, manifest, record, is_cell=_is_cell)
         results = run_jobs(jobs, progress=progress, desc=f"sweep {out.name}", client=client,
                            threads_per_job=threads_per_job)
     by_cell: dict = {}

@@ -1,4 +1,5 @@
-"""Stage 1: train the seq2seq GRU on the repeat task with the paper's protocol (spec §3).
+"""Stage 1: train the seq2seq GRU on the repeat task with the paper's protocol (spec §3), or on reverse / lookup
+(tasks/access.py: the same sequences in another output order; lookup's query of step s from (seed, s)).
 
 AdamW (lr 1e-3, wd 0.1 on every parameter), batch 256, 40,000 steps, constant LR, no clipping, fp32, validation
 every 1,000 steps. The run lives in a directory (see runs.py) and can be resumed bit-for-bit: the batch of step s
@@ -19,7 +20,8 @@ from ..errors import UserError
 from ..jit.threads import thread_record
 from .evaluate import evaluate
 from ..plots import plot_run
-from ..tasks.repeat import epoch_batches, load_set, make_batch, max_key_len, valid_sets, vocab_size
+from ..tasks import access, lookup
+from ..tasks.repeat import epoch_batches, load_set, max_key_len, valid_sets
 
 
 @dataclass(frozen=True)
@@ -37,6 +39,7 @@ class TrainConfig:
     no_input: bool = False      # decoder gets SOS, NI, NI, ... instead of the previous target
     n_train: int = 1_000_000    # size of the training set
     backend: str = "numba"      # numba (the fast path) or numpy (the reference)
+    task: str = "repeat"        # repeat | reverse | lookup (tasks/access.py): the output order
 
     def validate(self) -> "TrainConfig":
         """Raise UserError on an impossible configuration."""
@@ -59,6 +62,7 @@ class TrainConfig:
             (self.backend in ("numpy", "numba"), f"--backend must be numpy or numba, got {self.backend}"),
         ]
         configs.require(checks)
+        access.check(self.task, self.no_input)
         return self
 
     @classmethod
@@ -80,6 +84,19 @@ def predict_fn(backend: str):
         from ..cells import gru_numba
         return gru_numba.predict
     return seq2seq.predict
+
+
+def train_batch(cfg: TrainConfig, tokens, lengths, step: int):
+    """The batch of training step `step` (lookup: its queries drawn from (seed, 5, step), so a resumed run asks the
+    same questions; repeat and reverse draw nothing)."""
+    queries = lookup.draw_queries(lengths, np.random.default_rng([cfg.seed, 5, step])) if cfg.task == "lookup" else None
+    return access.batch(cfg.task, tokens, lengths, cfg.symbols, cfg.no_input, queries)
+
+
+def require_task(cfg: TrainConfig, what: str, tasks=("repeat",)) -> None:
+    """UserError (one line) if the run's task is not one `what` handles."""
+    if cfg.task not in tasks:
+        raise UserError(f"{what} handles --task {' / '.join(tasks)} runs only; this run was trained on {cfg.task}")
 
 
 def load_data(cfg: TrainConfig):
@@ -109,9 +126,15 @@ def load_weights(run_dir: Path, cfg: TrainConfig) -> dict:
     return {k: v.astype(np.float32) for k, v in params.items()}
 
 
-def evaluate_run(cfg: TrainConfig, params: dict, names=None) -> dict:
+def evaluate_run(cfg: TrainConfig, params: dict, names=None, query: int | None = None) -> dict:
     """{set name: evaluate(...) result} of a model on the named validation sets (default: every one that exists
-    for the config, see tasks.repeat.valid_sets)."""
+    for the config, see tasks.repeat.valid_sets). query (lookup runs): ask every sequence for this 0-based
+    position, on the sequences of each set that have it (a set with none is left out). A lookup run skips the sets
+    longer than its max_len (valid_longer_*): it has position tokens for 0..max_len−1 only."""
+    if query is not None:
+        require_task(cfg, "--query", ("lookup",))
+        if not 0 <= query < cfg.max_len:
+            raise UserError(f"lookup position {query} is outside the sequences (positions 0..{cfg.max_len - 1})")
     predict = predict_fn(cfg.backend)
     results = {}
     for name in valid_sets(cfg.symbols, cfg.min_len, cfg.max_len) if names is None else names:
@@ -119,14 +142,23 @@ def evaluate_run(cfg: TrainConfig, params: dict, names=None) -> dict:
             tok, ln = load_set(name, cfg.symbols, cfg.min_len, cfg.max_len, cfg.n_train)
         except ValueError as e:
             raise UserError(str(e)) from None
-        results[name] = evaluate(lambda b: predict(params, b), tok, ln, cfg.symbols, cfg.no_input)
+        if cfg.task == "lookup" and ln.max() > cfg.max_len:
+            continue   # longer sequences than the model's positions: it has no token to ask for the extra ones
+        queries = None
+        if query is not None:
+            keep = ln > query
+            if not keep.any():
+                continue
+            tok, ln, queries = tok[keep], ln[keep], np.full(int(keep.sum()), query, np.int64)
+        results[name] = evaluate(lambda b: predict(params, b), tok, ln, cfg.symbols, cfg.no_input, task=cfg.task,
+                                 queries=queries)
     return results
 
 
 def expected_shapes(cfg: TrainConfig, got: dict, path: Path) -> dict:
     """{name: shape} of the model the config implies, with the embedding's width E taken from the file's
     embedding.weight [V, E] (E = H in onionref's own runs; an imported GRU's input size may differ)."""
-    V = vocab_size(cfg.symbols, cfg.no_input)
+    V = access.vocab(cfg.task, cfg.symbols, cfg.no_input, cfg.max_len)
     emb = got.get("embedding.weight")
     if emb is None or emb.ndim != 2 or emb.shape[0] != V or emb.shape[1] < 1:
         raise UserError(f"{path} does not match the run's model: embedding.weight has shape "
@@ -190,7 +222,7 @@ def _train_locked(cfg, run_dir, resume, progress, data):
     from tqdm import tqdm
 
     (train_tok, train_len), (valid_tok, valid_len) = data
-    vocab = vocab_size(cfg.symbols, cfg.no_input)
+    vocab = access.vocab(cfg.task, cfg.symbols, cfg.no_input, cfg.max_len)
     if resume:
         params, opt, start = _load_checkpoint(run_dir, cfg)
         metrics = [m for m in runs.read_metrics(run_dir / "metrics.jsonl", "accuracy") if m["step"] <= start]
@@ -210,7 +242,7 @@ def _train_locked(cfg, run_dir, resume, progress, data):
     opt_cfg = adamw.AdamWConfig(lr=cfg.lr, weight_decay=cfg.wd)
 
     def validate(step):
-        res = evaluate(lambda b: predict(params, b), valid_tok, valid_len, cfg.symbols, cfg.no_input)
+        res = evaluate(lambda b: predict(params, b), valid_tok, valid_len, cfg.symbols, cfg.no_input, task=cfg.task)
         if not np.isfinite(res["loss"]):  # finite parameters that still overflow the forward pass
             bar.close()
             raise divergence.fail(run_dir, "training", step, "the validation loss")
@@ -227,7 +259,7 @@ def _train_locked(cfg, run_dir, resume, progress, data):
     batches = epoch_batches(len(train_len), cfg.batch, cfg.seed, start)
     for step in range(start + 1, cfg.steps + 1):
         idx = next(batches)
-        b = make_batch(train_tok[idx], train_len[idx], cfg.symbols, cfg.no_input)
+        b = train_batch(cfg, train_tok[idx], train_len[idx], step)
         loss, grads, _ = step_fn(params, b)
         what = update(params, grads, loss, opt, opt_cfg)
         if what is not None:
@@ -247,8 +279,9 @@ def _train_locked(cfg, run_dir, resume, progress, data):
     final = metrics[-1]["valid"]
     result = {"run": str(run_dir), "step": cfg.steps, "accuracy": final["accuracy"], "loss": final["loss"],
               "per_length": final["per_length"], "train_seconds_this_session": time.time() - t0,
-              "hidden": cfg.hidden, "no_input": cfg.no_input, "backend": cfg.backend}
+              "hidden": cfg.hidden, "no_input": cfg.no_input, "backend": cfg.backend, "task": cfg.task}
     runs.write_json(run_dir / "result.json", result)
-    plot_run(metrics, run_dir, "accuracy", f"GRU H={cfg.hidden}{' no-input' if cfg.no_input else ''}")
+    plot_run(metrics, run_dir, "accuracy", f"GRU H={cfg.hidden}{' no-input' if cfg.no_input else ''}"
+                                           f"{'' if cfg.task == 'repeat' else ' ' + cfg.task}")
     runs.atomic_write_bytes(run_dir / "DONE", b"")
     return result

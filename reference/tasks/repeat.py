@@ -204,12 +204,20 @@ class Batch:
     enc_in  [T, B] encoder inputs x_1..x_L (0-padded)     lengths [B]
     dec_in  [T, B] decoder inputs (SOS-prefixed)            mask    [T, B] bool, True where t < L
     target  [T, B] targets y_1..y_L (0-padded)
+    out_mask [Td, B] bool or None: the loss's mask over the decoder steps when it is not the encoder's `mask`
+             (tasks/lookup.py: one output step, dec_in and target [1, B]); None for repeat and reverse
     """
     enc_in: np.ndarray
     dec_in: np.ndarray
     target: np.ndarray
     lengths: np.ndarray
     mask: np.ndarray
+    out_mask: np.ndarray | None = None
+
+    @property
+    def loss_mask(self) -> np.ndarray:
+        """[Td, B] the positions that carry loss and count for exact match."""
+        return self.mask if self.out_mask is None else self.out_mask
 
 
 def make_batch(tokens: np.ndarray, lengths: np.ndarray, n_symbols: int = N_SYMBOLS,

@@ -77,3 +77,16 @@ def single_token(tokens, lengths, n_symbols: int, rng):
     out = tokens.copy()
     out[rows, p] = x_new
     return out, p, x_orig, x_new
+
+
+def swapped_queries(m, lengths, rng):
+    """lookup under the unigram intervention: the position each sequence is asked for, uniform among its swapped
+    positions (m [B, V] = 1), so the answer needs the moved variable; a sequence with none swapped (chance 2^−L) is
+    asked a uniform position 0..L−1. Draws u [B] then the fallback [B], after unigram_pairs' draws. Returns [B]."""
+    u = rng.random(len(lengths))
+    fallback = rng.integers(0, lengths)
+    count = m.sum(axis=1)
+    k = np.floor(u * count)                                  # the k-th swapped position (0-based)
+    pick = np.argmax(np.cumsum(m, axis=1) > k[:, None], axis=1)
+    return np.where(count > 0, pick, fallback).astype(np.int64)
+

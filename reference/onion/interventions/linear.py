@@ -4,6 +4,11 @@ Spec §4.2. One training example: build base and source inputs (corrupt.py), enc
 rotate, move the channels of the intervened variables from source to base (autosegment.py), rotate back, decode
 teacher-forced with the ORIGINAL sequence, CE against the original. IIA = exact match of that decode.
 Data: length-9 sequences only (train_l9 / intervention).
+The decode and its target follow the frozen model's task (targets.py): repeat x_1..x_L; reverse x_L..x_1 (the token
+moved at input position p is the target of step L−1−p); lookup asks each sequence the intervened position, so the
+moved token itself must be output (n-gram: the corrupted position p; unigram: one of the swapped positions, uniform,
+corrupt.swapped_queries), and a control position, which must still give the stored token. Lookup's draws come after
+the corruption's, so repeat's are as before.
 """
 from __future__ import annotations
 
@@ -11,8 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ...tasks.repeat import make_batch
-from . import autosegment, corrupt, gumbel
+from . import autosegment, corrupt, gumbel, targets
 
 
 @dataclass(frozen=True)
@@ -35,20 +39,20 @@ class LinearIntervention:
 
     def forward(self, params, buffers, frozen, tokens, lengths, rng, train: bool):
         """(loss, correct [B] bool, cache) on original sequences tokens [B, Lmax], lengths [B]."""
-        orig = make_batch(tokens, lengths, frozen.n_symbols, frozen.no_input)
         fast = frozen.backend == "numba"
         if self.ngram == 1:
             inputs, partner, m = corrupt.unigram_pairs(tokens, lengths, self.n_vars, rng, fast)
+            queries = corrupt.swapped_queries(m, lengths, rng) if frozen.task == "lookup" else None
             h, src = frozen.encode(*_enc(inputs, lengths)), partner
         else:
-            base, src, m, _ = corrupt.ngram_window(tokens, lengths, self.ngram, self.n_vars, frozen.n_symbols, rng,
-                                                   fast)
+            base, src, m, queries = corrupt.ngram_window(tokens, lengths, self.ngram, self.n_vars, frozen.n_symbols,
+                                                         rng, fast)
             h = frozen.encode(*_enc(np.concatenate([base, src]), np.concatenate([lengths, lengths])))
             src = np.arange(len(lengths), 2 * len(lengths))
+        orig = targets.target_batch(frozen, tokens, lengths, queries, rng)
         noise = gumbel.sample_noise(params["M"].shape, rng) if train else None
         h_new, reg, c = autosegment.forward(params, buffers["base"], h, src, m, noise, self.orthogonal_map, fast)
-        loss, dh, _, correct = frozen.decode(h_new.astype(frozen.dtype, copy=False), orig.dec_in, orig.target,
-                                             orig.mask, train, with_logits=False)
+        loss, dh, correct = targets.decode(frozen, h_new, orig, train, frozen.dtype)
         return loss + reg, correct, (c, dh, params["M"].dtype)
 
     def backward(self, cache):

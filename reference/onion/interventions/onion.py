@@ -9,6 +9,10 @@ Two other forms of the scale, everything else the same:
     "free"     one learned vector per position, scale(p) = S[p], S [max_len, H], started at the onion's initial
                scale (S[p] = 0.9^p + p): no γ^p·g + p·ℓ + b form, so whatever the form cannot fit, S can
 Data: lengths 2–9 (train / valid).
+The decode and its target follow the frozen model's task (targets.py): repeat x_1..x_L; reverse x_L..x_1 (input
+position p is the target of step L−1−p); lookup is asked position p, so the restored token x_orig itself must be
+output, and a control position, which must still give the stored token. The scale still indexes the INPUT position
+p in every task.
 """
 from __future__ import annotations
 
@@ -19,7 +23,7 @@ import numpy as np
 
 from ... import layers
 from ...tasks.repeat import make_batch
-from . import corrupt, onion_numba
+from . import corrupt, onion_numba, targets
 
 
 FORMS = ("onion", "noscale", "free")
@@ -89,8 +93,8 @@ class OnionIntervention:
         return params, {}
 
     def forward(self, params, buffers, frozen, tokens, lengths, rng, train: bool):
-        orig = make_batch(tokens, lengths, frozen.n_symbols, frozen.no_input)
         x_t, p, xo, xn = corrupt.single_token(tokens, lengths, frozen.n_symbols, rng)
+        orig = targets.target_batch(frozen, tokens, lengths, p, rng)
         tb = make_batch(x_t, lengths, frozen.n_symbols, frozen.no_input)
         h_t = frozen.encode(tb.enc_in, tb.mask)
         if frozen.backend == "numba":
@@ -98,8 +102,7 @@ class OnionIntervention:
         to, tn = np.tanh(params["E"][xo]), np.tanh(params["E"][xn])
         sc, sc_cache = scale_forward(params, p, self.form)
         h_new = h_t + (to - tn) * sc
-        loss, dh, _, correct = frozen.decode(h_new.astype(frozen.dtype), orig.dec_in, orig.target, orig.mask, train,
-                                             with_logits=False)
+        loss, dh, correct = targets.decode(frozen, h_new, orig, train, frozen.dtype)
         return loss, correct, (dh, params, p, xo, xn, to, tn, sc, sc_cache)
 
     def _fast_forward(self, params, frozen, orig, h_t, p, xo, xn, T, train):
@@ -110,8 +113,7 @@ class OnionIntervention:
         ids = tuple(np.ascontiguousarray(a, np.int64) for a in (p, xo, xn))
         h_new = np.empty_like(h_t)
         onion_numba.edit_forward(h_t, tE, sc, *ids, h_new)
-        loss, dh, _, correct = frozen.decode(h_new, orig.dec_in, orig.target, orig.mask, train,
-                                             with_logits=False)
+        loss, dh, correct = targets.decode(frozen, h_new, orig, train)
         return loss, correct, _Tables(dh, params, ids, tE, sc, sc_cache)
 
     def backward(self, cache):

@@ -1,4 +1,8 @@
-"""What every probe shares: encode the original sequence (frozen, no gradient), then a loss over positions t < L."""
+"""What every probe shares: encode the original sequence (frozen, no gradient), then a loss over positions t < L.
+
+Probes are task-independent: whatever the model was trained to output (repeat, reverse, lookup), a probe reads the
+STORED input sequence x_1..x_L from the final encoder state, so its batch is repeat's (the encoder input is the
+same in every task) and its target the input tokens in input order."""
 from __future__ import annotations
 
 import numpy as np
