@@ -6,7 +6,8 @@ positions whose share of the state stays above u. Two measurements of a trained 
     exact match per type   the model run with its weights and its state rounded to the type: every parameter once,
                            the state after every encoder and decoder step and the logits (round to nearest even);
                            the arithmetic inside a step stays float64. Types: bfloat16 (u = 2^-8), float16 (2^-11),
-                           float32 (2^-24), float64 (2^-53, no rounding). Teacher-forced, as `onionref eval`.
+                           float32 (2^-24), float64 (2^-53, no rounding). Teacher-forced, as `onionref eval`, in
+                           the run's own task.
     footprint[i]           median over N length-L sequences of ‖h(x with x_i changed) − h(x)‖_∞ / ‖h(x)‖_∞: how
                            big position i's trace in the final state is against the state itself
                            (inspect.single_token_differences).
@@ -73,7 +74,7 @@ def precision_report(params: dict, cfg, n: int = 2000, seed: int = 0) -> dict:
     types = {}
     for kind in TYPES:
         res = evaluate(lambda b, kind=kind: predict_rounded(params, b, kind), tokens, lengths, cfg.symbols,
-                       cfg.no_input)
+                       cfg.no_input, task=cfg.task)
         types[kind] = {"accuracy": res["accuracy"], "per_length": res["per_length"], "n": res["n"]}
     fp = footprint(params, cfg.symbols, cfg.max_len, min(n, 1000), seed)
     return {"set": "valid", "max_len": cfg.max_len, "types": types, "unit_roundoff": UNIT_ROUNDOFF,
