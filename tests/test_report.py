@@ -132,6 +132,22 @@ def test_report_of_a_sweep(sweep):
     assert all(k.startswith(("figures", "report.")) for k in changed), changed   # the cells are only read
 
 
+def test_onion_free_column_only_where_it_was_run(sweep, tmp_path):
+    """onion-free is not the paper's: its column appears only when some cell has it, with that cell's number."""
+    label = report.LABELS["onion-free"]
+    r = run_cli(["report", sweep, "--out", tmp_path / "without", "--quiet"])
+    assert r.returncode == 0, r.stderr
+    assert label not in (tmp_path / "without" / "report.md").read_text()
+    with_free = tmp_path / "sw"
+    shutil.copytree(sweep, with_free)
+    _analyse(with_free / "h4-ar-s0", "onion-free")
+    r = run_cli(["report", with_free, "--out", tmp_path / "with", "--quiet"])
+    assert r.returncode == 0, r.stderr
+    md = (tmp_path / "with" / "report.md").read_text()
+    iia = runs.read_json(with_free / "h4-ar-s0" / "intervene/onion-free/result.json")["iia"]
+    assert label in md and f"{iia:.3f} (n=1)" in md
+
+
 def test_report_elsewhere_leaves_the_sweep_untouched(sweep, tmp_path):
     before = tree_hashes(sweep)
     r = run_cli(["report", sweep, "--out", tmp_path / "docs", "--quiet"])

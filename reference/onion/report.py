@@ -244,7 +244,9 @@ def markdown(sweep_dirs: list, data: dict, rows: list, figures: list) -> str:
     show = len(steps) > 1        # analyses of different budgets side by side: each cell says its steps
     if task != "repeat":
         out += [f"Counterfactual targets follow the task: {COUNTERFACTUAL[task]}", ""]
-    out += _md_table(rows, INTERVENTIONS, with_model=True, show_steps=show, paper=paper)
+    # onion-free is not one of the paper's analyses: its column only when some row has it
+    shown = tuple(q for q in INTERVENTIONS if q != "onion-free" or any(q in r for r in rows))
+    out += _md_table(rows, shown, with_model=True, show_steps=show, paper=paper)
     out += ["", "## Probe accuracy (decode the whole sequence from the final state, L 2–9)", ""]
     if task != "repeat":
         out += ["The probes read the stored input sequence x_1..x_L from the final encoder state whatever the task.", ""]
