@@ -30,6 +30,11 @@ class Frozen:
     backend: str = "numpy"  # numpy: the reference; numba: the fast path
     task: str = "repeat"    # repeat | reverse | lookup (tasks/access.py): what the decoder was trained to output
 
+    @classmethod
+    def of_run(cls, model_cfg, params: dict, backend: str | None = None) -> "Frozen":
+        """The frozen model of a trained run (its TrainConfig and parameters), on `backend` or the run's own."""
+        return cls(params, model_cfg.symbols, model_cfg.no_input, backend or model_cfg.backend, model_cfg.task)
+
     def batch(self, tokens, lengths, queries=None):
         """The task's batch of sequences tokens [B, Lmax], lengths [B] (lookup: queries [B], the asked positions)."""
         return access.batch(self.task, tokens, lengths, self.n_symbols, self.no_input, queries)

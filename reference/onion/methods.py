@@ -72,6 +72,6 @@ def analyse(run_dir: Path, group: str, name: str, method, cfg, backend: str | No
     from .train import load_run
 
     model_cfg, params = load_run(Path(run_dir)) if model is None else model
-    frozen = Frozen(params, model_cfg.symbols, model_cfg.no_input, backend or model_cfg.backend, model_cfg.task)
+    frozen = Frozen.of_run(model_cfg, params, backend)
     return run(fitted(method, model_cfg), frozen, model_cfg, cfg.validate(), Path(run_dir) / group / name, name,
                progress=progress, resume=resume)

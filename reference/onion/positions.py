@@ -107,7 +107,7 @@ def diagnose(run_dir: Path) -> dict:
     run_dir = Path(run_dir)
     model_cfg, params = load_run(run_dir)
     require_task(model_cfg, "onionref positions")   # its per-position decodes are repeat's
-    frozen = Frozen(params, model_cfg.symbols, model_cfg.no_input, model_cfg.backend)
+    frozen = Frozen.of_run(model_cfg, params)
     res = {"run": str(run_dir), "hidden": frozen.hidden}
     lin, probe_dir = run_dir / "intervene/linear", run_dir / "probe/linear"
     if not (lin / "DONE").exists() and not (probe_dir / "DONE").exists():

@@ -158,7 +158,7 @@ def analysis_job(run_dir: str, analysis: str, config: dict, extend_rising_to: in
                 model_cfg, params = model = load_run(run_dir)
                 method = methods.fitted(methods.intervention(name) if kind == "intervene" else methods.probe(name),
                                         model_cfg)
-                frozen = Frozen(params, model_cfg.symbols, model_cfg.no_input, model_cfg.backend, model_cfg.task)
+                frozen = Frozen.of_run(model_cfg, params)
             run(method, frozen, model_cfg, replace(cfg, steps=steps), out_dir, name, progress=False,
                 resume=(out_dir / "checkpoint.safetensors").exists())
     return _when_unlocked(go)
