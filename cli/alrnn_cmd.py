@@ -186,9 +186,11 @@ def sweep_cmd(task, Ps, seeds, out, per_task, workers, scheduler, collect, as_js
     axis = {"per_task": sizes} if sizes else {}
     vary = ("P", "seed") + (("per_task", "n_train", "epochs", "eval_every") if sizes else ())
     budget = {k: v for k, v in asdict(base).items() if k not in vary}
-    rec = open_sweep(out, {"kind": f"alrnn-{task}", "grid": {**axis, "P": P_list, "seed": list(range(seeds))}}, budget)
-    bases = [resolve(task, {**given, "P": 0, "per_task": n}) for n in rec["grid"].get("per_task", [])] or [base]
-    configs = [replace(b, P=P, seed=s).validate() for b in bases for P in rec["grid"]["P"] for s in rec["grid"]["seed"]]
+    open_sweep(out, {"kind": f"alrnn-{task}", "grid": {**axis, "P": P_list, "seed": list(range(seeds))}}, budget)
+    # The grid asked for now (sweep.json keeps the union of every grid asked for in OUT; --collect with a wider
+    # grid reports runs finished by earlier, narrower commands).
+    bases = [resolve(task, {**given, "P": 0, "per_task": n}) for n in sizes] or [base]
+    configs = [replace(b, P=P, seed=s).validate() for b in bases for P in P_list for s in range(seeds)]
     if collect:
         results = sweep.collect(out, configs)
     else:
