@@ -6,7 +6,8 @@
 - the model is the one with the best validation accuracy;
 - HARD durations: every period in the launcher's range (np.randint, upper end exclusive); SIMPLE unchanged;
 - task_groups on a hand-built JSD matrix: known within/between numbers and a clustering that keeps the groups apart;
-- `alrnn sweep --per-task` runs the sizes as a grid axis; `alrnn groups` reads the sweep;
+- `alrnn sweep --per-task` runs the sizes as a grid axis (a narrower command covers only its own grid);
+  `alrnn groups` reads the sweep;
 - bad input (--per-task 0, --steps 0, --per-task on another task, --durations nonsense): one line, exit 2.
 """
 from __future__ import annotations
@@ -135,6 +136,12 @@ def test_sweep_over_sizes_and_groups(tmp_path, capsys):
     assert (out / "multitask-m4-p2-n3-s1" / "DONE").exists() and (out / "accuracy_vs_P.png").exists()
     steps = {runs.read_json(p / "result.json")["adam_steps"] for p in out.iterdir() if p.is_dir()}
     assert steps == {6}
+    # A narrower command reports (and would train) only the grid it asks for; sweep.json keeps the union.
+    narrow = [a if a != "1,3" else "3" for a in args]
+    rc, stdout, err = call_main([*narrow, "--json", "--collect"], capsys)
+    assert rc == 0, err
+    assert [(r["per_task"], r["P"]) for r in json.loads(stdout.strip().splitlines()[-1])["rows"]] == [(3, 0), (3, 2)]
+    assert runs.read_json(out / "sweep.json")["grid"]["per_task"] == [1, 3]
     rc, stdout, err = call_main(["alrnn", "groups", out, "--P", "2", "--json"], capsys)
     assert rc == 0, err
     g = json.loads(stdout.strip().splitlines()[-1])
