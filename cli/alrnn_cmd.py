@@ -42,6 +42,10 @@ def alrnn():
                    "addition MSE < 0.01, context / multitask accuracy >= 0.9, copy sequence accuracy >= 0.9); "
                    "needs --n-valid.")
 @click.option("--backend", type=click.Choice(["numba", "numpy"]), default=None, help="numba (fast) or numpy [numba].")
+@click.option("--durations", type=str, default=None, help="multitask: simple or hard trial periods [simple].")
+@click.option("--per-task", type=int, default=None,
+              help="multitask: a fixed training set of N trials per task, selected on validation accuracy [off].")
+@click.option("--steps", type=int, default=None, help="Adam steps in all, whatever the set's size (instead of --epochs).")
 @click.option("--threads", type=int, default=None,
               help="numba: batch-chunk threads [one per core]; the same seed, config and count give the same run.")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
@@ -160,12 +164,16 @@ def gradients_cmd(run_dirs, at_init, out, as_json):
 @click.option("--seq-len", type=int, default=None, help="copy: symbols to recall [4].")
 @click.option("--delay", type=int, default=None, help="copy: blank steps before the recall [20].")
 @click.option("--symbols", type=int, default=None, help="copy: one-hot channels, channel 0 = cue [5].")
+@click.option("--durations", type=str, default=None, help="multitask: simple or hard trial periods [simple].")
+@click.option("--per-task", "per_task", default=None,
+              help="multitask: training-set sizes (trials per task), comma-separated; a grid axis [off].")
+@click.option("--steps", type=int, default=None, help="Adam steps per run, the same for every --per-task size.")
 @click.option("--workers", type=int, default=None, help="Local worker processes [one per core].")
 @click.option("--scheduler", type=str, default=None, help="Address of a running Dask scheduler (tcp://HOST:PORT).")
 @click.option("--collect", is_flag=True, help="Only report the runs already finished in --out (train nothing).")
 @click.option("--json", "as_json", is_flag=True, help="Print the per-P summary as one JSON line.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
-def sweep_cmd(task, Ps, seeds, out, workers, scheduler, collect, as_json, quiet, **given):
+def sweep_cmd(task, Ps, seeds, out, per_task, workers, scheduler, collect, as_json, quiet, **given):
     """Train one task over P × seeds on the sweep engine, analyse every run, and report the numbers against P."""
     from onionref.alrnn import sweep
     from onionref.alrnn.config import resolve
@@ -177,13 +185,19 @@ def sweep_cmd(task, Ps, seeds, out, workers, scheduler, collect, as_json, quiet,
         raise UserError(f"--seeds must be >= 1, got {seeds}")
     if workers is not None and workers < 1:
         raise UserError(f"--workers must be >= 1, got {workers}")
-    base = resolve(task, {**given, "P": 0})
+    sizes = lists.ints(per_task, "--per-task", lo=1) if per_task is not None else []
+    base = resolve(task, {**given, "P": 0, "per_task": sizes[0] if sizes else None})
     for P in P_list:
         if P > base.hidden:
             raise UserError(f"--P {P} is above --hidden ({base.hidden})")
-    budget = {k: v for k, v in asdict(base).items() if k not in ("P", "seed")}
-    rec = open_sweep(out, {"kind": f"alrnn-{task}", "grid": {"P": P_list, "seed": list(range(seeds))}}, budget)
-    configs = [replace(base, P=P, seed=s).validate() for P in rec["grid"]["P"] for s in rec["grid"]["seed"]]
+    axis = {"per_task": sizes} if sizes else {}
+    vary = ("P", "seed") + (("per_task", "n_train", "epochs", "eval_every") if sizes else ())
+    budget = {k: v for k, v in asdict(base).items() if k not in vary}
+    open_sweep(out, {"kind": f"alrnn-{task}", "grid": {**axis, "P": P_list, "seed": list(range(seeds))}}, budget)
+    # The grid asked for now (sweep.json keeps the union of every grid asked for in OUT; --collect with a wider
+    # grid reports runs finished by earlier, narrower commands).
+    bases = [resolve(task, {**given, "P": 0, "per_task": n}) for n in sizes] or [base]
+    configs = [replace(b, P=P, seed=s).validate() for b in bases for P in P_list for s in range(seeds)]
     if collect:
         results = sweep.collect(out, configs)
     else:
@@ -194,8 +208,36 @@ def sweep_cmd(task, Ps, seeds, out, workers, scheduler, collect, as_json, quiet,
         click.echo(to_json(summary))
         return
     key, _, rule = sweep.SOLVED[task]
-    click.echo(f"{task}: M={base.hidden}, {base.epochs} epochs; solved = {rule}")
+    budget_text = f"{base.steps} Adam steps" if base.steps else f"{base.epochs} epochs"
+    click.echo(f"{task}: M={base.hidden}, {budget_text}; solved = {rule}")
     for r in summary["rows"]:
-        click.echo(f"  P={r['P']:3d}  solved {r['solved']}/{r['seeds']}  "
+        size = f"  {r['per_task']:4d}/task" if "per_task" in r else ""
+        click.echo(f"{size}  P={r['P']:3d}  solved {r['solved']}/{r['seeds']}  "
                    f"{key} {r[key]['mean']:.4f} ± {r[key]['std']:.4f}  codes {r['codes_used']['mean']:.1f} of 2^{r['P']}")
     click.echo(f"figures and summary.json in {out}")
+
+
+@alrnn.command("groups")
+@click.argument("sweep_dir", metavar="SWEEPDIR", type=click.Path(path_type=Path))
+@click.option("--P", "P", type=int, required=True, help="The runs' number of ReLU units.")
+@click.option("--per-task", type=int, default=None, help="The runs' training-set size [the largest in SWEEPDIR].")
+@click.option("--json", "as_json", is_flag=True, help="Print the numbers as one JSON line.")
+def groups_cmd(sweep_dir, P, per_task, as_json):
+    """Task structure of a multitask sweep at one P: the seed-mean JSD matrix in clustering order, pro vs anti."""
+    from onionref.alrnn.task_groups import sweep_groups
+
+    if P < 0:
+        raise UserError(f"--P must be >= 0, got {P}")
+    if per_task is not None and per_task < 0:
+        raise UserError(f"--per-task must be >= 1, got {per_task}")
+    res = sweep_groups(sweep_dir, P, per_task)
+    if as_json:
+        click.echo(to_json(res))
+        return
+    size = f", {res['per_task']} per task" if res["per_task"] else ""
+    click.echo(f"multitask P={P}{size}, {res['seeds']} seeds: JSD (bits), mean ± std over seeds")
+    for k in ("within_pro", "within_anti", "between_pro_anti", "mean_all_pairs"):
+        v = res[k]
+        click.echo(f"  {k:17s} {v['mean']:.3f} ± {v['std']:.3f}   per seed {', '.join(f'{x:.3f}' for x in v['per_seed'])}")
+    click.echo(f"  clustering order: {', '.join(res['order'])}")
+    click.echo(f"figure: {res['figure']}")

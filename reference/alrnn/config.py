@@ -17,6 +17,12 @@ Per-task defaults (the spec's values unless marked "laptop"):
 MAR: τ = 0.1 (multitask 0.01) on the first M/2 units (the launchers' M_reg = M/2). Optimiser: Adam, lr 1e-3.
 Stopping: the full budget of epochs (the spec's), or with until_solved at the first evaluation whose validation
 metrics meet the task's SOLVED rule (the last model is then the stopped one).
+
+Low-data multitask (Fig. 5a), all off by default: --per-task N fixes the training set at N trials of each task
+(n_train = 11 N, the same trials every epoch; 50 per task validate unless --n-valid says otherwise) and selects the
+model with the best validation accuracy; --steps S trains exactly S Adam steps whatever the set's size (epochs =
+⌈S / batches per epoch⌉, the last one cut short; about 20 evaluations unless --eval-every is given); --durations
+hard draws the launcher's HARD periods (tasks/cognitive.py).
 """
 from __future__ import annotations
 
@@ -75,6 +81,9 @@ class ALRNNConfig:
     seed: int = 0
     backend: str = "numba"    # numba (the fast path) or numpy (the reference)
     until_solved: bool = False  # stop at the first evaluation whose validation metrics meet SOLVED[task]
+    durations: str = "simple"  # multitask: simple or hard trial periods
+    per_task: int = 0         # multitask: a fixed training set of this many trials per task (0: n_train as given)
+    steps: int = 0            # Adam steps in all (0: epochs × batches); epochs must then be ⌈steps / batches⌉
 
     def validate(self) -> "ALRNNConfig":
         checks = [
@@ -97,6 +106,21 @@ class ALRNNConfig:
             (self.backend in ("numba", "numpy"), f"--backend must be numba or numpy, got {self.backend}"),
             (1 <= self.length <= 100_000, f"--length must be in 1..100000, got {self.length}"),
         ]
+        checks += [(self.durations in cognitive.DURATIONS and (self.durations == "simple" or self.task == "multitask"),
+                    f"--durations must be simple or hard (hard: multitask only), got {self.durations}"),
+                   (self.per_task >= 0 and (self.per_task == 0 or self.task == "multitask"),
+                    f"--per-task must be >= 1 and applies to multitask only, got {self.per_task}"),
+                   (self.per_task == 0 or self.n_train == len(cognitive.TASKS) * self.per_task,
+                    f"--n-train {self.n_train} is not 11 × --per-task {self.per_task}"),
+                   (self.per_task == 0 or self.n_valid >= 1, "--per-task selects on the validation set: --n-valid >= 1"),
+                   (self.steps >= 0, f"--steps must be >= 1, got {self.steps}"),
+                   (self.steps == 0 or self.epochs == epochs_for(self.steps, self.n_train, self.batch),
+                    f"--steps {self.steps} needs --epochs {epochs_for(self.steps, self.n_train, self.batch)} "
+                    f"at {self.n_train} trials in batches of {self.batch}, got {self.epochs}")]
+        if self.task == "multitask" and self.durations in cognitive.DURATIONS:
+            longest = cognitive.max_length(self.durations)
+            checks.append((self.length == longest, f"multitask --length is the longest {self.durations} trial "
+                           f"({longest}), got {self.length}"))
         if self.task == "addition":
             checks.append((self.length >= 4, f"the addition problem needs --length >= 4, got {self.length}"))
         if self.task == "context":
@@ -124,6 +148,17 @@ class ALRNNConfig:
         return configs.from_dict(cls, d).validate()
 
 
+def selection(cfg: ALRNNConfig) -> str:
+    """The model-selection rule of the run: the task's, or the best validation accuracy in the low-data protocol."""
+    return "best_valid_accuracy" if cfg.per_task > 0 else SELECTION[cfg.task]
+
+
+def epochs_for(steps: int, n_train: int, batch: int) -> int:
+    """Epochs that hold `steps` Adam steps at ⌈n_train / batch⌉ steps per epoch (the last epoch cut short)."""
+    per_epoch = -(-max(n_train, 1) // max(batch, 1))
+    return -(-steps // per_epoch)
+
+
 def resolve(task: str, given: dict) -> ALRNNConfig:
     """The config of `task` with the task's defaults under the explicitly given values (None = not given).
 
@@ -141,9 +176,28 @@ def resolve(task: str, given: dict) -> ALRNNConfig:
                 raise UserError(f"--length {kw['length']} is too short for --seq-len {seq_len} "
                                 f"(the copy task needs at least 2·seq_len + 1 = {2 * seq_len + 1} steps)")
     if task == "multitask" and given.get("length") is not None:
-        raise UserError("--length does not apply to multitask: its trial lengths come from the SIMPLE durations")
+        raise UserError("--length does not apply to multitask: its trial lengths come from --durations")
     if task == "digits" and given.get("length") is not None:
         raise UserError(f"--length does not apply to digits: an 8×8 image is read in {digits.T} steps")
+    if task == "multitask":
+        durations = kw.get("durations", "simple")
+        if durations not in cognitive.DURATIONS:
+            raise UserError(f"--durations must be simple or hard, got {durations}")
+        kw["length"] = cognitive.max_length(durations)
+    for flag in ("per_task", "steps"):
+        if given.get(flag) is not None and given[flag] < 1:
+            raise UserError(f"--{flag.replace('_', '-')} must be >= 1, got {given[flag]}")
+    if given.get("per_task") is not None and task != "multitask":
+        raise UserError(f"--per-task applies to multitask only, not {task}")
+    if kw.get("per_task", 0) > 0:
+        kw["n_train"] = given.get("n_train") or len(cognitive.TASKS) * kw["per_task"]
+        kw["n_valid"] = given.get("n_valid") or len(cognitive.TASKS) * 50
+    if kw.get("steps", 0) > 0:
+        if given.get("epochs") is not None:
+            raise UserError("give --steps or --epochs, not both")
+        kw["epochs"] = epochs_for(kw["steps"], kw.get("n_train", ALRNNConfig.n_train), kw.get("batch", ALRNNConfig.batch))
+        if given.get("eval_every") is None:
+            kw["eval_every"] = max(1, kw["epochs"] // 20)
     if given.get("mar_units") is None:
         kw["mar_units"] = kw.get("hidden", ALRNNConfig.hidden) // 2
     return ALRNNConfig(task=task, **kw).validate()

@@ -30,7 +30,7 @@ def make_split(cfg: ALRNNConfig, split: str):
     if cfg.task == "context":
         return context.make(n, cfg.length, rng)
     if cfg.task == "multitask":
-        return cognitive.make(n, rng)
+        return cognitive.make(n, rng, cfg.durations)
     return copy_task.make(n, cfg.seq_len, cfg.delay, cfg.symbols, rng)
 
 

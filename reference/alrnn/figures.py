@@ -5,6 +5,7 @@
     transitions.png   the region graph of the most used codes (edge width ∝ transition frequency)
     eigenvalues.png   Jacobian eigenvalues of the most used regions, with the unit circle
     jsd.png           a matrix of Jensen–Shannon divergences between groups (tasks, contexts)
+    groups_P<P>.png   the seed-mean JSD matrix between tasks in dendrogram order, with the dendrogram (task_groups.py)
     vs_P.png          a metric against P, mean ± std over seeds
     gradients.png     ‖∂L/∂z_t‖ per step t of a few gradient profiles (alrnn/gradflow.py), log scale
 """
@@ -131,5 +132,26 @@ def plot_grad_norms(profiles: list, path: Path, title: str) -> None:
     ax.set(xlabel="step t (dashed: the first readout)", ylabel="mean per-trial ‖∂L/∂z_t‖", title=title)
     ax.grid(alpha=0.3, which="both")
     ax.legend(fontsize=6)
+    save_png(fig, Path(path))
+    plt.close(fig)
+
+
+def plot_groups(mean, names: list, Z, path: Path, title: str) -> None:
+    """The matrix `mean` [n, n] with rows and columns in the leaf order of the linkage Z, the dendrogram above it."""
+    from scipy.cluster.hierarchy import dendrogram
+    plt = _plt()
+    n = len(names)
+    fig = plt.figure(figsize=(2 + 0.45 * n, 2.6 + 0.45 * n))
+    top = fig.add_axes([0.22, 0.78, 0.6, 0.14])
+    leaves = dendrogram(np.asarray(Z), ax=top, no_labels=True, color_threshold=0, above_threshold_color="k")["leaves"]
+    top.set_axis_off()
+    top.set_title(title, fontsize=9)
+    ax = fig.add_axes([0.22, 0.16, 0.6, 0.6])
+    m = np.asarray(mean)[np.ix_(leaves, leaves)]
+    im = ax.imshow(m, vmin=0, vmax=1, cmap="viridis", aspect="auto")
+    labels = [names[i] for i in leaves]
+    ax.set_xticks(range(n), labels, rotation=90, fontsize=7)
+    ax.set_yticks(range(n), labels, fontsize=7)
+    fig.colorbar(im, cax=fig.add_axes([0.85, 0.16, 0.03, 0.6]), label="JSD (bits)")
     save_png(fig, Path(path))
     plt.close(fig)

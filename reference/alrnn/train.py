@@ -2,10 +2,11 @@
 
 Each epoch visits the training set in the order of a permutation drawn from (seed, epoch), in batches of `batch`
 (the last one smaller); every `eval_every` epochs the model is scored on the validation and test sets, the
-task's selection rule (config.SELECTION) updates the selected model, and a checkpoint is written (parameters,
-Adam moments, the selected model and its score). Resuming continues bit-for-bit from the last checkpoint. With
-until_solved the run ends at the first evaluation whose validation metrics meet config.SOLVED (result.json's
-"stopped_solved_epoch"; null when it ran its whole budget).
+run's selection rule (config.selection) updates the selected model, and a checkpoint is written (parameters,
+Adam moments, the selected model and its score). Resuming continues bit-for-bit from the last checkpoint. With a
+step budget (cfg.steps > 0) training stops after exactly that many Adam steps, inside the last epoch, and evaluates
+there. With until_solved the run ends at the first evaluation whose validation metrics meet config.SOLVED
+(result.json's "stopped_solved_epoch"; null when it ran its whole budget).
 
     RUN/config.json  metrics.jsonl  weights.safetensors (the selected model)  checkpoint.safetensors
     RUN/result.json  curves.png  DONE
@@ -22,7 +23,7 @@ from .. import adamw, divergence, runs
 from ..cells import alrnn
 from ..errors import UserError
 from . import data, mar, model
-from .config import SELECTION, SOLVED, ALRNNConfig
+from .config import SOLVED, ALRNNConfig, selection
 from .figures import plot_curves
 from .readout import task_loss
 from .regions import bitcodes, distinct_codes
@@ -44,7 +45,9 @@ def evaluate(params: dict, trials, cfg: ALRNNConfig) -> dict:
 
 def selection_score(cfg: ALRNNConfig, row: dict) -> float:
     """Higher is better: the row's score under the task's model-selection rule."""
-    rule = SELECTION[cfg.task]
+    rule = selection(cfg)
+    if rule == "best_valid_accuracy":
+        return row["valid"]["accuracy"]
     if rule == "best_valid_loss":
         return -row["valid"]["loss"]
     if rule == "best_test_sequence_accuracy":
@@ -130,7 +133,7 @@ def _train_locked(cfg, run_dir, resume, progress, splits):
         params = init_params(cfg)
         best, opt, start, best_epoch, best_score, metrics = dict(params), adamw.init_state(params), 0, 0, -np.inf, []
     runs.write_json(run_dir / "config.json", {"format": runs.RUN_FORMAT, "kind": "alrnn", "config": asdict(cfg),
-                                              "selection": SELECTION[cfg.task], "versions": runs.package_versions()})
+                                              "selection": selection(cfg), "versions": runs.package_versions()})
     if cfg.backend == "numba":
         from ..cells import alrnn_numba
         alrnn_numba.pin_blas()
@@ -145,6 +148,8 @@ def _train_locked(cfg, run_dir, resume, progress, splits):
     for epoch in range(start + 1, (cfg.epochs if stopped is None else start) + 1):
         order = np.random.default_rng([cfg.seed, 3, epoch]).permutation(cfg.n_train)
         for i in range(0, cfg.n_train, cfg.batch):
+            if cfg.steps and opt["step"] >= cfg.steps:
+                break
             loss, grads, _ = model.loss_and_grads(params, train_set.take(order[i:i + cfg.batch]), cfg.backend)
             if cfg.mar > 0 and cfg.mar_units > 0:
                 mloss, mcache = mar.mar_forward(params, cfg.mar, cfg.mar_units)
@@ -166,7 +171,7 @@ def _train_locked(cfg, run_dir, resume, progress, splits):
                 bar.close()
                 raise divergence.fail(run_dir, "training", opt["step"], "the test loss")
             score = selection_score(cfg, last)
-            if score >= best_score or SELECTION[cfg.task] == "last":
+            if score >= best_score or selection(cfg) == "last":
                 best, best_epoch, best_score = {k: v.copy() for k, v in params.items()}, epoch, score
             runs.append_jsonl(run_dir / "metrics.jsonl", last)
             metrics.append(last)
@@ -181,9 +186,12 @@ def _train_locked(cfg, run_dir, resume, progress, splits):
     bar.close()
     final = evaluate(best, splits["test"], cfg)
     result = {"run": str(run_dir), "task": cfg.task, "P": cfg.P, "hidden": cfg.hidden, "length": cfg.length,
-              "seed": cfg.seed, "selected_epoch": best_epoch, "selection": SELECTION[cfg.task], **final,
+              "seed": cfg.seed, "selected_epoch": best_epoch, "selection": selection(cfg), **final,
               **({"stopped_solved_epoch": stopped} if cfg.until_solved else {}), "codes_possible": 2.0 ** cfg.P,
               "train_seconds_this_session": time.time() - t0}
+    if cfg.per_task or cfg.steps:
+        result.update(per_task=cfg.per_task, adam_steps=int(opt["step"]), durations=cfg.durations,
+                      valid_accuracy=evaluate(best, splits["valid"], cfg)["accuracy"] if splits["valid"] else None)
     runs.write_json(run_dir / "result.json", result)
     plot_curves(metrics, run_dir / "curves.png", f"{cfg.task} M={cfg.hidden} P={cfg.P} seed {cfg.seed}")
     runs.atomic_write_bytes(run_dir / "DONE", b"")

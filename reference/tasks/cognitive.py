@@ -1,11 +1,12 @@
-"""The multi-task cognitive suite (spec A3), SIMPLE durations: 11 tasks, one network, a task cue on every step.
+"""The multi-task cognitive suite (spec A3), SIMPLE or HARD durations: 11 tasks, one network, a task cue on every step.
 
 Inputs (K = 18): 7 base channels [fixation, s1 cos, s1 sin, s2 cos, s2 sin, 0, 0] + the task's one-hot (11).
 (The spec's two "rule" channels stay zero here: the one-hot cue carries the rule.)
 Outputs (N = 3): (fixation, cos φ, sin φ), read at each trial's own last step (the authors read the padded last
 step; spec A3 calls that a quirk). Loss MSE(fixation) + MSE(cos, sin), i.e. weights (1, ½, ½) on the 3 outputs.
-Periods (np.randint, upper end exclusive): context 5–10, stimulus 10–15, delay 10–15, response 5–10. Fixation input
-is 1 until the response period. θ ~ U[0, 2π).
+Periods (np.randint, upper end exclusive): SIMPLE context 5–10, stimulus 10–15, delay 10–15, response 5–10 (the
+default); HARD (the authors' launcher) 10–20, 10–40, 20–50, 10–20. Fixation input is 1 until the response period.
+θ ~ U[0, 2π).
     DelayPro/Anti   stimulus θ, delay, respond θ / θ + π          ReactPro/Anti  stimulus stays on, respond at once
     CatPro/Anti     respond 0 if θ < π else π (anti: swapped)
     Match2Sample / NonMatch2Sample   θ1, delay, θ2 (match |Δθ| < π/8 with p ½, else Δθ ∈ [π/4, 2π − π/4]);
@@ -26,13 +27,21 @@ TASKS = ("DelayPro", "DelayAnti", "ReactPro", "ReactAnti", "CatPro", "CatAnti", 
          "CtxIntMod1", "CtxIntMod2", "GoNogo")
 K, N = 7 + len(TASKS), 3
 CONTEXT, STIM, DELAY, RESPONSE = (5, 10), (10, 15), (10, 15), (5, 10)
+DURATIONS = {"simple": (CONTEXT, STIM, DELAY, RESPONSE),
+             "hard": ((10, 20), (10, 40), (20, 50), (10, 20))}      # (context, stimulus, delay, response)
 WEIGHTS = (1.0, 0.5, 0.5)
 
 
-def _trial(task: int, rng) -> tuple[np.ndarray, np.ndarray]:
-    """(inputs [L, K], target [3]) of one trial of task `task`."""
+def max_length(durations: str = "simple") -> int:
+    """The longest trial (Match2Sample at its longest: context, stimulus, delay, second stimulus, response)."""
+    c, st, d, r = DURATIONS[durations]
+    return sum(hi - 1 for _, hi in (c, st, d, st, r))
+
+
+def _trial(task: int, rng, periods=DURATIONS["simple"]) -> tuple[np.ndarray, np.ndarray]:
+    """(inputs [L, K], target [3]) of one trial of task `task`; periods = (context, stimulus, delay, response) ranges."""
     name = TASKS[task]
-    c, st, d, r = (int(rng.integers(*p)) for p in (CONTEXT, STIM, DELAY, RESPONSE))
+    c, st, d, r = (int(rng.integers(*p)) for p in periods)
     theta = rng.uniform(0, 2 * np.pi)
     seg = []                                   # (length, s1 (cos, sin) or None, s2 or None)
     go, phi = True, theta
@@ -48,7 +57,7 @@ def _trial(task: int, rng) -> tuple[np.ndarray, np.ndarray]:
     elif name in ("Match2Sample", "NonMatch2Sample"):
         match = rng.random() < 0.5
         dt = rng.uniform(-np.pi / 8, np.pi / 8) if match else rng.uniform(np.pi / 4, 2 * np.pi - np.pi / 4)
-        seg = [(c, None, None), (st, theta, None), (d, None, None), (int(rng.integers(*STIM)), theta + dt, None)]
+        seg = [(c, None, None), (st, theta, None), (d, None, None), (int(rng.integers(*periods[1])), theta + dt, None)]
         phi = 0.0 if match == (name == "Match2Sample") else np.pi
     elif name.startswith("CtxInt"):
         other = rng.uniform(0, 2 * np.pi)
@@ -76,9 +85,11 @@ def _trial(task: int, rng) -> tuple[np.ndarray, np.ndarray]:
     return x, y
 
 
-def make(n: int, rng: np.random.Generator) -> Trials:
+def make(n: int, rng: np.random.Generator, durations: str = "simple") -> Trials:
     """n trials, tasks cycling 0..10 (n // 11 or one more of each), zero-padded to the longest: s [T, n, 18]."""
-    xs, ys = zip(*(_trial(i % len(TASKS), rng) for i in range(n)))
+    if durations not in DURATIONS:
+        raise ValueError(f"durations must be one of {', '.join(DURATIONS)}, got {durations!r}")
+    xs, ys = zip(*(_trial(i % len(TASKS), rng, DURATIONS[durations]) for i in range(n)))
     lengths = np.array([len(x) for x in xs])
     s = np.zeros((lengths.max(), n, K), np.float32)
     for i, x in enumerate(xs):
