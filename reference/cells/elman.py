@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .torch_init import uniform_init
+
 NAMES = ("weight_ih_l0", "weight_hh_l0", "bias_ih_l0", "bias_hh_l0")
 NONLINEARITIES = ("tanh", "relu")
 
@@ -22,8 +24,7 @@ def shapes(hidden: int, in_size: int) -> dict:
 
 def init(hidden: int, in_size: int, rng: np.random.Generator, dtype=np.float32) -> dict:
     """torch's default init: every weight and bias ~ U(−1/√H, 1/√H)."""
-    k = 1.0 / np.sqrt(hidden)
-    return {n: rng.uniform(-k, k, size=s).astype(dtype) for n, s in shapes(hidden, in_size).items()}
+    return uniform_init(shapes(hidden, in_size), hidden, rng, dtype)
 
 
 def step_forward(x, h, p, m=None, nonlinearity: str = "tanh"):

@@ -18,6 +18,7 @@ from __future__ import annotations
 import numpy as np
 
 from .gru import sigmoid
+from .torch_init import uniform_init
 
 NAMES = ("weight_ih_l0", "weight_hh_l0", "bias_ih_l0", "bias_hh_l0")
 
@@ -30,8 +31,7 @@ def shapes(hidden: int, in_size: int) -> dict:
 
 def init(hidden: int, in_size: int, rng: np.random.Generator, dtype=np.float32) -> dict:
     """torch's default init: every weight and bias ~ U(−1/√H, 1/√H)."""
-    k = 1.0 / np.sqrt(hidden)
-    return {n: rng.uniform(-k, k, size=s).astype(dtype) for n, s in shapes(hidden, in_size).items()}
+    return uniform_init(shapes(hidden, in_size), hidden, rng, dtype)
 
 
 def state_size(hidden: int) -> int:
