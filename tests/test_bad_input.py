@@ -139,7 +139,7 @@ CASES = [
     ("symbols-zero", tr(symbols="0"), None, "--symbols"),
     ("symbols-negative", tr(symbols="-4"), None, "--symbols"),
     ("min-above-max", tr(min_len="6", max_len="4"), None, "--min-len"),
-    ("max-len-overflow", tr(max_len="13"), None, "--max-len"),
+    ("max-len-overflow", tr(max_len="25"), None, "--max-len"),      # 30 symbols: keys hold 24 positions
     ("min-len-zero", tr(min_len="0"), None, "--min-len"),
     ("eval-every-zero", tr(eval_every="0"), None, "--eval-every"),
     ("seed-negative", tr(seed="-1"), None, "--seed"),

@@ -18,7 +18,7 @@ import pytest
 from hypothesis import assume, given, settings, strategies as st
 
 from onionref.tasks.repeat import (N_SYMBOLS, VALID_SETS, SetSpec, epoch_batches, load_set, make_batch, make_set,
-                                   max_key_len, no_input_id, paper_sets, sequence_keys, sos_id, valid_sets,
+                                   max_key_len, max_seq_len, no_input_id, paper_sets, sequence_keys, sos_id, valid_sets,
                                    vocab_size)
 
 
@@ -175,7 +175,7 @@ def test_impossible_sets_are_refused():
     with pytest.raises(ValueError):
         make_set(SetSpec(10, 2, 5, 0, repeats=False), n_symbols=4)
     with pytest.raises(ValueError):
-        make_set(SetSpec(10, 2, max_key_len(N_SYMBOLS) + 1, 0))
+        make_set(SetSpec(10, 2, max_seq_len(N_SYMBOLS) + 1, 0))
     with pytest.raises(ValueError):
         load_set("no_such_set")
 
@@ -188,9 +188,10 @@ def test_sequence_keys_are_injective_exhaustively():
     assert np.unique(keys).size == len(seqs)
 
 
-@given(st.integers(2, 40), st.data())
-def test_sequence_keys_are_injective(n_symbols, data):
-    Lmax = min(max_key_len(n_symbols), 12)
+@given(st.integers(2, 40), st.booleans(), st.data())
+def test_sequence_keys_are_injective(n_symbols, two_words, data):
+    """One int64 word up to max_key_len positions, a pair of words up to max_seq_len (both capped for speed)."""
+    Lmax = min(max_seq_len(n_symbols), 24) if two_words else min(max_key_len(n_symbols), 12)
     sym = st.integers(0, n_symbols - 1)
     a = data.draw(st.lists(sym, min_size=0, max_size=Lmax))
     near = [st.lists(sym, min_size=0, max_size=Lmax), st.just(list(a)),
@@ -202,7 +203,20 @@ def test_sequence_keys_are_injective(n_symbols, data):
     pad = lambda s: np.array([s + [data.draw(st.integers(0, n_symbols - 1))] * (Lmax - len(s))], dtype=np.int64)
     ka = sequence_keys(pad(a), np.array([len(a)]), n_symbols)[0]     # garbage past the length is ignored
     kb = sequence_keys(pad(b), np.array([len(b)]), n_symbols)[0]
-    assert (ka == kb) == (a == b)
+    assert bool(ka == kb) == (a == b)
+
+
+def test_long_sequence_sets():
+    """Lengths past one word's 12 positions (issue 21: capacity at L 15, 20): unique, disjoint train and valid,
+    every length present; the key is then a pair of words."""
+    assert max_key_len(N_SYMBOLS) == 12 and max_seq_len(N_SYMBOLS) == 24
+    train = load_set("train", N_SYMBOLS, 2, 20, n_train=20_000)
+    valid = load_set("valid", N_SYMBOLS, 2, 20)
+    kt, kv = sequence_keys(*train, N_SYMBOLS), sequence_keys(*valid, N_SYMBOLS)
+    assert kt.dtype.names == ("w0", "w1") and train[0].shape == (20_000, 20)
+    assert np.unique(kt).size == len(kt) and np.unique(kv).size == len(kv)
+    assert not np.isin(kt, kv).any()
+    assert set(np.unique(train[1])) == set(range(2, 21))
 
 
 @given(st.integers(2, 9), st.booleans(), st.integers(1, 6), st.integers(0, 2 ** 32 - 1))

@@ -21,7 +21,7 @@ from ..jit.threads import thread_record
 from .evaluate import evaluate
 from ..plots import plot_run
 from ..tasks import access, lookup
-from ..tasks.repeat import epoch_batches, load_set, max_key_len, valid_sets
+from ..tasks.repeat import epoch_batches, load_set, max_seq_len, valid_sets
 
 
 @dataclass(frozen=True)
@@ -43,7 +43,7 @@ class TrainConfig:
 
     def validate(self) -> "TrainConfig":
         """Raise UserError on an impossible configuration."""
-        key_len = max_key_len(self.symbols) if 2 <= self.symbols <= 62 else 0  # (loops forever below 1 symbol)
+        key_len = max_seq_len(self.symbols) if 2 <= self.symbols <= 62 else 0  # (loops forever below 1 symbol)
         checks = [
             (1 <= self.hidden <= 4096, f"--hidden must be in 1..4096, got {self.hidden}"),
             (self.steps >= 0, f"--steps must be >= 1, got {self.steps}"),  # train() refuses 0

@@ -53,23 +53,42 @@ class SetSpec:
 
 
 def max_key_len(n_symbols: int) -> int:
-    """Longest sequence whose key fits in an int64: (n_symbols + 1)^L < 2^63."""
+    """Longest sequence whose key fits in one int64: (n_symbols + 1)^L < 2^63 (12 for 30 symbols)."""
     L = 0
     while (n_symbols + 1) ** (L + 1) < 2 ** 63:
         L += 1
     return L
 
 
-def sequence_keys(tokens: np.ndarray, lengths: np.ndarray, n_symbols: int = N_SYMBOLS) -> np.ndarray:
-    """One int64 per sequence, equal iff the sequences are equal: sum_{i<L} (x_i + 1)·(n_symbols + 1)^i.
+KEY_WORDS = 2   # a longer sequence's key is a pair of int64 words: lengths up to 2·max_key_len (24 for 30 symbols)
+PAIR = np.dtype([("w0", np.int64), ("w1", np.int64)])
 
-    Bijective for tokens < n_symbols and L <= max_key_len(n_symbols) (12 for 30 symbols)."""
-    n, lmax = tokens.shape
-    key = np.zeros(n, dtype=np.int64)
+
+def max_seq_len(n_symbols: int) -> int:
+    """Longest sequence a set can hold (its key must fit in KEY_WORDS int64 words)."""
+    return KEY_WORDS * max_key_len(n_symbols)
+
+
+def _word(tokens: np.ndarray, lengths: np.ndarray, lo: int, hi: int, n_symbols: int) -> np.ndarray:
+    """sum_{lo <= i < min(L, hi)} (x_i + 1)·(n_symbols + 1)^(i − lo), int64 [N]."""
+    key = np.zeros(len(tokens), dtype=np.int64)
     base = 1
-    for i in range(lmax):
+    for i in range(lo, min(hi, tokens.shape[1])):
         key += np.where(i < lengths, tokens[:, i] + 1, 0).astype(np.int64) * np.int64(base)
         base *= n_symbols + 1
+    return key
+
+
+def sequence_keys(tokens: np.ndarray, lengths: np.ndarray, n_symbols: int = N_SYMBOLS) -> np.ndarray:
+    """One key per sequence, equal iff the sequences are equal: sum_{i<L} (x_i + 1)·(n_symbols + 1)^i, an int64
+    when tokens [N, Lmax] has Lmax <= max_key_len(n_symbols); else a PAIR of int64 words, positions 0..K−1 and
+    K..2K−1 (K = max_key_len). Bijective for tokens < n_symbols and Lmax <= max_seq_len(n_symbols)."""
+    K = max_key_len(n_symbols)
+    if tokens.shape[1] <= K:
+        return _word(tokens, lengths, 0, K, n_symbols)
+    key = np.empty(len(tokens), dtype=PAIR)
+    key["w0"] = _word(tokens, lengths, 0, K, n_symbols)
+    key["w1"] = _word(tokens, lengths, K, 2 * K, n_symbols)
     return key
 
 
@@ -112,8 +131,8 @@ def make_set(spec: SetSpec, n_symbols: int = N_SYMBOLS, exclude: np.ndarray | No
     """Draw `spec.n` unique sequences; returns (tokens [N, max_len], lengths [N]).
 
     `exclude` is an array of sequence keys (see `sequence_keys`) that may not be drawn."""
-    if not 1 <= spec.min_len <= spec.max_len <= max_key_len(n_symbols):
-        raise ValueError(f"lengths must satisfy 1 <= min_len <= max_len <= {max_key_len(n_symbols)}, "
+    if not 1 <= spec.min_len <= spec.max_len <= max_seq_len(n_symbols):
+        raise ValueError(f"lengths must satisfy 1 <= min_len <= max_len <= {max_seq_len(n_symbols)}, "
                          f"got {spec.min_len}..{spec.max_len}")
     if not spec.repeats and spec.max_len > n_symbols:
         raise ValueError(f"sequences without repeats cannot be longer than n_symbols={n_symbols}")
@@ -126,7 +145,8 @@ def make_set(spec: SetSpec, n_symbols: int = N_SYMBOLS, exclude: np.ndarray | No
         raise ValueError(f"cannot draw {spec.n} unique sequences of length {lo}..{spec.max_len} "
                          f"from {n_symbols} symbols (at most {sum(caps.values())} exist under the cap)")
     rng = np.random.default_rng(spec.seed)
-    seen = np.sort(exclude.astype(np.int64)) if exclude is not None else np.zeros(0, np.int64)
+    kind = np.int64 if spec.max_len <= max_key_len(n_symbols) else PAIR      # sequence_keys' key type
+    seen = np.sort(exclude.astype(kind)) if exclude is not None else np.zeros(0, kind)
     count = {L: 0 for L in caps}
     out_tok, out_len, got = [], [], 0
     while got < spec.n:
@@ -189,7 +209,7 @@ def valid_sets(n_symbols: int = N_SYMBOLS, min_len: int = 2, max_len: int = 9):
     ok = []
     for name in VALID_SETS:
         spec = sets[name][0]
-        if spec.max_len > max_key_len(n_symbols) or (not spec.repeats or spec.fixed_repeat) and spec.max_len > n_symbols:
+        if spec.max_len > max_seq_len(n_symbols) or (not spec.repeats or spec.fixed_repeat) and spec.max_len > n_symbols:
             continue
         if spec.fixed_repeat and spec.max_len < 3:
             continue
