@@ -14,6 +14,7 @@ from .torch_init import uniform_init
 
 NAMES = ("weight_ih_l0", "weight_hh_l0", "bias_ih_l0", "bias_hh_l0")
 NONLINEARITIES = ("tanh", "relu")
+TORCH_NAME = "rnn"   # torch.nn.RNN: a torch seq2seq holds it as `rnn`, its parameters are rnn.<NAMES>
 
 
 def shapes(hidden: int, in_size: int) -> dict:
@@ -25,6 +26,21 @@ def shapes(hidden: int, in_size: int) -> dict:
 def init(hidden: int, in_size: int, rng: np.random.Generator, dtype=np.float32) -> dict:
     """torch's default init: every weight and bias ~ U(−1/√H, 1/√H)."""
     return uniform_init(shapes(hidden, in_size), hidden, rng, dtype)
+
+
+def state_size(hidden: int) -> int:
+    """Length of the state vector: h itself."""
+    return hidden
+
+
+def output(h):
+    """What a readout sees: the whole state h [..., H]."""
+    return h
+
+
+def output_backward(dout):
+    """Adjoint of `output`: the same array."""
+    return dout
 
 
 def step_forward(x, h, p, m=None, nonlinearity: str = "tanh"):

@@ -20,6 +20,7 @@ import numpy as np
 from .torch_init import uniform_init
 
 NAMES = ("weight_ih_l0", "weight_hh_l0", "bias_ih_l0", "bias_hh_l0")
+TORCH_NAME = "gru"   # the attribute of a torch seq2seq holding the cell: its parameters are gru.<NAMES>
 
 
 def shapes(hidden: int, in_size: int) -> dict:
@@ -31,6 +32,21 @@ def shapes(hidden: int, in_size: int) -> dict:
 def init(hidden: int, in_size: int, rng: np.random.Generator, dtype=np.float32) -> dict:
     """torch's default init: every weight and bias ~ U(−1/√H, 1/√H)."""
     return uniform_init(shapes(hidden, in_size), hidden, rng, dtype)
+
+
+def state_size(hidden: int) -> int:
+    """Length of the state vector: h itself."""
+    return hidden
+
+
+def output(h):
+    """What a readout sees: the whole state h [..., H]."""
+    return h
+
+
+def output_backward(dout):
+    """Adjoint of `output`: the gradient w.r.t. the state of one w.r.t. the output (the same array)."""
+    return dout
 
 
 def sigmoid(a):

@@ -21,6 +21,7 @@ from .gru import sigmoid
 from .torch_init import uniform_init
 
 NAMES = ("weight_ih_l0", "weight_hh_l0", "bias_ih_l0", "bias_hh_l0")
+TORCH_NAME = "lstm"  # torch.nn.LSTM: a torch seq2seq holds it as `lstm`, its parameters are lstm.<NAMES>
 
 
 def shapes(hidden: int, in_size: int) -> dict:
@@ -42,6 +43,11 @@ def state_size(hidden: int) -> int:
 def output(s):
     """h, the first half of the state s [..., 2H]."""
     return s[..., :s.shape[-1] // 2]
+
+
+def output_backward(dout):
+    """Adjoint of `output`: dout [..., H] (w.r.t. h) → [..., 2H] = [dout; 0] (c does not reach the readout)."""
+    return np.concatenate([dout, np.zeros_like(dout)], axis=-1)
 
 
 def step_forward(x, s, p, m=None):

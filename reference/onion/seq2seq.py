@@ -4,15 +4,16 @@ Parameters: a flat dict with the names of the authors' torch module, so a torch 
 with `load_state_dict`:
     embedding.weight [V, E]    V = n_symbols + 1 (SOS) [+ 1 (NI) in the no-input variant]; E = H in the paper
                                and in onionref's own runs, any E in an imported one (the cell takes E inputs)
-    gru.*                      the cell's own parameters (see cells/gru.py)
-    head.weight [C, H], head.bias [C]      C = n_symbols   (H is read from here: the cell's state size)
+    gru.* | lstm.* | rnn.*     the cell's own parameters, under torch's module name (cells/gru.py, lstm.py, elman.py)
+    head.weight [C, H], head.bias [C]      C = n_symbols   (H is read from here: the size of the cell's output)
 
-    encode:  h_enc = cell(E[x_1..x_L]; h_0 = 0), each sequence's state taken at its own length
-    decode:  h_t = cell(E[dec_in_t]; h_enc),  logits_t = W_o h_t + b_o
+    encode:  s_enc = cell(E[x_1..x_L]; s_0 = 0 [B, S]), each sequence's state taken at its own length
+    decode:  s_t = cell(E[dec_in_t]; s_enc),  logits_t = W_o output(s_t) + b_o
     loss:    token cross-entropy averaged over the valid positions t < L of the batch
 
-`cell` is any module with `init`, `forward(x, h0, p, mask)` and `backward(dhs, cache)` (cells/gru.py is one);
-its parameters live under the prefix `<cell.__name__ last part>.`.
+S = cell.state_size(H): H for the GRU and Elman, 2H for the LSTM (s = [h; c], output(s) = h); the decoder starts
+from the whole encoder state. `cell` is cells/gru.py (the default), cells/lstm.py or choice.Elman(φ): see
+cells/choice.py for what a cell provides. Its parameters live under the prefix `<cell.TORCH_NAME>.`.
 """
 from __future__ import annotations
 
@@ -23,7 +24,7 @@ from ..cells import gru
 
 
 def cell_prefix(cell) -> str:
-    return cell.__name__.rsplit(".", 1)[-1] + "."
+    return cell.TORCH_NAME + "."
 
 
 def init_params(hidden: int, n_symbols: int, vocab: int, rng: np.random.Generator, dtype=np.float32, cell=gru,
@@ -49,16 +50,16 @@ def _embed_backward(dx, ids, shape, dtype):
 
 
 def encode_forward(params, enc_in, mask, cell=gru):
-    """enc_in [T, B] token ids, mask [T, B] bool. Returns (h_enc [B, H], cache)."""
+    """enc_in [T, B] token ids, mask [T, B] bool. Returns (s_enc [B, S], cache)."""
     E = params["embedding.weight"]
     x = E[enc_in]
-    h0 = np.zeros((enc_in.shape[1], params["head.weight"].shape[1]), dtype=E.dtype)
+    h0 = np.zeros((enc_in.shape[1], cell.state_size(params["head.weight"].shape[1])), dtype=E.dtype)
     hs, c = cell.forward(x, h0, cell_params(params, cell), mask.astype(E.dtype))
     return hs[-1], (enc_in, c, E.shape)
 
 
 def encode_backward(dh_enc, cache, cell=gru):
-    """dh_enc [B, H] → gradients of the embedding and the cell (a dict with the model's names)."""
+    """dh_enc [B, S] → gradients of the embedding and the cell (a dict with the model's names)."""
     enc_in, c, eshape = cache
     dhs = np.zeros((enc_in.shape[0],) + dh_enc.shape, dtype=dh_enc.dtype)
     dhs[-1] = dh_enc
@@ -69,20 +70,21 @@ def encode_backward(dh_enc, cache, cell=gru):
 
 
 def decode_forward(params, h0, dec_in, cell=gru):
-    """h0 [B, H] the state to decode, dec_in [T, B] token ids. Returns (logits [T, B, C], cache)."""
+    """h0 [B, S] the state to decode, dec_in [T, B] token ids. Returns (logits [T, B, C], cache)."""
     E = params["embedding.weight"]
-    hs, c = cell.forward(E[dec_in], h0, cell_params(params, cell))
+    ss, c = cell.forward(E[dec_in], h0, cell_params(params, cell))
+    hs = cell.output(ss)
     logits = hs @ params["head.weight"].T + params["head.bias"]
     return logits, (dec_in, c, hs, E.shape, params["head.weight"])
 
 
 def decode_backward(dlogits, cache, cell=gru):
-    """dlogits [T, B, C] → (dh0 [B, H], grads of embedding, cell and head)."""
+    """dlogits [T, B, C] → (dh0 [B, S], grads of embedding, cell and head)."""
     dec_in, c, hs, eshape, W = cache
     H = hs.shape[-1]
     grads = {"head.weight": dlogits.reshape(-1, W.shape[0]).T @ hs.reshape(-1, H),
              "head.bias": dlogits.sum(axis=(0, 1))}
-    dx, dh0, g = cell.backward(dlogits @ W, c)
+    dx, dh0, g = cell.backward(cell.output_backward(dlogits @ W), c)
     grads.update({cell_prefix(cell) + k: v for k, v in g.items()})
     grads["embedding.weight"] = _embed_backward(dx, dec_in, eshape, dlogits.dtype)
     return dh0, grads
