@@ -7,6 +7,7 @@ import click
 
 from onionref.cli import cli
 from onionref.runs import to_json
+from onionref.cells.choice import CELLS
 from onionref.onion.train import evaluate_run, load_run
 
 __all__ = ["eval_cmd", "load_run"]
@@ -20,7 +21,7 @@ __all__ = ["eval_cmd", "load_run"]
 @click.option("--json", "as_json", is_flag=True, help="Print the results as one JSON line.")
 def eval_cmd(run, query, as_json):
     """Exact-match accuracy of RUN on every validation set (lookup: of the one queried token)."""
-    cfg, params = load_run(run)
+    cfg, params = load_run(run, cells=CELLS, what="eval")
     results = evaluate_run(cfg, params, query=query)
     if as_json:
         click.echo(to_json({"run": str(run), "sets": results}))

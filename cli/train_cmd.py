@@ -1,4 +1,5 @@
-"""`onionref train`: stage 1, the seq2seq GRU on the repeat task (or reverse / lookup, --task)."""
+"""`onionref train`: stage 1, the seq2seq GRU on the repeat task (or reverse / lookup, --task; or another cell,
+--cell lstm | elman, on the NumPy reference)."""
 from __future__ import annotations
 
 from dataclasses import asdict, replace
@@ -29,7 +30,11 @@ D = TrainConfig()
 @click.option("--no-input", is_flag=True, help="Decoder gets SOS then a constant token (the no-input variant).")
 @click.option("--n-train", type=int, default=D.n_train, show_default=True, help="Training-set size.")
 @click.option("--backend", type=click.Choice(["numba", "numpy"]), default=D.backend, show_default=True,
-              help="numba: the fast path; numpy: the reference.")
+              help="numba: the fast path (the GRU only); numpy: the reference [default for --cell lstm / elman].")
+@click.option("--cell", default=D.cell, show_default=True,
+              help="The recurrent cell: gru, lstm ([h; c] state) or elman (torch.nn.RNN).")
+@click.option("--nonlinearity", default=D.nonlinearity, show_default=True,
+              help="--cell elman's nonlinearity: tanh or relu.")
 @click.option("--task", type=click.Choice(TASKS), default=D.task, show_default=True,
               help="Output order: repeat (x_1..x_L), reverse (x_L..x_1), lookup (the decoder is given a position i "
                    "and outputs x_i; not with --no-input).")
@@ -41,11 +46,17 @@ D = TrainConfig()
 @click.pass_context
 def train_cmd(ctx, out, resume, as_json, quiet, **kw):
     """Train a GRU to repeat random sequences (the paper's defaults), or to reverse them / answer a position
-    (--task)."""
+    (--task); --cell lstm | elman trains another cell in the same model."""
+    given = lambda k: ctx.get_parameter_source(k) == click.core.ParameterSource.COMMANDLINE
+    if given("nonlinearity") and kw["cell"] != "elman":
+        raise UserError(f"--nonlinearity is the Elman cell's: give it with --cell elman (not {kw['cell']})")
+    if kw["cell"] != "gru" and not given("backend"):
+        kw["backend"] = "numpy"   # the other cells have no Numba path; --backend numba with them is refused
     cfg = TrainConfig(**kw)
     if out is None:
         task = "" if cfg.task == "repeat" else f"-{cfg.task}"
-        out = Path("runs") / f"h{cfg.hidden}{'-noinput' if cfg.no_input else ''}{task}-s{cfg.seed}"
+        cell = {"gru": "", "lstm": "-lstm", "elman": f"-elman-{cfg.nonlinearity}"}.get(cfg.cell, "")
+        out = Path("runs") / f"h{cfg.hidden}{cell}{'-noinput' if cfg.no_input else ''}{task}-s{cfg.seed}"
     if resume:
         cfg = resumed_config(ctx, out, cfg, changeable=("steps", "backend"))
     result = train(cfg.validate(), out, resume=resume, progress=not quiet)

@@ -82,8 +82,9 @@ def _same_config(path_dir: Path, want: dict, cell: str, longer_ok: bool = False)
         return
     have = runs.read_config(path_dir)
     want = json.loads(runs.to_json(want))
-    if "task" in want and "task" not in have:   # a run trained before --task existed is a repeat run
-        have = {**have, "task": "repeat"}
+    for k, old in (("task", "repeat"), ("cell", "gru"), ("nonlinearity", "tanh")):
+        if k in want and k not in have:   # a run trained before --task / --cell existed: a repeat run of a GRU
+            have = {**have, k: old}
     if longer_ok and isinstance(have.get("steps"), int) and have["steps"] > want["steps"]:
         want = {**want, "steps": have["steps"]}
     if have != want:

@@ -15,7 +15,7 @@ import numpy as np
 
 from .. import adamw, configs, divergence, runs
 from . import seq2seq
-from ..cells import gru
+from ..cells import choice
 from ..errors import UserError
 from ..jit.threads import thread_record
 from .evaluate import evaluate
@@ -40,6 +40,8 @@ class TrainConfig:
     n_train: int = 1_000_000    # size of the training set
     backend: str = "numba"      # numba (the fast path) or numpy (the reference)
     task: str = "repeat"        # repeat | reverse | lookup (tasks/access.py): the output order
+    cell: str = "gru"           # gru | lstm | elman (cells/choice.py); runs from before the key are GRU runs
+    nonlinearity: str = "tanh"  # elman's φ: tanh | relu (the other cells: tanh, meaning nothing)
 
     def validate(self) -> "TrainConfig":
         """Raise UserError on an impossible configuration."""
@@ -60,10 +62,20 @@ class TrainConfig:
             (self.seed >= 0, f"--seed must be >= 0, got {self.seed}"),
             (self.n_train >= self.batch, f"the training set ({self.n_train}) must hold at least one batch"),
             (self.backend in ("numpy", "numba"), f"--backend must be numpy or numba, got {self.backend}"),
+            (self.cell in choice.CELLS, f"--cell must be one of {', '.join(choice.CELLS)}, got {self.cell}"),
+            (self.nonlinearity in ("tanh", "relu"), f"--nonlinearity must be tanh or relu, got {self.nonlinearity}"),
+            (self.cell == "elman" or self.nonlinearity == "tanh",
+             f"--nonlinearity is the Elman cell's (--cell elman), not the {self.cell}'s"),
+            (self.cell == "gru" or self.backend == "numpy",
+             f"--backend numba runs the GRU only; --cell {self.cell} trains on --backend numpy"),
         ]
         configs.require(checks)
         access.check(self.task, self.no_input)
         return self
+
+    def cell_module(self):
+        """The cell seq2seq runs (cells/choice.py): the module cells/gru.py for a GRU run."""
+        return choice.cell_of(self.cell, self.nonlinearity)
 
     @classmethod
     def from_dict(cls, d: dict) -> "TrainConfig":
@@ -71,19 +83,26 @@ class TrainConfig:
         return configs.from_dict(cls, d).validate()
 
 
-def loss_and_grads_fn(backend: str):
-    """The (params, batch) -> (loss, grads, logits) function of a backend."""
+def loss_and_grads_fn(backend: str, cell: str = "gru", nonlinearity: str = "tanh"):
+    """The (params, batch) -> (loss, grads, logits) function of a backend and cell (numba: the GRU only)."""
     if backend == "numba":
         from ..cells import gru_numba
         return gru_numba.loss_and_grads
-    return seq2seq.loss_and_grads
+    if cell == "gru":
+        return seq2seq.loss_and_grads
+    c = choice.cell_of(cell, nonlinearity)
+    return lambda params, batch: seq2seq.loss_and_grads(params, batch, c)
 
 
-def predict_fn(backend: str):
+def predict_fn(backend: str, cell: str = "gru", nonlinearity: str = "tanh"):
+    """The (params, batch) -> logits function of a backend and cell (numba: the GRU only)."""
     if backend == "numba":
         from ..cells import gru_numba
         return gru_numba.predict
-    return seq2seq.predict
+    if cell == "gru":
+        return seq2seq.predict
+    c = choice.cell_of(cell, nonlinearity)
+    return lambda params, batch: seq2seq.predict(params, batch, c)
 
 
 def train_batch(cfg: TrainConfig, tokens, lengths, step: int):
@@ -109,12 +128,15 @@ def load_data(cfg: TrainConfig):
     return train, valid
 
 
-def load_run(run: Path):
-    """(config, params) of a run directory, with clear errors."""
+def load_run(run: Path, cells=("gru",), what: str = "this command"):
+    """(config, params) of a run directory, with clear errors. A run of a cell not in `cells` is refused in one
+    line: the analyses read the GRU's state and parameters (issue 22: `onionref eval` takes every cell)."""
     run = Path(run)
     if not run.is_dir():
         raise UserError(f"no run directory at {run}")
     cfg = TrainConfig.from_dict(runs.read_config(run))
+    if cfg.cell not in cells:
+        raise UserError(f"{what} handles {' / '.join(cells)} runs only; {run} is a {cfg.cell} run")
     return cfg, load_weights(run, cfg)
 
 
@@ -135,7 +157,7 @@ def evaluate_run(cfg: TrainConfig, params: dict, names=None, query: int | None =
         require_task(cfg, "--query", ("lookup",))
         if not 0 <= query < cfg.max_len:
             raise UserError(f"lookup position {query} is outside the sequences (positions 0..{cfg.max_len - 1})")
-    predict = predict_fn(cfg.backend)
+    predict = predict_fn(cfg.backend, cfg.cell, cfg.nonlinearity)
     results = {}
     for name in valid_sets(cfg.symbols, cfg.min_len, cfg.max_len) if names is None else names:
         try:
@@ -157,14 +179,16 @@ def evaluate_run(cfg: TrainConfig, params: dict, names=None, query: int | None =
 
 def expected_shapes(cfg: TrainConfig, got: dict, path: Path) -> dict:
     """{name: shape} of the model the config implies, with the embedding's width E taken from the file's
-    embedding.weight [V, E] (E = H in onionref's own runs; an imported GRU's input size may differ)."""
+    embedding.weight [V, E] (E = H in onionref's own runs; an imported GRU's input size may differ); the cell's
+    parameters under its torch name (gru., lstm., rnn.)."""
     V = access.vocab(cfg.task, cfg.symbols, cfg.no_input, cfg.max_len)
     emb = got.get("embedding.weight")
     if emb is None or emb.ndim != 2 or emb.shape[0] != V or emb.shape[1] < 1:
         raise UserError(f"{path} does not match the run's model: embedding.weight has shape "
                         f"{None if emb is None else tuple(emb.shape)}, the config implies ({V}, E)")
     H, E = cfg.hidden, int(emb.shape[1])
-    return {"embedding.weight": (V, E), **{"gru." + k: s for k, s in gru.shapes(H, E).items()},
+    cell = cfg.cell_module()
+    return {"embedding.weight": (V, E), **{cell.TORCH_NAME + "." + k: s for k, s in cell.shapes(H, E).items()},
             "head.weight": (cfg.symbols, H), "head.bias": (cfg.symbols,)}
 
 
@@ -230,12 +254,14 @@ def _train_locked(cfg, run_dir, resume, progress, data):
         (run_dir / "DONE").unlink(missing_ok=True)
         (run_dir / "FAILED").unlink(missing_ok=True)
     else:
-        params = seq2seq.init_params(cfg.hidden, cfg.symbols, vocab, np.random.default_rng([cfg.seed, 1]))
+        params = seq2seq.init_params(cfg.hidden, cfg.symbols, vocab, np.random.default_rng([cfg.seed, 1]),
+                                     cell=cfg.cell_module())
         opt, start, metrics = adamw.init_state(params), 0, []
     runs.write_json(run_dir / "config.json", {"format": runs.RUN_FORMAT, "config": asdict(cfg),
                                               "versions": runs.package_versions(),
                                               "threads": thread_record(cfg.backend)})
-    step_fn, predict = loss_and_grads_fn(cfg.backend), predict_fn(cfg.backend)
+    step_fn = loss_and_grads_fn(cfg.backend, cfg.cell, cfg.nonlinearity)
+    predict = predict_fn(cfg.backend, cfg.cell, cfg.nonlinearity)
     update = divergence.update
     if cfg.backend == "numba":
         from ..adamw_numba import update  # the same step, bit for bit, on kernels
@@ -279,9 +305,11 @@ def _train_locked(cfg, run_dir, resume, progress, data):
     final = metrics[-1]["valid"]
     result = {"run": str(run_dir), "step": cfg.steps, "accuracy": final["accuracy"], "loss": final["loss"],
               "per_length": final["per_length"], "train_seconds_this_session": time.time() - t0,
-              "hidden": cfg.hidden, "no_input": cfg.no_input, "backend": cfg.backend, "task": cfg.task}
+              "hidden": cfg.hidden, "no_input": cfg.no_input, "backend": cfg.backend, "task": cfg.task,
+              "cell": cfg.cell}
     runs.write_json(run_dir / "result.json", result)
-    plot_run(metrics, run_dir, "accuracy", f"GRU H={cfg.hidden}{' no-input' if cfg.no_input else ''}"
+    name = {"gru": "GRU", "lstm": "LSTM", "elman": f"Elman-{cfg.nonlinearity}"}[cfg.cell]
+    plot_run(metrics, run_dir, "accuracy", f"{name} H={cfg.hidden}{' no-input' if cfg.no_input else ''}"
                                            f"{'' if cfg.task == 'repeat' else ' ' + cfg.task}")
     runs.atomic_write_bytes(run_dir / "DONE", b"")
     return result

@@ -1,0 +1,165 @@
+"""The repeat model with each cell (issue 22 part 1: `onionref train --cell gru|lstm|elman`).
+
+- gradients: centred float64 differences of the WHOLE model's loss (embedding, cell, head) w.r.t. every coordinate
+  of every parameter, for the LSTM and Elman (tanh, relu), both decoder variants, mixed lengths, hypothesis shapes;
+- the LSTM's encoder state is [h; c] (2H) and the decoder starts from all of it; parameters sit under torch's
+  module names (lstm., rnn.);
+- cells.choice: the GRU is the module cells/gru.py itself (so GRU runs do not change); bad names are refused;
+- CLI: a tiny `--cell lstm` / `--cell elman` run learns above chance and records the cell in config.json; the
+  default run is bit-identical to one made with `--cell gru`; bad input is one line, exit 2.
+"""
+from __future__ import annotations
+
+import json
+import subprocess
+
+import numpy as np
+import pytest
+from hypothesis import given, settings, strategies as st
+
+from gradcheck import assert_grad
+from onionref.cells import choice, gru, lstm
+from onionref.onion import seq2seq
+from onionref.onion.train import evaluate_run, load_run
+from onionref.tasks.repeat import make_batch, vocab_size
+from runhelpers import CLI, strip_timing
+
+CELLS = {"lstm": ("lstm", "tanh"), "elman-tanh": ("elman", "tanh"), "elman-relu": ("elman", "relu")}
+
+
+@st.composite
+def problems(draw, max_H=3, max_symbols=4, max_B=3, max_L=4):
+    """(cell, params float64, batch) for a small model and a mixed-length batch."""
+    cell = choice.cell_of(*CELLS[draw(st.sampled_from(sorted(CELLS)))])
+    H, n_symbols = draw(st.integers(1, max_H)), draw(st.integers(2, max_symbols))
+    no_input = draw(st.booleans())
+    lengths = np.array(draw(st.lists(st.integers(1, max_L), min_size=1, max_size=max_B)))
+    rng = np.random.default_rng(draw(st.integers(0, 2 ** 32 - 1)))
+    params = seq2seq.init_params(H, n_symbols, vocab_size(n_symbols, no_input), rng, np.float64, cell=cell)
+    pre = seq2seq.cell_prefix(cell)
+    params = {k: (2.0 * v if k.startswith(pre) else v) for k, v in params.items()}   # gates off-centre
+    tokens = rng.integers(0, n_symbols, size=(len(lengths), max_L))
+    return cell, params, make_batch(tokens, lengths, n_symbols, no_input)
+
+
+def forward_loss(params, batch, cell) -> float:
+    return seq2seq.cross_entropy(seq2seq.predict(params, batch, cell), batch.target, batch.mask)[0]
+
+
+@settings(max_examples=30, deadline=None)
+@given(problems())
+def test_whole_model_gradients_match_finite_differences(prob):
+    cell, params, batch = prob
+    loss, grads, logits = seq2seq.loss_and_grads(params, batch, cell)
+    assert set(grads) == set(params)
+    assert loss == forward_loss(params, batch, cell)
+    np.testing.assert_array_equal(logits, seq2seq.predict(params, batch, cell))
+    for k in params:
+        assert grads[k].shape == params[k].shape and grads[k].dtype == np.float64
+        assert_grad(lambda: forward_loss(params, batch, cell), params[k], grads[k], name=f"{cell} {k}")
+
+
+@settings(max_examples=10, deadline=None)
+@given(problems(max_H=4))
+def test_decoder_initial_state_gradient_covers_the_whole_state(prob):
+    cell, params, batch = prob
+    H = params["head.weight"].shape[1]
+    s0 = np.random.default_rng(0).uniform(-1, 1, size=(batch.enc_in.shape[1], cell.state_size(H)))
+    f = lambda: seq2seq.cross_entropy(seq2seq.decode_forward(params, s0, batch.dec_in, cell)[0],
+                                      batch.target, batch.mask)[0]
+    logits, cache = seq2seq.decode_forward(params, s0, batch.dec_in, cell)
+    ds0, _ = seq2seq.decode_backward(seq2seq.cross_entropy(logits, batch.target, batch.mask)[1], cache, cell)
+    assert ds0.shape == s0.shape
+    assert_grad(f, s0, ds0, name=f"{cell} s0")
+
+
+def test_lstm_state_is_h_and_c_and_names_are_torchs():
+    rng = np.random.default_rng(1)
+    params = seq2seq.init_params(5, 4, vocab_size(4, False), rng, np.float64, cell=lstm)
+    assert {k.split(".")[0] for k in params} == {"embedding", "lstm", "head"}
+    assert params["lstm.weight_hh_l0"].shape == (20, 5)
+    b = make_batch(rng.integers(0, 4, size=(3, 4)), np.array([4, 2, 3]), 4, False)
+    s, _ = seq2seq.encode_forward(params, b.enc_in, b.mask, lstm)
+    assert s.shape == (3, 10) and np.any(s[:, 5:] != 0)            # c is carried to the decoder
+    elman = choice.cell_of("elman", "relu")
+    assert all(k.startswith(("embedding.", "rnn.", "head."))
+               for k in seq2seq.init_params(5, 4, 6, rng, np.float64, cell=elman))
+
+
+def test_choice_returns_the_gru_module_and_refuses_bad_names():
+    assert choice.cell_of("gru") is gru and choice.cell_of("lstm") is lstm
+    assert choice.cell_of("elman", "relu") == choice.Elman("relu")
+    for bad in [("transformer", "tanh"), ("lstm", "relu"), ("elman", "gelu")]:
+        with pytest.raises(ValueError):
+            choice.cell_of(*bad)
+
+
+# ---- the CLI ----------------------------------------------------------------------------------------------------
+# Seconds per run; each cell reaches 0.47..0.58 exact match here (seed 1), chance is about 30^-3 ≈ 4e-5.
+SMALL = ["--hidden", "32", "--symbols", "30", "--min-len", "2", "--max-len", "3", "--n-train", "4000",
+         "--batch", "32", "--steps", "400", "--eval-every", "400", "--lr", "0.003", "--seed", "1", "--quiet"]
+
+
+def run_cli(args):
+    return subprocess.run(CLI + [str(a) for a in args], capture_output=True, text=True, timeout=300)
+
+
+@pytest.mark.parametrize("flags,name", [(["--cell", "lstm"], "lstm"), (["--cell", "elman"], "elman"),
+                                        (["--cell", "elman", "--nonlinearity", "relu"], "elman")])
+def test_tiny_runs_learn_above_chance_and_record_the_cell(tmp_path, flags, name):
+    out = tmp_path / "run"
+    r = run_cli(["train", *SMALL, *flags, "--out", out, "--json"])
+    assert r.returncode == 0, r.stderr
+    res = json.loads(r.stdout.strip().splitlines()[-1])
+    cfg = json.loads((out / "config.json").read_text())["config"]
+    assert cfg["cell"] == name and cfg["backend"] == "numpy"
+    assert cfg["nonlinearity"] == ("relu" if "relu" in flags else "tanh")
+    assert res["cell"] == name
+    assert res["accuracy"] > 0.2, res   # chance ≈ 4e-5
+    cfg, params = load_run(out, cells=choice.CELLS)   # what `onionref eval` reads (test below)
+    assert evaluate_run(cfg, params, names=["valid"])["valid"]["accuracy"] == res["accuracy"]
+
+
+def test_eval_takes_an_lstm_run_and_the_gru_analyses_refuse_it(tmp_path):
+    """`onionref eval` runs any cell; a command reading the GRU's state (here precision) refuses in one line.
+    (max-len 4: at max-len 3 `eval` stops at valid_rep_3, which 30 symbols cannot fill; an older limitation.)"""
+    out = tmp_path / "lstm"
+    small = [a if a != "3" else "4" for a in SMALL[:SMALL.index("--steps")]] + ["--steps", "20", "--quiet"]
+    assert run_cli(["train", *small, "--cell", "lstm", "--out", out]).returncode == 0
+    ev = run_cli(["eval", out, "--json"])
+    assert ev.returncode == 0, ev.stderr
+    assert json.loads(ev.stdout)["sets"]["valid"]["accuracy"] == json.loads((out / "result.json").read_text())[
+        "accuracy"]
+    r = run_cli(["precision", out])
+    assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1 and "lstm run" in r.stderr, r.stderr
+
+
+def test_default_run_is_bit_identical_to_cell_gru(tmp_path):
+    small = SMALL[:SMALL.index("--steps")] + ["--steps", "20", "--eval-every", "10", "--backend", "numpy", "--quiet"]
+    for name, extra in (("a", []), ("b", ["--cell", "gru"])):
+        r = run_cli(["train", *small, *extra, "--out", tmp_path / name])
+        assert r.returncode == 0, r.stderr
+    a, b = tmp_path / "a", tmp_path / "b"
+    assert (a / "weights.safetensors").read_bytes() == (b / "weights.safetensors").read_bytes()
+    res = [strip_timing({k: v for k, v in json.loads((d / "result.json").read_text()).items() if k != "run"})
+           for d in (a, b)]
+    assert res[0] == res[1] and res[0]["cell"] == "gru"
+    assert (a / "metrics.jsonl").read_text().count("\n") == 2
+    rows = [[strip_timing(json.loads(r)) for r in (d / "metrics.jsonl").read_text().splitlines()] for d in (a, b)]
+    assert rows[0] == rows[1]
+    assert json.loads((a / "config.json").read_text())["config"]["cell"] == "gru"
+
+
+@pytest.mark.parametrize("flags,msg", [
+    (["--cell", "transformer"], "--cell"),
+    (["--nonlinearity", "relu"], "--nonlinearity"),
+    (["--cell", "lstm", "--nonlinearity", "tanh"], "--nonlinearity"),
+    (["--cell", "lstm", "--backend", "numba"], "--backend numba"),
+    (["--cell", "elman", "--nonlinearity", "gelu"], "--nonlinearity"),
+])
+def test_bad_cell_flags_are_one_line_exit_2(tmp_path, flags, msg):
+    r = run_cli(["train", *SMALL, *flags, "--out", tmp_path / "run"])
+    assert r.returncode == 2, (r.stdout, r.stderr)
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and msg in lines[0], r.stderr
+    assert not (tmp_path / "run").exists()
