@@ -163,3 +163,17 @@ def test_bad_cell_flags_are_one_line_exit_2(tmp_path, flags, msg):
     lines = r.stderr.strip().splitlines()
     assert len(lines) == 1 and msg in lines[0], r.stderr
     assert not (tmp_path / "run").exists()
+
+
+def test_an_lstm_run_resumes_bit_for_bit_and_keeps_its_cell(tmp_path):
+    small = SMALL[:SMALL.index("--steps")] + ["--eval-every", "10", "--quiet", "--cell", "lstm", "--task",
+                                               "reverse", "--no-input"]
+    a, b = tmp_path / "a", tmp_path / "b"
+    assert run_cli(["train", *small, "--steps", "10", "--out", a]).returncode == 0
+    r = run_cli(["train", "--resume", "--steps", "20", "--out", a, "--quiet"])
+    assert r.returncode == 0, r.stderr
+    assert run_cli(["train", *small, "--steps", "20", "--out", b]).returncode == 0
+    assert (a / "weights.safetensors").read_bytes() == (b / "weights.safetensors").read_bytes()
+    for flags, msg in ((["--cell", "gru"], "differs"), (["--backend", "numba"], "--backend numba")):
+        r = run_cli(["train", "--resume", "--steps", "30", "--out", a, "--quiet", *flags])
+        assert r.returncode == 2 and msg in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr
