@@ -3,7 +3,7 @@
 - gradients: centred float64 differences of the WHOLE model's loss (embedding, cell, head) w.r.t. every coordinate
   of every parameter, for the LSTM and Elman (tanh, relu), both decoder variants, mixed lengths, hypothesis shapes;
 - the LSTM's encoder state is [h; c] (2H) and the decoder starts from all of it; parameters sit under torch's
-  module names (lstm., rnn.);
+  module names (lstm., rnn.), and a torch seq2seq holding nn.LSTM / nn.RNN loads them strictly and agrees (float64);
 - cells.choice: the GRU is the module cells/gru.py itself (so GRU runs do not change); bad names are refused;
 - CLI: a tiny `--cell lstm` / `--cell elman` run learns above chance and records the cell in config.json; the
   default run is bit-identical to one made with `--cell gru`; bad input is one line, exit 2.
@@ -92,6 +92,31 @@ def test_choice_returns_the_gru_module_and_refuses_bad_names():
     for bad in [("transformer", "tanh"), ("lstm", "relu"), ("elman", "gelu")]:
         with pytest.raises(ValueError):
             choice.cell_of(*bad)
+
+
+@pytest.mark.parametrize("name", sorted(CELLS))
+def test_a_torch_seq2seq_with_nn_lstm_or_nn_rnn_loads_the_parameters_and_agrees(name):
+    """torch.nn.Module(embedding, lstm | rnn, head).load_state_dict takes the parameters unchanged (strict), and its
+    encoder → decoder (the whole state, (h, c) for the LSTM) gives the same logits in float64."""
+    torch = pytest.importorskip("torch")
+    cell_name, phi = CELLS[name]
+    cell = choice.cell_of(cell_name, phi)
+    H, C = 5, 4
+    rng = np.random.default_rng(7)
+    params = seq2seq.init_params(H, C, vocab_size(C, False), rng, np.float64, cell=cell)
+    b = make_batch(rng.integers(0, C, size=(3, 4)), np.array([4, 4, 4]), C, False)   # one length: no packing
+
+    model = torch.nn.Module()
+    model.embedding = torch.nn.Embedding(vocab_size(C, False), H)
+    rnn = torch.nn.LSTM(H, H) if cell_name == "lstm" else torch.nn.RNN(H, H, nonlinearity=phi)
+    setattr(model, cell.TORCH_NAME, rnn)
+    model.head = torch.nn.Linear(H, C)
+    model.double().load_state_dict({k: torch.from_numpy(v) for k, v in params.items()}, strict=True)
+    with torch.no_grad():
+        _, state = rnn(model.embedding(torch.from_numpy(b.enc_in)))
+        out, _ = rnn(model.embedding(torch.from_numpy(b.dec_in)), state)
+        logits = model.head(out).numpy()
+    np.testing.assert_allclose(seq2seq.predict(params, b, cell), logits, rtol=1e-12, atol=1e-12)
 
 
 # ---- the CLI ----------------------------------------------------------------------------------------------------
