@@ -31,7 +31,8 @@ def test_bfloat16_is_the_nearest_upper_half_of_a_float32(x):
     bits = np.array([q], np.float32).view(np.uint32)[0]
     assert bits & 0xFFFF == 0                                        # a bfloat16 number
     f = float(np.float32(x))
-    ulp = 2.0 ** (np.floor(np.log2(abs(q))) - 7) if q != 0 else 2.0 ** -133
+    # bfloat16's spacing at q: 7 stored mantissa bits; below 2^-126 (subnormal) a fixed 2^-133
+    ulp = 2.0 ** (max(np.floor(np.log2(abs(q))), -126) - 7) if q != 0 else 2.0 ** -133
     assert abs(f - q) <= ulp / 2 * (1 + 1e-12)                       # within half an ulp
     for nb in (int(bits) - 0x10000, int(bits) + 0x10000):            # the neighbouring bfloat16 numbers
         if not 0 <= nb < 2 ** 32:
