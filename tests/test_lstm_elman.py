@@ -90,7 +90,8 @@ def test_cells_match_the_torch_fixtures(name):
 def test_fixtures_are_what_the_oracle_writes_today():
     oracle = load_oracle("make_golden_cells")
     for name, spec in oracle.CASES.items():
-        assert_oracle_output_matches(oracle.make_case(*spec), dict(np.load(GOLDEN / f"{name}.npz", allow_pickle=False)), name)
+        stored = dict(np.load(GOLDEN / f"{name}.npz", allow_pickle=False))
+        assert_oracle_output_matches(oracle.make_case(*spec), stored, name)
 
 
 def test_lstm_parameters_load_into_torch_lstm():
