@@ -18,7 +18,7 @@ from .. import runs
 from ..errors import UserError
 from ..tasks.repeat import ALPHABET, decode_tokens
 from . import figures, inspect
-from .interventions.onion import scale_forward
+from .interventions.onion import scale_table
 from .methods import INTERVENTIONS, PROBES
 from .report import per_length_stats
 from .train import load_run
@@ -37,14 +37,6 @@ def default_sequence(cfg) -> str:
     if all(ALPHABET.index(t) < cfg.symbols for t in tokens) and cfg.min_len <= len(tokens) <= cfg.max_len:
         return PAPER_INPUT
     return decode_tokens(np.random.default_rng(0).integers(0, cfg.symbols, size=cfg.max_len))
-
-
-def _scales(params: dict, max_len: int) -> np.ndarray:
-    """scale(p) [max_len, H] = g ⊙ γ^p + p·ℓ + b of a trained onion intervention or probe."""
-    for k in ("g", "b", "gamma", "lin"):
-        if k not in params:
-            raise UserError(f"onion parameters lack {k!r}")
-    return scale_forward(params, np.arange(max_len))[0]
 
 
 def run_figures(run_dir: Path, sequence: str | None = None):
@@ -74,7 +66,7 @@ def run_figures(run_dir: Path, sequence: str | None = None):
     scales = {}
     for label, sub in (("intervention", "intervene/onion"), ("probe", "probe/onion")):
         if runs.finished_result(run_dir / sub) is not None:
-            scales[label] = _scales(runs.load_arrays(run_dir / sub / "params.safetensors")[0], cfg.max_len)
+            scales[label] = scale_table(runs.load_arrays(run_dir / sub / "params.safetensors")[0], cfg.max_len)
     if scales:
         out["onion_scale.png"] = figures.onion_scale(scales, f"learned onion scale, {tag}")
         numbers["onion_scale_median"] = {k: np.median(np.abs(s), axis=1) for k, s in scales.items()}

@@ -21,7 +21,7 @@ import numpy as np
 from .. import runs
 from ..errors import UserError
 from .gate_timing import KEEP, gate_synchrony
-from .interventions.onion import scale_forward
+from .interventions.onion import scale_table
 from .report import read_sweeps, stats
 from .train import load_run
 
@@ -30,10 +30,10 @@ PROBES = ("probe-linear", "probe-mlp", "probe-onion")
 N_SEQUENCES = 1000
 
 
-def cell_synchrony(run_dir: Path, keep: float = KEEP) -> dict:
-    """gate_timing.gate_synchrony of a trained run at its max_len, cached in RUN/gates.json."""
+def cell_synchrony(run_dir: Path, cfg, params: dict, keep: float = KEEP) -> dict:
+    """gate_timing.gate_synchrony of a trained run (its TrainConfig and parameters) at its max_len, cached in
+    RUN/gates.json."""
     path = Path(run_dir) / "gates.json"
-    cfg, params = load_run(Path(run_dir))
     if path.is_file():
         got = runs.read_json(path)
         if got.get("keep") == keep and got.get("length") == cfg.max_len and got.get("sequences") == N_SEQUENCES:
@@ -43,18 +43,14 @@ def cell_synchrony(run_dir: Path, keep: float = KEEP) -> dict:
     return res
 
 
-def onion_scales(run_dir: Path) -> dict | None:
+def onion_scales(run_dir: Path, max_len: int) -> dict | None:
     """{"s": [s_0 .. s_{L−1}], "ratio"} of the run's finished onion intervention (None if there is none)."""
     d = Path(run_dir) / "intervene" / "onion"
     if runs.finished_result(d) is None:
         return None
     params, _ = runs.load_arrays(d / "params.safetensors")
-    cfg, _ = load_run(Path(run_dir))
-    p = {k: np.asarray(v, np.float64) for k, v in params.items()}
-    for k in ("g", "b", "gamma", "lin"):
-        if k not in p:
-            raise UserError(f"{d / 'params.safetensors'} lacks {k!r}: not an onion intervention")
-    s = np.median(np.abs(scale_forward(p, np.arange(cfg.max_len))[0]), axis=1)
+    table = scale_table({k: np.asarray(v, np.float64) for k, v in params.items()}, max_len)
+    s = np.median(np.abs(table), axis=1)
     ratio = float((s[-1] / s[0]) ** (1.0 / (len(s) - 1))) if s[0] > 0 else None
     return {"s": s.tolist(), "ratio": ratio}
 
@@ -68,8 +64,9 @@ def transition(sweep_dirs: list, keep: float = KEEP) -> dict:
         if cell["variant"] != "ar":
             continue
         run = Path(cell["dir"]) / name
-        sync = cell_synchrony(run, keep)
-        scales = onion_scales(run)
+        cfg, params = load_run(run)
+        sync = cell_synchrony(run, cfg, params, keep)
+        scales = onion_scales(run, cfg.max_len)
         by_h.setdefault(cell["hidden"], []).append({
             **{q: cell[q][("iia" if q in HYPOTHESES else "accuracy")] for q in HYPOTHESES + PROBES if q in cell},
             "spread": sync["std"], "modal_fraction": sync["modal_fraction"],

@@ -22,6 +22,7 @@ from typing import NamedTuple
 import numpy as np
 
 from ... import layers
+from ...errors import UserError
 from ...tasks.repeat import make_batch
 from . import corrupt, onion_numba, targets
 
@@ -57,6 +58,15 @@ def scale_backward(dscale, params, cache, form: str = "onion"):
     # d γ^p / dγ = p γ^(p−1) = p γ^p / γ  (γ stays away from 0 here; p = 0 contributes nothing)
     grads["gamma"] = (dscale * params["g"] * pf * gp).sum(0) / params["gamma"]
     return grads
+
+
+def scale_table(params: dict, max_len: int) -> np.ndarray:
+    """scale(p) [max_len, H] = g ⊙ γ^p + p·ℓ + b of trained onion parameters (an intervention's or the peeling
+    probe's), p = 0..max_len−1; UserError if a parameter of the form is missing."""
+    for k in ("g", "b", "gamma", "lin"):
+        if k not in params:
+            raise UserError(f"onion parameters lack {k!r}")
+    return scale_forward(params, np.arange(max_len))[0]
 
 
 class _Tables(NamedTuple):
