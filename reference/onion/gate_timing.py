@@ -73,5 +73,5 @@ def gate_synchrony(params: dict, n_symbols: int, length: int, n: int = 1000, see
     rng = np.random.default_rng([seed, 21])
     tokens = rng.integers(0, n_symbols, (n, length))
     p64 = {k: np.asarray(v, np.float64) for k, v in params.items()}
-    z = inspect.gates(p64, tokens, np.full(n, length, np.int64))["encoder"]["z"]
+    z = inspect.encoder_gates(p64, tokens, np.full(n, length, np.int64))["z"]
     return synchrony(z, keep)

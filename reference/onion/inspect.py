@@ -5,6 +5,7 @@ reference GRU (cells/gru.py) step by step; nothing is trained here.
 
     encoder_states(params, tokens [B, Lmax], lengths [B]) -> hs [T, B, H]   hs[t] = state after x_{t+1}
     gates(params, tokens, lengths, no_input) -> {"encoder": G, "decoder": G}, G = {"h","r","z","n"} each [T, B, H]
+    encoder_gates(params, tokens, lengths) -> G of the encoder only
     greedy_decode(params, h0 [B, H], lengths [B], no_input) -> (tokens [B, T], logits [T, B, C])
     single_token_differences(params, tokens [N, L], rng) -> d [L, N, H]     d[i] = h(x with x_i changed) − h(x)
 
@@ -67,11 +68,17 @@ def _zeros(params, B):
     return np.zeros((B, params["head.weight"].shape[1]), dtype=params["embedding.weight"].dtype)
 
 
+def encoder_gates(params, tokens, lengths) -> dict:
+    """The encoder's gates and states of every step, {"h", "r", "z", "n"} each [T, B, H], T = max L (steps past a
+    sequence's length hold its state)."""
+    b = make_batch(tokens, lengths)
+    return _run(params, b.enc_in, _zeros(params, len(lengths)), b.mask)
+
+
 def encoder_states(params, tokens, lengths) -> np.ndarray:
     """hs [T, B, H]: the encoder state after each input token (held fixed past a sequence's end), T = max L.
     hs[L−1] of a sequence is the state the decoder starts from."""
-    b = make_batch(tokens, lengths)
-    return _run(params, b.enc_in, _zeros(params, len(lengths)), b.mask)["h"]
+    return encoder_gates(params, tokens, lengths)["h"]
 
 
 def final_states(params, tokens, lengths) -> np.ndarray:
@@ -85,7 +92,7 @@ def gates(params, tokens, lengths, no_input: bool = False) -> dict:
     The decoder is teacher-forced (SOS, x_1 .. x_{L−1}; or SOS, NI, ... in the no-input variant) from the final
     encoder state, as in training. Steps past a sequence's length are padding (the encoder holds its state there)."""
     b = make_batch(tokens, lengths, _n_symbols(params), no_input)
-    enc = _run(params, b.enc_in, _zeros(params, len(lengths)), b.mask)
+    enc = encoder_gates(params, tokens, lengths)
     dec = _run(params, b.dec_in, enc["h"][-1])
     return {"encoder": enc, "decoder": dec}
 
