@@ -10,37 +10,21 @@ from __future__ import annotations
 
 import numpy as np
 
-from .torch_init import uniform_init
+from .plain_state import output, output_backward, state_size  # noqa: F401  (seq2seq's cell interface)
+from .torch_layout import NAMES, stacked_shapes, uniform_init  # noqa: F401  (NAMES: torch's)
 
-NAMES = ("weight_ih_l0", "weight_hh_l0", "bias_ih_l0", "bias_hh_l0")
 NONLINEARITIES = ("tanh", "relu")
 TORCH_NAME = "rnn"   # torch.nn.RNN: a torch seq2seq holds it as `rnn`, its parameters are rnn.<NAMES>
 
 
 def shapes(hidden: int, in_size: int) -> dict:
     """{name: shape} of the parameters of an RNN(in_size, hidden)."""
-    return {"weight_ih_l0": (hidden, in_size), "weight_hh_l0": (hidden, hidden),
-            "bias_ih_l0": (hidden,), "bias_hh_l0": (hidden,)}
+    return stacked_shapes(1, hidden, in_size)
 
 
 def init(hidden: int, in_size: int, rng: np.random.Generator, dtype=np.float32) -> dict:
     """torch's default init: every weight and bias ~ U(−1/√H, 1/√H)."""
     return uniform_init(shapes(hidden, in_size), hidden, rng, dtype)
-
-
-def state_size(hidden: int) -> int:
-    """Length of the state vector: h itself."""
-    return hidden
-
-
-def output(h):
-    """What a readout sees: the whole state h [..., H]."""
-    return h
-
-
-def output_backward(dout):
-    """Adjoint of `output`: the same array."""
-    return dout
 
 
 def step_forward(x, h, p, m=None, nonlinearity: str = "tanh"):

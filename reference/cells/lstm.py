@@ -18,16 +18,14 @@ from __future__ import annotations
 import numpy as np
 
 from .gru import sigmoid
-from .torch_init import uniform_init
+from .torch_layout import NAMES, stacked_shapes, uniform_init  # noqa: F401  (NAMES: torch's)
 
-NAMES = ("weight_ih_l0", "weight_hh_l0", "bias_ih_l0", "bias_hh_l0")
 TORCH_NAME = "lstm"  # torch.nn.LSTM: a torch seq2seq holds it as `lstm`, its parameters are lstm.<NAMES>
 
 
 def shapes(hidden: int, in_size: int) -> dict:
     """{name: shape} of the parameters of an LSTM(in_size, hidden)."""
-    return {"weight_ih_l0": (4 * hidden, in_size), "weight_hh_l0": (4 * hidden, hidden),
-            "bias_ih_l0": (4 * hidden,), "bias_hh_l0": (4 * hidden,)}
+    return stacked_shapes(4, hidden, in_size)
 
 
 def init(hidden: int, in_size: int, rng: np.random.Generator, dtype=np.float32) -> dict:

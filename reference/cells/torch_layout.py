@@ -1,8 +1,21 @@
-"""torch's default initialisation of its recurrent cells (nn.GRU, nn.LSTM, nn.RNN): every weight and bias drawn from
-U(−1/√H, 1/√H), H the hidden size, in the order of the `shapes` dict."""
+"""PyTorch's layout of its one-layer recurrent cells (nn.RNN, nn.GRU, nn.LSTM): the parameters under torch's names,
+`gates` blocks of H rows stacked in each weight and bias, and torch's default initialisation, every entry drawn from
+U(−1/√H, 1/√H) in the order of the names.
+
+    weight_ih_l0 [gates·H, E]   weight_hh_l0 [gates·H, H]   bias_ih_l0 [gates·H]   bias_hh_l0 [gates·H]
+    gates: 1 (Elman), 3 (GRU: r, z, n), 4 (LSTM: i, f, g, o)
+"""
 from __future__ import annotations
 
 import numpy as np
+
+NAMES = ("weight_ih_l0", "weight_hh_l0", "bias_ih_l0", "bias_hh_l0")
+
+
+def stacked_shapes(gates: int, hidden: int, in_size: int) -> dict:
+    """{name: shape} of a cell with `gates` stacked blocks, input size in_size and hidden size `hidden`."""
+    return {"weight_ih_l0": (gates * hidden, in_size), "weight_hh_l0": (gates * hidden, hidden),
+            "bias_ih_l0": (gates * hidden,), "bias_hh_l0": (gates * hidden,)}
 
 
 def uniform_init(shapes: dict, hidden: int, rng: np.random.Generator, dtype=np.float32) -> dict:
