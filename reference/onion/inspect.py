@@ -120,10 +120,10 @@ def greedy_decode(params, h0, lengths, no_input: bool = False):
     return out, logits
 
 
-def single_token_differences(params, tokens, rng) -> np.ndarray:
+def single_token_differences(params, tokens, rng, with_base: bool = False):
     """d [L, N, H]: for sequences tokens [N, L] (all of length L), d[i] = h_enc(x with x_i := another token) −
     h_enc(x), the new token drawn uniformly from the other n_symbols − 1. An onion stores position i at its own
-    order of magnitude, so |d[i]| falls (or rises) by orders of magnitude along i."""
+    order of magnitude, so |d[i]| falls (or rises) by orders of magnitude along i. with_base: (d, h_enc(x) [N, H])."""
     tokens = np.asarray(tokens, dtype=np.int64)
     N, L = tokens.shape
     n_symbols = _n_symbols(params)
@@ -134,4 +134,4 @@ def single_token_differences(params, tokens, rng) -> np.ndarray:
         x = tokens.copy()
         x[:, i] = (x[:, i] + rng.integers(1, n_symbols, size=N)) % n_symbols
         out[i] = final_states(params, x, lengths) - h
-    return out
+    return (out, h) if with_base else out

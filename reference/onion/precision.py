@@ -21,7 +21,7 @@ import numpy as np
 from ..cells import gru
 from ..tasks.repeat import load_set
 from .evaluate import evaluate
-from .inspect import final_states, single_token_differences
+from .inspect import single_token_differences
 from .seq2seq import cell_params
 
 UNIT_ROUNDOFF = {"bfloat16": 2.0 ** -8, "float16": 2.0 ** -11, "float32": 2.0 ** -24, "float64": 2.0 ** -53}
@@ -61,8 +61,7 @@ def footprint(params: dict, n_symbols: int, length: int, n: int, seed: int = 0) 
     rng = np.random.default_rng([seed, 22])
     tokens = rng.integers(0, n_symbols, (n, length))
     p64 = {k: np.asarray(v, np.float64) for k, v in params.items()}
-    d = single_token_differences(p64, tokens, rng)                                   # [L, n, H]
-    h = final_states(p64, tokens, np.full(n, length, np.int64))                       # [n, H]
+    d, h = single_token_differences(p64, tokens, rng, with_base=True)                # [L, n, H], [n, H]
     return np.median(np.abs(d).max(-1) / np.abs(h).max(-1)[None, :], axis=1)
 
 
