@@ -18,6 +18,7 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 from .. import runs
+from ..cells.choice import CELLS
 from ..errors import UserError
 from ..sweep.engine import Job, connect, run_jobs
 from ..sweep.sweepdir import open_sweep
@@ -82,8 +83,8 @@ def _same_config(path_dir: Path, want: dict, cell: str, longer_ok: bool = False)
         return
     have = runs.read_config(path_dir)
     want = json.loads(runs.to_json(want))
-    for k, old in (("task", "repeat"), ("cell", "gru"), ("nonlinearity", "tanh")):
-        if k in want and k not in have:   # a run trained before --task / --cell existed: a repeat run of a GRU
+    for k, old in (("task", "repeat"), ("cell", "gru"), ("nonlinearity", "tanh"), ("P", None)):
+        if k in want and k not in have:   # a run trained before --task / --cell / --P existed: a repeat GRU run
             have = {**have, k: old}
     if longer_ok and isinstance(have.get("steps"), int) and have["steps"] > want["steps"]:
         want = {**want, "steps": have["steps"]}
@@ -156,7 +157,7 @@ def analysis_job(run_dir: str, analysis: str, config: dict, extend_rising_to: in
             if done is not None:
                 return done
             if model is None:
-                model_cfg, params = model = load_run(run_dir)
+                model_cfg, params = model = load_run(run_dir, cells=CELLS)
                 method = methods.fitted(methods.intervention(name) if kind == "intervene" else methods.probe(name),
                                         model_cfg)
                 frozen = Frozen.of_run(model_cfg, params)
