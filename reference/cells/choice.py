@@ -70,7 +70,7 @@ def cell_of(name: str, nonlinearity: str = "tanh", P: int | None = None):
         raise ValueError(f"unknown cell {name!r}: one of {', '.join(CELLS)}")
     if nonlinearity not in elman.NONLINEARITIES or (name != "elman" and nonlinearity != "tanh"):
         raise ValueError(f"nonlinearity {nonlinearity!r} is not one of the {name} cell")
-    if (P is None) != (name != "alrnn") or (P is not None and P < 0):
+    if (name == "alrnn") != (P is not None) or (P is not None and P < 0):
         raise ValueError(f"P={P!r}: the alrnn cell needs P >= 0, the others take none")
     if name == "elman":
         return Elman(nonlinearity)
