@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from onionref.cells.choice import CELLS
 from onionref.onion.analysis import AnalysisConfig
 from onionref.cli import cli
 from onionref.errors import UserError
@@ -37,7 +38,7 @@ def _analysis_options(f):
 
 def _run(run_dir, kind, name, method, backend, as_json, quiet, resume, **kw):
     cfg = AnalysisConfig(**kw).validate()
-    model_cfg, params = load_run(run_dir)
+    model_cfg, params = load_run(run_dir, cells=CELLS)   # any cell: the analyses act on its whole state
     if resume and (run_dir / kind / name / "checkpoint.safetensors").exists():
         cfg = _resumed_config(run_dir / kind / name, cfg)
     result = analyse(run_dir, kind, name, method, cfg, backend, progress=not quiet, resume=resume,

@@ -1,4 +1,4 @@
-"""`onionref sweep`: the onion paper's grid (hidden × variant × seed, every analysis) on Dask."""
+"""`onionref sweep`: the onion paper's grid (hidden × variant × seed, every analysis; × cell, issue 22) on Dask."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -18,9 +18,13 @@ D = Budget()
 @click.option("--hidden", default="48", show_default=True, help="Hidden sizes, comma-separated (48,64,128).")
 @click.option("--seeds", type=int, default=1, show_default=True, help="Seeds per cell: 0..N-1.")
 @click.option("--variants", default="ar", show_default=True, help=f"Decoder variants: {', '.join(VARIANTS)}.")
+@click.option("--cells", default="gru", show_default=True,
+              help="Recurrent cells, comma-separated: gru, lstm, elman, elman-relu, linear, alrnn-p<N> (an AL-RNN "
+                   "with N ReLU units, e.g. alrnn-p4) or alrnn-pH (P = the hidden size). A GRU cell's directory is "
+                   "h<H>-<variant>-s<seed>, another's h<H>-<variant>-<cell>-s<seed> (alrnn-pH: alrnn-p<H>).")
 @click.option("--analyses", default="all", show_default=True,
               help=f"all, or comma-separated from: {', '.join(ANALYSES)}.")
-@click.option("--train-steps", type=int, default=D.train_steps, show_default=True, help="Training steps per GRU.")
+@click.option("--train-steps", type=int, default=D.train_steps, show_default=True, help="Training steps per cell.")
 @click.option("--analysis-steps", type=int, default=D.analysis_steps, show_default=True, help="Steps per analysis.")
 @click.option("--extend-rising-to", type=int, default=None,
               help="Resume every analysis still rising at --analysis-steps (its score rose by more than 0.01 over "
@@ -29,7 +33,7 @@ D = Budget()
 @click.option("--eval-every", type=int, default=D.eval_every, show_default=True, help="Validate/checkpoint every N.")
 @click.option("--n-train", type=int, default=D.n_train, show_default=True, help="Training-set size.")
 @click.option("--backend", type=click.Choice(["numba", "numpy"]), default=D.backend, show_default=True,
-              help="numba: the fast path; numpy: the reference.")
+              help="numba: the fast path (the GRU's; the other cells train on numpy); numpy: the reference.")
 @click.option("--task", type=click.Choice(TASKS), default=D.task, show_default=True,
               help="The task every GRU of the sweep is trained on (one task per sweep directory; recorded in its "
                    "budget).")
@@ -42,13 +46,13 @@ D = Budget()
 @click.option("--scheduler", default=None, help="Run on a running Dask cluster: tcp://HOST:PORT.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as one JSON line.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
-def sweep_cmd(hidden, seeds, variants, analyses, out, workers, threads_per_job, extend_rising_to, scheduler,
+def sweep_cmd(hidden, seeds, variants, cells, analyses, out, workers, threads_per_job, extend_rising_to, scheduler,
               as_json, quiet, **budget):
-    """Train every GRU of the grid once, then run every chosen analysis on it; resumable and idempotent."""
+    """Train every model of the grid once, then run every chosen analysis on it; resumable and idempotent."""
     if workers is not None and scheduler is not None:
         raise UserError("--workers and --scheduler exclude each other (a running cluster has its own workers)")
     res = run_sweep(out, hidden=lists.ints(hidden, "--hidden", allow_empty=True),
-                    variants=lists.names(variants, "--variants"), seeds=seeds,
+                    variants=lists.names(variants, "--variants"), cells=lists.names(cells, "--cells"), seeds=seeds,
                     analyses=lists.names(analyses, "--analyses"), workers=workers, scheduler=scheduler, progress=not quiet,
                     threads_per_job=threads_per_job, extend_rising_to=extend_rising_to, **budget)
     if as_json:

@@ -1,5 +1,5 @@
 """`onionref train`: stage 1, the seq2seq GRU on the repeat task (or reverse / lookup, --task; or another cell,
---cell lstm | elman, on the NumPy reference)."""
+--cell lstm | elman | linear | alrnn, on the NumPy reference)."""
 from __future__ import annotations
 
 from dataclasses import asdict, replace
@@ -30,23 +30,27 @@ D = TrainConfig()
 @click.option("--no-input", is_flag=True, help="Decoder gets SOS then a constant token (the no-input variant).")
 @click.option("--n-train", type=int, default=D.n_train, show_default=True, help="Training-set size.")
 @click.option("--backend", type=click.Choice(["numba", "numpy"]), default=D.backend, show_default=True,
-              help="numba: the fast path (the GRU only); numpy: the reference [default for --cell lstm / elman].")
+              help="numba: the fast path (the GRU only); numpy: the reference [default for every other --cell].")
 @click.option("--cell", default=D.cell, show_default=True,
-              help="The recurrent cell: gru, lstm ([h; c] state) or elman (torch.nn.RNN).")
+              help="The recurrent cell: gru, lstm ([h; c] state), elman (torch.nn.RNN), linear (torch.nn.RNN's "
+                   "layout, no nonlinearity) or alrnn (the almost-linear RNN, with --P).")
 @click.option("--nonlinearity", default=D.nonlinearity, show_default=True,
               help="--cell elman's nonlinearity: tanh or relu.")
+@click.option("--P", "P", type=int, default=None,
+              help="--cell alrnn's number of ReLU units, 0..H (required with it).")
 @click.option("--task", type=click.Choice(TASKS), default=D.task, show_default=True,
               help="Output order: repeat (x_1..x_L), reverse (x_L..x_1), lookup (the decoder is given a position i "
                    "and outputs x_i; not with --no-input).")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="Run directory [default: runs/h<H>[-noinput][-<task>]-s<seed>; no -<task> for repeat].")
+              help="Run directory [default: runs/h<H>[-<cell>][-noinput][-<task>]-s<seed>; no -<task> for repeat, "
+                   "no -<cell> for gru].")
 @click.option("--resume", is_flag=True, help="Continue the run in --out from its last checkpoint.")
 @click.option("--json", "as_json", is_flag=True, help="Print the final result as one JSON line.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 @click.pass_context
 def train_cmd(ctx, out, resume, as_json, quiet, **kw):
     """Train a GRU to repeat random sequences (the paper's defaults), or to reverse them / answer a position
-    (--task); --cell lstm | elman trains another cell in the same model."""
+    (--task); --cell lstm | elman | linear | alrnn trains another cell in the same model."""
     given = lambda k: ctx.get_parameter_source(k) == click.core.ParameterSource.COMMANDLINE
     if given("nonlinearity") and kw["cell"] != "elman":
         raise UserError(f"--nonlinearity is the Elman cell's: give it with --cell elman (not {kw['cell']})")
@@ -55,7 +59,8 @@ def train_cmd(ctx, out, resume, as_json, quiet, **kw):
     cfg = TrainConfig(**kw)
     if out is None:
         task = "" if cfg.task == "repeat" else f"-{cfg.task}"
-        cell = {"gru": "", "lstm": "-lstm", "elman": f"-elman-{cfg.nonlinearity}"}.get(cfg.cell, "")
+        cell = {"gru": "", "lstm": "-lstm", "elman": f"-elman-{cfg.nonlinearity}", "linear": "-linear",
+                "alrnn": f"-alrnn-p{cfg.P}"}.get(cfg.cell, "")
         out = Path("runs") / f"h{cfg.hidden}{cell}{'-noinput' if cfg.no_input else ''}{task}-s{cfg.seed}"
     if resume:
         cfg = resumed_config(ctx, out, cfg, changeable=("steps", "backend"))

@@ -19,8 +19,8 @@ def require(checks) -> None:
 
 def from_dict(cls, d: dict):
     """An instance of the dataclass `cls` from its JSON form: every key must be a field, every value of the field's
-    type (an int is accepted for a float field, a bool never for a number), numbers must fit a float. Not validated:
-    callers chain `.validate()`."""
+    type (an int is accepted for a float field, a bool never for a number; a field whose default is None, an
+    optional count, takes None or an int), numbers must fit a float. Not validated: callers chain `.validate()`."""
     kinds = {f.name: type(f.default) for f in fields(cls)}
     unknown = set(d) - set(kinds)
     if unknown:
@@ -28,6 +28,7 @@ def from_dict(cls, d: dict):
     for k, v in d.items():
         want = kinds[k]
         ok = (isinstance(v, bool) if want is bool else
+              v is None or isinstance(v, int) and not isinstance(v, bool) if want is type(None) else
               isinstance(v, (int, float)) and not isinstance(v, bool) if want is float else
               isinstance(v, want) and not isinstance(v, bool))
         if not ok:

@@ -2,13 +2,15 @@
 
 Stage 2 (spec §4) never updates the model; it trains analysis parameters that act on the encoder's final state.
 So all it needs from the model is:
-    encode(enc_in [T, B], mask [T, B]) -> h [B, H]                                  (no gradient)
-    decode(h0 [B, H], dec_in, target, mask) -> (loss, dh0 [B, H], logits [T, B, C], correct [B])
+    encode(enc_in [T, B], mask [T, B]) -> s [B, S]                                  (no gradient)
+    decode(s0 [B, S], dec_in, target, mask) -> (loss, ds0 [B, S], logits [T, B, C], correct [B])
                                                                           (teacher-forced CE, exact match)
     batch(tokens, lengths, queries) -> the trained task's batch (its dec_in, target and loss_mask are what decode
                                        takes: the counterfactual target of every intervention follows the task)
-The numba backend decodes, takes the loss and goes back to dh0 in one fused call per batch chunk, with the
-model's weights converted for the kernels once (`fast_weights`), not every call.
+S = `state`, the length of the cell's state vector (cells/choice.py): H for the GRU, Elman, linear RNN and AL-RNN,
+2H for the LSTM (s = [h; c]); every intervention and probe sizes itself by it, so it acts on the whole state.
+The numba backend (the GRU's only) decodes, takes the loss and goes back to dh0 in one fused call per batch chunk,
+with the model's weights converted for the kernels once (`fast_weights`), not every call.
 """
 from __future__ import annotations
 
@@ -17,7 +19,8 @@ from functools import cached_property
 
 import numpy as np
 
-from ..cells import gru_numba
+from ..cells import gru, gru_numba
+from ..errors import UserError
 from . import seq2seq
 from ..tasks import access
 
@@ -29,11 +32,16 @@ class Frozen:
     no_input: bool = False
     backend: str = "numpy"  # numpy: the reference; numba: the fast path
     task: str = "repeat"    # repeat | reverse | lookup (tasks/access.py): what the decoder was trained to output
+    cell: object = gru      # the cell seq2seq runs (cells/choice.py's cell_of); numba runs cells/gru.py only
 
     @classmethod
     def of_run(cls, model_cfg, params: dict, backend: str | None = None) -> "Frozen":
-        """The frozen model of a trained run (its TrainConfig and parameters), on `backend` or the run's own."""
-        return cls(params, model_cfg.symbols, model_cfg.no_input, backend or model_cfg.backend, model_cfg.task)
+        """The frozen model of a trained run (its TrainConfig and parameters), on `backend` or the run's own
+        (a run of another cell than the GRU was trained on numpy, and its analyses run there too)."""
+        backend = backend or model_cfg.backend
+        if backend == "numba" and model_cfg.cell != "gru":
+            raise UserError(f"--backend numba runs the GRU only; this is a {model_cfg.cell} run (use numpy)")
+        return cls(params, model_cfg.symbols, model_cfg.no_input, backend, model_cfg.task, model_cfg.cell_module())
 
     def batch(self, tokens, lengths, queries=None):
         """The task's batch of sequences tokens [B, Lmax], lengths [B] (lookup: queries [B], the asked positions)."""
@@ -45,8 +53,13 @@ class Frozen:
 
     @property
     def hidden(self) -> int:
-        """H, the state size (the head's input; the embedding's width E may differ in an imported model)."""
+        """H, the cell's output size (the head's input; the embedding's width E may differ in an imported model)."""
         return self.params["head.weight"].shape[1]
+
+    @property
+    def state(self) -> int:
+        """S, the length of the state vector that encode returns and decode takes: H, or 2H for the LSTM."""
+        return self.cell.state_size(self.hidden)
 
     @cached_property
     def fast_weights(self):
@@ -54,10 +67,10 @@ class Frozen:
         return gru_numba.Weights.of(self.params)
 
     def encode(self, enc_in, mask):
-        """h_enc [B, H] of the batch's encoder inputs (each sequence's state at its own length)."""
+        """s_enc [B, S] of the batch's encoder inputs (each sequence's state at its own length)."""
         if self.backend == "numba":
             return gru_numba.encode(self.fast_weights, enc_in, mask)
-        return seq2seq.encode_forward(self.params, enc_in, mask)[0]
+        return seq2seq.encode_forward(self.params, enc_in, mask, self.cell)[0]
 
     def decode(self, h0, dec_in, target, mask, need_grad: bool = True, with_logits: bool = True):
         """Teacher-forced decode of h0: (loss, dh0 or None, logits [T, B, C], correct [B] = exact match); the numba
@@ -69,10 +82,10 @@ class Frozen:
                 return loss, dh0, logits, correct
             logits = gru_numba.decode_forward(self.fast_weights, h0, dec_in)[0]
         else:
-            logits, cache = seq2seq.decode_forward(self.params, h0, dec_in)
+            logits, cache = seq2seq.decode_forward(self.params, h0, dec_in, self.cell)
         loss, dlogits = seq2seq.cross_entropy(logits, target, mask)
         correct = seq2seq.exact_match(logits, target, mask)
         if not need_grad:
             return loss, None, logits, correct
-        dh0, _ = seq2seq.decode_backward(dlogits, cache)
+        dh0, _ = seq2seq.decode_backward(dlogits, cache, self.cell)
         return loss, dh0, logits, correct

@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
+from ..cells.choice import CELLS
 from ..errors import UserError
 
 from .interventions.linear import LinearIntervention
@@ -71,7 +72,7 @@ def analyse(run_dir: Path, group: str, name: str, method, cfg, backend: str | No
     from .frozen import Frozen
     from .train import load_run
 
-    model_cfg, params = load_run(Path(run_dir)) if model is None else model
+    model_cfg, params = load_run(Path(run_dir), cells=CELLS) if model is None else model
     frozen = Frozen.of_run(model_cfg, params, backend)
     return run(fitted(method, model_cfg), frozen, model_cfg, cfg.validate(), Path(run_dir) / group / name, name,
                progress=progress, resume=resume)

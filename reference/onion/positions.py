@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from .. import runs
+from ..cells.choice import CELLS
 from ..errors import UserError
 from ..tasks.repeat import load_set, make_batch
 from . import methods
@@ -105,7 +106,7 @@ def diagnose(run_dir: Path) -> dict:
     {"iia", "channels", "iia_trained", "steps"} if intervene/linear is done, "probe_linear": {"token_accuracy",
     "accuracy"} if probe/linear is, "model_token_accuracy" on the L = 9 set}. UserError if neither is done."""
     run_dir = Path(run_dir)
-    model_cfg, params = load_run(run_dir)
+    model_cfg, params = load_run(run_dir, cells=CELLS)   # frozen.encode / decode take any cell's state
     require_task(model_cfg, "onionref positions")   # its per-position decodes are repeat's
     frozen = Frozen.of_run(model_cfg, params)
     res = {"run": str(run_dir), "hidden": frozen.hidden}

@@ -1,7 +1,9 @@
-"""The onion paper's grid as one sweep: hidden size × decoder variant × seed, each GRU trained once, then analysed.
+"""The onion paper's grid as one sweep: hidden size × decoder variant × cell × seed, each model trained once, then
+analysed (the cell axis is issue 22's: the GRU by default, or any entry CELL_SPEC matches).
 
     OUT/sweep.json                          grid, budget, versions (sweep/sweepdir.py)
     OUT/h{H}-{variant}-s{seed}/             exactly what `onionref train --hidden H [--no-input] --seed S` writes
+    OUT/h{H}-{variant}-{cell}-s{seed}/      another cell: `... --cell lstm`, `--cell alrnn --P 4` (alrnn-p4), ...
     OUT/h48-ar-s0/intervene/onion/          exactly what `onionref intervene RUN --mode onion` writes
     OUT/h48-ar-s0/probe/gru-ar/             exactly what `onionref probe RUN --kind gru-ar` writes
 
@@ -18,6 +20,7 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 from .. import runs
+from ..cells.choice import CELLS
 from ..errors import UserError
 from ..sweep.engine import Job, connect, run_jobs
 from ..sweep.sweepdir import open_sweep
@@ -31,7 +34,10 @@ VARIANTS = ("ar", "noinput")               # ar: the autoregressive decoder; noi
 ANALYSES = {**{m: ("intervene", m) for m in methods.INTERVENTIONS},
             **{f"probe-{k}": ("probe", k) for k in methods.PROBES}}
 PAPER_ANALYSES = tuple(a for a in ANALYSES if a != "onion-free")
-CELL_NAME = re.compile(r"^h(\d+)-(ar|noinput)-s(\d+)$")
+CELL_NAME = re.compile(r"^h(\d+)-(ar|noinput)-s(\d+)$")          # a GRU cell (what report / transition read)
+# --cells: gru, lstm, elman (tanh), elman-relu, linear, alrnn-p<N> (N ReLU units) or alrnn-pH (P = the hidden size)
+CELL_SPEC = re.compile(r"^(gru|lstm|elman|elman-relu|linear|alrnn-p(\d+|H))$")
+ANY_CELL_NAME = re.compile(r"^h(\d+)-(ar|noinput)(?:-(lstm|elman|elman-relu|linear|alrnn-p\d+))?-s(\d+)$")
 LOCK_POLL_S = 0.5
 
 
@@ -49,18 +55,40 @@ class Budget:
     analysis_seed: int = 0      # what `onionref intervene` / `probe` use by default
     task: str = "repeat"        # repeat | reverse | lookup (tasks/access.py): one task per sweep directory
 
-    def train_config(self, hidden: int, variant: str, seed: int) -> TrainConfig:
+    def train_config(self, hidden: int, variant: str, seed: int, cell: str = "gru") -> TrainConfig:
+        """The run of one grid cell; `cell` a --cells entry (CELL_SPEC). backend is the GRU's: the other cells
+        train on numpy, as `onionref train --cell` does."""
+        name, nonlinearity, P = cell_config(cell, hidden)
         return TrainConfig(hidden=hidden, steps=self.train_steps, batch=self.batch, lr=self.lr, wd=self.wd,
                            eval_every=self.eval_every, seed=seed, no_input=variant == "noinput",
-                           n_train=self.n_train, backend=self.backend, task=self.task)
+                           n_train=self.n_train, backend=self.backend if name == "gru" else "numpy", task=self.task,
+                           cell=name, nonlinearity=nonlinearity, P=P)
 
     def analysis_config(self) -> AnalysisConfig:
         return AnalysisConfig(steps=self.analysis_steps, batch=self.batch, lr=self.lr, wd=self.wd,
                               eval_every=self.eval_every, seed=self.analysis_seed)
 
 
-def cell_name(hidden: int, variant: str, seed: int) -> str:
-    return f"h{hidden}-{variant}-s{seed}"
+def cell_config(cell: str, hidden: int) -> tuple[str, str, int | None]:
+    """(TrainConfig's cell, nonlinearity, P) of a --cells entry at a hidden size: "alrnn-p4" -> ("alrnn", "tanh", 4),
+    "alrnn-pH" -> P = hidden, "elman-relu" -> ("elman", "relu", None)."""
+    m = CELL_SPEC.match(cell)
+    if m is None:
+        raise UserError(f"unknown cell {cell!r} in --cells; choose from gru, lstm, elman, elman-relu, linear, "
+                        "alrnn-p<N> (N ReLU units), alrnn-pH (P = the hidden size)")
+    if m.group(2) is not None:
+        return "alrnn", "tanh", hidden if m.group(2) == "H" else int(m.group(2))
+    return ("elman", "relu", None) if cell == "elman-relu" else (cell, "tanh", None)
+
+
+def cell_tag(cell: str, hidden: int) -> str:
+    """The cell's part of a directory name: "" for the GRU (the paper's names), "-lstm", "-alrnn-p48" (pH at 48)."""
+    name, _, P = cell_config(cell, hidden)
+    return "" if name == "gru" else f"-{cell}" if P is None else f"-alrnn-p{P}"
+
+
+def cell_name(hidden: int, variant: str, seed: int, cell: str = "gru") -> str:
+    return f"h{hidden}-{variant}{cell_tag(cell, hidden)}-s{seed}"
 
 
 def expand_analyses(analyses) -> list[str]:
@@ -82,8 +110,8 @@ def _same_config(path_dir: Path, want: dict, cell: str, longer_ok: bool = False)
         return
     have = runs.read_config(path_dir)
     want = json.loads(runs.to_json(want))
-    for k, old in (("task", "repeat"), ("cell", "gru"), ("nonlinearity", "tanh")):
-        if k in want and k not in have:   # a run trained before --task / --cell existed: a repeat run of a GRU
+    for k, old in (("task", "repeat"), ("cell", "gru"), ("nonlinearity", "tanh"), ("P", None)):
+        if k in want and k not in have:   # a run trained before --task / --cell / --P existed: a repeat GRU run
             have = {**have, k: old}
     if longer_ok and isinstance(have.get("steps"), int) and have["steps"] > want["steps"]:
         want = {**want, "steps": have["steps"]}
@@ -156,7 +184,7 @@ def analysis_job(run_dir: str, analysis: str, config: dict, extend_rising_to: in
             if done is not None:
                 return done
             if model is None:
-                model_cfg, params = model = load_run(run_dir)
+                model_cfg, params = model = load_run(run_dir, cells=CELLS)
                 method = methods.fitted(methods.intervention(name) if kind == "intervene" else methods.probe(name),
                                         model_cfg)
                 frozen = Frozen.of_run(model_cfg, params)
@@ -167,16 +195,18 @@ def analysis_job(run_dir: str, analysis: str, config: dict, extend_rising_to: in
 
 def _is_cell(path: Path) -> bool:
     """A run directory named like a cell (cells trained before the sweep existed can be adopted)."""
-    return path.is_dir() and CELL_NAME.match(path.name) is not None and (path / "config.json").is_file()
+    return path.is_dir() and ANY_CELL_NAME.match(path.name) is not None and (path / "config.json").is_file()
 
 
-def plan(out: Path, cells: list[tuple[int, str, int]], analyses: list[str], budget: Budget,
+def plan(out: Path, cells: list[tuple], analyses: list[str], budget: Budget,
          extend_rising_to: int | None = None) -> list[Job]:
-    """The jobs of a grid, after checking every existing cell against the budget (before anything is written)."""
+    """The jobs of a grid, after checking every existing cell against the budget (before anything is written).
+    cells: (hidden, variant, seed) or (hidden, variant, seed, --cells entry); the GRU when the entry is left out."""
     jobs, acfg = [], asdict(budget.analysis_config())
-    for hidden, variant, seed in cells:
-        cell = cell_name(hidden, variant, seed)
-        run_dir, tcfg = out / cell, asdict(budget.train_config(hidden, variant, seed))
+    for hidden, variant, seed, *spec in cells:
+        spec = spec[0] if spec else "gru"
+        cell = cell_name(hidden, variant, seed, spec)
+        run_dir, tcfg = out / cell, asdict(budget.train_config(hidden, variant, seed, spec))
         _same_config(run_dir, tcfg, cell)
         jobs.append(Job(f"{cell}/train", train_job, {"run_dir": str(run_dir), "config": tcfg},
                         result=_finished(run_dir)))
@@ -218,8 +248,10 @@ def task_of(sweep_record: dict) -> str:
 
 def run_sweep(out, *, hidden=(48,), variants=("ar",), seeds=1, analyses="all", train_steps=40_000,
               analysis_steps=60_000, workers=None, scheduler=None, progress=True, threads_per_job=1,
-              extend_rising_to=None, **budget) -> dict:
-    """Run the grid hidden × variants × range(seeds) with `analyses` on every cell, in OUT.
+              extend_rising_to=None, cells=("gru",), **budget) -> dict:
+    """Run the grid hidden × variants × cells × range(seeds) with `analyses` on every cell, in OUT. `cells`: entries
+    of the form cell_config reads (gru, lstm, elman, elman-relu, linear, alrnn-p<N>, alrnn-pH); with the GRU alone
+    (the default) sweep.json and every directory are as before the axis existed.
 
     `budget` may also set batch, lr, wd, eval_every, n_train, backend, analysis_seed, task (see Budget). Each job runs on
     `threads_per_job` threads (recorded in its run's config.json; results are bit-identical for a fixed count), on
@@ -240,11 +272,14 @@ def run_sweep(out, *, hidden=(48,), variants=("ar",), seeds=1, analyses="all", t
         raise UserError(f"unknown variant {bad[0]!r}; choose from {', '.join(VARIANTS)}")
     if not isinstance(seeds, int) or seeds < 0:
         raise UserError(f"--seeds must be a count >= 1, got {seeds}")
-    cells = [(h, v, s) for h in hidden for v in variants for s in range(seeds)]
-    if not cells:
-        raise UserError("the grid is empty: give at least one --hidden, one --variants and --seeds >= 1")
-    for h, v, s in cells:
-        b.train_config(h, v, s).validate()
+    specs = list(dict.fromkeys(cells))
+    for c in specs:
+        cell_config(c, 1)                   # unknown entries: one line, before anything else
+    grid = [(h, v, s, c) for h in hidden for v in variants for c in specs for s in range(seeds)]
+    if not grid:
+        raise UserError("the grid is empty: give at least one --hidden, one --variants, one --cells and --seeds >= 1")
+    for h, v, s, c in grid:
+        b.train_config(h, v, s, c).validate()
     b.analysis_config().validate()
     if workers is not None and workers < 1:
         raise UserError(f"--workers must be >= 1, got {workers}")
@@ -253,10 +288,10 @@ def run_sweep(out, *, hidden=(48,), variants=("ar",), seeds=1, analyses="all", t
     if extend_rising_to is not None and extend_rising_to <= analysis_steps:
         raise UserError(f"--extend-rising-to {extend_rising_to} must be above --analysis-steps {analysis_steps}")
     manifest = {"kind": "onion", "grid": {"hidden": hidden, "variant": variants, "seed": list(range(seeds)),
-                                          "analysis": analyses}}
+                                          "analysis": analyses, **({} if specs == ["gru"] else {"cell": specs})}}
     record = budget_record(out, b)
     open_sweep(out, manifest, record, is_cell=_is_cell, write=False)
-    jobs = plan(out, cells, analyses, b, extend_rising_to)
+    jobs = plan(out, grid, analyses, b, extend_rising_to)
     with connect(workers, scheduler, threads_per_job) as client:
         open_sweep(out, manifest, record, is_cell=_is_cell)
         results = run_jobs(jobs, progress=progress, desc=f"sweep {out.name}", client=client,

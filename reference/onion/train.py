@@ -40,8 +40,9 @@ class TrainConfig:
     n_train: int = 1_000_000    # size of the training set
     backend: str = "numba"      # numba (the fast path) or numpy (the reference)
     task: str = "repeat"        # repeat | reverse | lookup (tasks/access.py): the output order
-    cell: str = "gru"           # gru | lstm | elman (cells/choice.py); runs from before the key are GRU runs
+    cell: str = "gru"           # gru | lstm | elman | linear | alrnn (cells/choice.py); older runs are GRU runs
     nonlinearity: str = "tanh"  # elman's φ: tanh | relu (the other cells: tanh, meaning nothing)
+    P: int | None = None        # alrnn's number of ReLU units, 0..H (the other cells: None)
 
     def validate(self) -> "TrainConfig":
         """Raise UserError on an impossible configuration."""
@@ -66,6 +67,10 @@ class TrainConfig:
             (self.nonlinearity in ("tanh", "relu"), f"--nonlinearity must be tanh or relu, got {self.nonlinearity}"),
             (self.cell == "elman" or self.nonlinearity == "tanh",
              f"--nonlinearity is the Elman cell's (--cell elman), not the {self.cell}'s"),
+            (self.P is None or self.cell == "alrnn",
+             f"--P is the AL-RNN's number of ReLU units (--cell alrnn), not the {self.cell}'s"),
+            (self.P is not None or self.cell != "alrnn", "--cell alrnn needs --P N, its number of ReLU units (0..H)"),
+            (self.P is None or 0 <= self.P <= self.hidden, f"--P must be in 0..{self.hidden} (--hidden), got {self.P}"),
             (self.cell == "gru" or self.backend == "numpy",
              f"--backend numba runs the GRU only; --cell {self.cell} trains on --backend numpy"),
         ]
@@ -75,7 +80,7 @@ class TrainConfig:
 
     def cell_module(self):
         """The cell seq2seq runs (cells/choice.py): the module cells/gru.py for a GRU run."""
-        return choice.cell_of(self.cell, self.nonlinearity)
+        return choice.cell_of(self.cell, self.nonlinearity, self.P)
 
     @classmethod
     def from_dict(cls, d: dict) -> "TrainConfig":
@@ -83,25 +88,25 @@ class TrainConfig:
         return configs.from_dict(cls, d).validate()
 
 
-def loss_and_grads_fn(backend: str, cell: str = "gru", nonlinearity: str = "tanh"):
+def loss_and_grads_fn(backend: str, cell: str = "gru", nonlinearity: str = "tanh", P: int | None = None):
     """The (params, batch) -> (loss, grads, logits) function of a backend and cell (numba: the GRU only)."""
     if backend == "numba":
         from ..cells import gru_numba
         return gru_numba.loss_and_grads
     if cell == "gru":
         return seq2seq.loss_and_grads
-    c = choice.cell_of(cell, nonlinearity)
+    c = choice.cell_of(cell, nonlinearity, P)
     return lambda params, batch: seq2seq.loss_and_grads(params, batch, c)
 
 
-def predict_fn(backend: str, cell: str = "gru", nonlinearity: str = "tanh"):
+def predict_fn(backend: str, cell: str = "gru", nonlinearity: str = "tanh", P: int | None = None):
     """The (params, batch) -> logits function of a backend and cell (numba: the GRU only)."""
     if backend == "numba":
         from ..cells import gru_numba
         return gru_numba.predict
     if cell == "gru":
         return seq2seq.predict
-    c = choice.cell_of(cell, nonlinearity)
+    c = choice.cell_of(cell, nonlinearity, P)
     return lambda params, batch: seq2seq.predict(params, batch, c)
 
 
@@ -157,7 +162,7 @@ def evaluate_run(cfg: TrainConfig, params: dict, names=None, query: int | None =
         require_task(cfg, "--query", ("lookup",))
         if not 0 <= query < cfg.max_len:
             raise UserError(f"lookup position {query} is outside the sequences (positions 0..{cfg.max_len - 1})")
-    predict = predict_fn(cfg.backend, cfg.cell, cfg.nonlinearity)
+    predict = predict_fn(cfg.backend, cfg.cell, cfg.nonlinearity, cfg.P)
     results = {}
     for name in valid_sets(cfg.symbols, cfg.min_len, cfg.max_len) if names is None else names:
         try:
@@ -260,8 +265,8 @@ def _train_locked(cfg, run_dir, resume, progress, data):
     runs.write_json(run_dir / "config.json", {"format": runs.RUN_FORMAT, "config": asdict(cfg),
                                               "versions": runs.package_versions(),
                                               "threads": thread_record(cfg.backend)})
-    step_fn = loss_and_grads_fn(cfg.backend, cfg.cell, cfg.nonlinearity)
-    predict = predict_fn(cfg.backend, cfg.cell, cfg.nonlinearity)
+    step_fn = loss_and_grads_fn(cfg.backend, cfg.cell, cfg.nonlinearity, cfg.P)
+    predict = predict_fn(cfg.backend, cfg.cell, cfg.nonlinearity, cfg.P)
     update = divergence.update
     if cfg.backend == "numba":
         from ..adamw_numba import update  # the same step, bit for bit, on kernels
@@ -306,9 +311,10 @@ def _train_locked(cfg, run_dir, resume, progress, data):
     result = {"run": str(run_dir), "step": cfg.steps, "accuracy": final["accuracy"], "loss": final["loss"],
               "per_length": final["per_length"], "train_seconds_this_session": time.time() - t0,
               "hidden": cfg.hidden, "no_input": cfg.no_input, "backend": cfg.backend, "task": cfg.task,
-              "cell": cfg.cell}
+              "cell": cfg.cell, **({} if cfg.P is None else {"P": cfg.P})}
     runs.write_json(run_dir / "result.json", result)
-    name = {"gru": "GRU", "lstm": "LSTM", "elman": f"Elman-{cfg.nonlinearity}"}[cfg.cell]
+    name = {"gru": "GRU", "lstm": "LSTM", "elman": f"Elman-{cfg.nonlinearity}", "linear": "linear RNN",
+            "alrnn": f"AL-RNN P={cfg.P}"}[cfg.cell]
     plot_run(metrics, run_dir, "accuracy", f"{name} H={cfg.hidden}{' no-input' if cfg.no_input else ''}"
                                            f"{'' if cfg.task == 'repeat' else ' ' + cfg.task}")
     runs.atomic_write_bytes(run_dir / "DONE", b"")

@@ -34,7 +34,7 @@ class LinearIntervention:
 
     def init(self, frozen, rng):
         """(trainable params {"X", "M"}, fixed buffers {"base"})."""
-        params, base = autosegment.init(frozen.hidden, self.n_vars, rng)
+        params, base = autosegment.init(frozen.state, self.n_vars, rng)   # the whole state (LSTM: [h; c])
         return {k: v.astype(np.float32) for k, v in params.items()}, {"base": base}
 
     def forward(self, params, buffers, frozen, tokens, lengths, rng, train: bool):

@@ -90,7 +90,7 @@ class OnionIntervention:
     def init(self, frozen, rng):
         if self.form not in FORMS:
             raise ValueError(f"unknown onion form {self.form!r}; known: {', '.join(FORMS)}")
-        H, C = frozen.hidden, frozen.n_symbols
+        H, C = frozen.state, frozen.n_symbols     # H: the length of the state (2H for the LSTM)
         params = {"E": rng.standard_normal((C, H)).astype(np.float32)}
         if self.form == "free":
             q = np.arange(self.max_len, dtype=np.float64)[:, None]
