@@ -20,6 +20,7 @@ import pytest
 from runhelpers import _png_ok, run_cli, tree_hashes
 from onionref import runs
 from onionref.onion import methods, report
+from onionref.onion import sweep as sweep_mod
 from onionref.onion.analysis import AnalysisConfig
 from onionref.onion.train import TrainConfig, train
 from onionref.sweep.sweepdir import open_sweep
@@ -42,7 +43,7 @@ def sweep(tmp_path_factory):
                                                "analysis": ["onion", "linear", "probe-onion"]}},
                {"train_steps": 12, "analysis_steps": 2})
     for name in list(ANALYSES) + ["h8-ar-s1"]:
-        H, variant, seed = report.CELL_NAME.match(name).groups()
+        H, variant, seed = sweep_mod.CELL_NAME.match(name).groups()
         train(TrainConfig(hidden=int(H), n_train=3000, batch=32, steps=12, eval_every=6, seed=int(seed),
                           backend="numpy", no_input=variant == "noinput"), out / name, progress=False)
         for a in ANALYSES.get(name, ()):

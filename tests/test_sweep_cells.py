@@ -76,3 +76,11 @@ def test_a_sweep_of_a_gru_and_an_lstm_is_what_the_single_commands_write(tmp_path
     assert runs.load_arrays(cell / "intervene/onion/params.safetensors")[0]["E"].shape[1] == 16   # [h; c]
     # the same command again redoes nothing (a GRU-only sweep.json has no cell axis: tests/test_sweep.py)
     assert run_sweep(out, workers=1, progress=False, cells=("gru", "lstm"), **kw)["cells"] == res["cells"]
+    # the report reads every cell: one row per (hidden, variant, cell), a cell column, the cells side by side
+    from onionref.onion.report import write_sweep_report
+    rep = write_sweep_report(out)
+    assert [(r["hidden"], r["cell"], r["seeds"]) for r in rep["rows"]] == [(8, "gru", [0]), (8, "lstm", [0])]
+    assert all("onion" in r and "probe-linear" in r for r in rep["rows"])
+    md = (out / "report.md").read_text()
+    assert "| N | decoder | cell | Onion Unigram |" in md and "| 8 | Autoregressive | lstm | " in md
+    assert (out / "figures" / "by_cell.png").is_file() and not (out / "figures" / "h8-ar-lstm-s0").exists()

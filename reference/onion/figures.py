@@ -2,6 +2,7 @@
 
     metric_vs_hidden     IIA or probe accuracy against the hidden size, mean ± std over seeds, both decoder variants
     per_length_by_hidden a score per sequence length, one line per hidden size, one panel per variant
+    metric_by_cell       accuracy, IIA and probes of every recurrent cell side by side (sweep --cells)
     gate_heatmap         1 − z (how much each step overwrites each channel) over encoder and decoder steps
     pair_difference      |h'(t) − h(t)| of two inputs differing in one token, over encoder and decoder steps
     state_differences    |h(x') − h(x)| for x' = x with token i changed, for every i (log scale: the onion's layers)
@@ -49,6 +50,28 @@ def metric_vs_hidden(rows: list, quantities: dict, ylabel: str, title: str) -> b
     ax.set(xlabel="hidden size N", ylabel=ylabel, ylim=(-0.03, 1.03), title=title)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5))
+    return _done(fig)
+
+
+def metric_by_cell(rows: list, quantities: dict) -> bytes:
+    """rows: report.table rows of several cells; quantities: {key: label}. One panel per (hidden size, variant),
+    one group of bars per cell (in the rows' order), one bar per quantity; error bars = std over seeds."""
+    plt = pyplot()
+    panels = list(dict.fromkeys((r["hidden"], r["variant"]) for r in rows))
+    fig, axes = plt.subplots(len(panels), 1, figsize=(8, 2.8 * len(panels)), squeeze=False)
+    width = 0.8 / max(len(quantities), 1)
+    for ax, (H, variant) in zip(axes[:, 0], panels):
+        cells = [r for r in rows if (r["hidden"], r["variant"]) == (H, variant)]
+        for i, (q, label) in enumerate(quantities.items()):
+            x = [j + (i - (len(quantities) - 1) / 2) * width for j, r in enumerate(cells) if q in r]
+            e = [r[q] for r in cells if q in r]
+            ax.bar(x, [v["mean"] for v in e], width, yerr=[v["std"] for v in e], color=f"C{i}", capsize=2,
+                   label=label)
+        ax.set_xticks(range(len(cells)), [f"{r.get('cell', 'gru')} (n={len(r['seeds'])})" for r in cells],
+                      fontsize=8)
+        ax.set(ylabel="score", ylim=(0, 1.03), title=f"N = {H}, {LABEL[variant]} decoder")
+        ax.grid(alpha=0.3, axis="y")
+    axes[0, 0].legend(fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5))
     return _done(fig)
 
 

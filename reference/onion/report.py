@@ -18,7 +18,7 @@ from .. import runs
 from ..errors import UserError
 from ..sweep.sweepdir import SWEEP_FORMAT
 from .convergence import RISE, WINDOW, still_rising
-from .sweep import ANALYSES, CELL_NAME, cell_name, metric_of, task_of
+from .sweep import ANALYSES, ANY_CELL_NAME, cell_name, metric_of, task_of
 
 # name in the sweep grid (sweep.ANALYSES) -> table label
 LABELS = {"linear": "Linear Unigram", "bigram": "Linear Bigram", "onion": "Onion Unigram",
@@ -28,6 +28,7 @@ LABELS = {"linear": "Linear Unigram", "bigram": "Linear Bigram", "onion": "Onion
 INTERVENTIONS = tuple(a for a, (group, _) in ANALYSES.items() if group == "intervene")
 PROBES = tuple(a for a, (group, _) in ANALYSES.items() if group == "probe")
 VARIANTS = {"ar": "Autoregressive", "noinput": "No input"}
+CELL_ORDER = ("gru", "lstm", "elman", "elman-relu", "linear")   # then alrnn-p<P> by P (sweep --cells' names)
 TASK_TEXT = {"repeat": "output x_1 … x_L", "reverse": "output x_L … x_1",
              "lookup": "the decoder is given a position i and outputs x_i"}
 COUNTERFACTUAL = {"reverse": "the intervened input position p is the output of decoder step L−1−p.",
@@ -57,20 +58,20 @@ def kind_of(path: Path) -> str:
 
 
 def read_sweep(sweep_dir: Path) -> dict:
-    """{"sweep": sweep.json, "cells": {name: {"hidden", "variant", "seed", "train": result, <analysis>: result}}}
-    for every finished cell; raises UserError if DIR is not an onion sweep or nothing in it has finished."""
+    """{"sweep": sweep.json, "cells": {name: {"hidden", "variant", "cell", "seed", "train": result, <analysis>:
+    result}}} for every finished cell of any recurrent cell (`cell`: gru, lstm, …, alrnn-p4; sweep --cells); raises UserError if DIR is not an onion sweep or nothing in it has finished."""
     sweep_dir = Path(sweep_dir)
     rec = runs.read_json(sweep_dir / "sweep.json")
     if rec.get("format") != SWEEP_FORMAT or rec.get("kind") != "onion":
         raise UserError(f"{sweep_dir / 'sweep.json'} is not an onion sweep (format {rec.get('format')!r}, "
                         f"kind {rec.get('kind')!r})")
     cells = {}
-    for d in sorted(p for p in sweep_dir.iterdir() if p.is_dir() and CELL_NAME.match(p.name)):
+    for d in sorted(p for p in sweep_dir.iterdir() if p.is_dir() and ANY_CELL_NAME.match(p.name)):
         train = runs.finished_result(d)
         if train is None:
             continue
-        H, variant, seed = CELL_NAME.match(d.name).groups()
-        cell = {"hidden": int(H), "variant": variant, "seed": int(seed), "train": train}
+        H, variant, kind, seed = ANY_CELL_NAME.match(d.name).groups()
+        cell = {"hidden": int(H), "variant": variant, "cell": kind or "gru", "seed": int(seed), "train": train}
         for name, (group, method) in ANALYSES.items():
             res = runs.finished_result(d / group / method)
             if res is not None:
@@ -103,14 +104,16 @@ def read_sweeps(sweep_dirs: list) -> dict:
 
 def carried_rows(path: Path, have: list) -> list:
     """The rows of an earlier report.json for (hidden, variant) pairs that `have` (this report's rows) lacks, each
-    marked {"carried_from": path}: a report can keep sizes whose cells are no longer on this machine."""
+    marked {"carried_from": path}: a report can keep sizes whose cells are no longer on this machine. A row without
+    "cell" (a report from before sweep --cells) is a GRU row."""
     path = Path(path)
     try:
         rows = runs.read_json(path)["rows"]
-        keys = {(r["hidden"], r["variant"]) for r in have}
+        keys = {row_key(r) for r in have}
         out = []
         for r in rows:
-            if (r["hidden"], r["variant"]) in keys:
+            r = {"cell": "gru", **r}
+            if row_key(r) in keys:
                 continue
             if not isinstance(r["hidden"], int) or r["variant"] not in VARIANTS or "accuracy" not in r:
                 raise KeyError("hidden")
@@ -136,16 +139,30 @@ def stats(values: list) -> dict:
     return {"mean": float(v.mean()), "std": float(v.std(ddof=1)) if len(v) > 1 else 0.0, "n": len(v)}
 
 
+def cell_rank(cell: str) -> tuple:
+    """Sort key of a cell name: CELL_ORDER, then the AL-RNNs by their number of ReLU units."""
+    return (CELL_ORDER.index(cell), 0) if cell in CELL_ORDER else (len(CELL_ORDER), int(cell.rsplit("p", 1)[1]))
+
+
+def row_key(r: dict) -> tuple:
+    """(hidden, variant, cell) of a row or cell; its sort order: size, the autoregressive decoder first, cell."""
+    return r["hidden"], r["variant"], r.get("cell", "gru")
+
+
+def row_order(r: dict) -> tuple:
+    return r["hidden"], r["variant"] != "ar", cell_rank(r.get("cell", "gru"))
+
+
 def table(cells: dict) -> list:
-    """One row per (hidden, variant), sorted: {"hidden", "variant", "seeds", "accuracy": stats, <quantity>:
+    """One row per (hidden, variant, cell), sorted: {"hidden", "variant", "cell", "seeds", "accuracy": stats, <quantity>:
     {**stats, "model_accuracy": mean of the model's own accuracy on the analysis's split, "per_length": {L:
     stats}}}. Quantities missing from every seed are left out."""
     groups = {}
     for name, c in cells.items():
-        groups.setdefault((c["hidden"], c["variant"]), []).append((name, c))
+        groups.setdefault(row_key(c), []).append((name, c))
     rows = []
-    for (H, variant), members in sorted(groups.items(), key=lambda kv: (kv[0][0], kv[0][1] != "ar")):
-        row = {"hidden": H, "variant": variant, "seeds": sorted(c["seed"] for _, c in members),
+    for (H, variant, kind), members in groups.items():
+        row = {"hidden": H, "variant": variant, "cell": kind, "seeds": sorted(c["seed"] for _, c in members),
                "accuracy": stats([_number(c["train"].get("accuracy"), f"{n}/result.json accuracy")
                                   for n, c in members])}
         for q, (group, method) in ANALYSES.items():
@@ -162,7 +179,7 @@ def table(cells: dict) -> list:
             entry["steps"] = sorted({r.get("steps") for _, r in got if isinstance(r.get("steps"), int)})
             row[q] = entry
         rows.append(row)
-    return rows
+    return sorted(rows, key=row_order)
 
 
 def per_length_stats(dicts: list, where: list) -> dict:
@@ -196,7 +213,8 @@ def _steps(e: dict) -> str:
 
 
 def _md_table(rows: list, quantities: tuple, with_model: bool, show_steps: bool = False, paper: bool = True) -> list:
-    head = ["N", "decoder"] + [LABELS.get(q, q) for q in quantities]
+    by_cell = any(r.get("cell", "gru") != "gru" for r in rows)      # a cell column only in a sweep --cells report
+    head = ["N", "decoder"] + ["cell"] * by_cell + [LABELS.get(q, q) for q in quantities]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in rows:
         cells = []
@@ -207,10 +225,12 @@ def _md_table(rows: list, quantities: tuple, with_model: bool, show_steps: bool 
                 txt += f"; model {e['model_accuracy']:.3f}"
             cells.append(txt)
         mark = " †" if r.get("carried_from") else ""
-        lines.append(f"| {r['hidden']} | {VARIANTS[r['variant']]}{mark} | " + " | ".join(cells) + " |")
+        kind = [r.get("cell", "gru")] * by_cell
+        lines.append(f"| {r['hidden']} | {VARIANTS[r['variant']]}{mark} | " + " | ".join(kind + cells) + " |")
         known = [PAPER.get((q, r["hidden"])) for q in quantities] if paper else []
-        if r["variant"] == "ar" and any(known):
-            lines.append(f"| {r['hidden']} | *paper* | " + " | ".join(f"*{p}*" if p else "" for p in known) + " |")
+        if r["variant"] == "ar" and r.get("cell", "gru") == "gru" and any(known):
+            lines.append(f"| {r['hidden']} | *paper* | " + " | ".join(["GRU"] * by_cell + [f"*{p}*" if p else ""
+                                                                            for p in known]) + " |")
     return lines
 
 
@@ -222,7 +242,7 @@ def markdown(sweep_dirs: list, data: dict, rows: list, figures: list) -> str:
     n_grid = 0
     for d, rec in data["sweeps"].items():
         grid = rec.get("grid", {})
-        n_grid += int(np.prod([len(grid.get(k, [])) for k in ("hidden", "variant", "seed")])) if grid else 0
+        n_grid += int(np.prod([len(grid.get(k, ["gru"] if k == "cell" else [])) for k in ("hidden", "variant", "seed", "cell")])) if grid else 0
         head = f"`{Path(d).name}`: " if len(data["sweeps"]) > 1 else ""
         out += [f"{head}Grid: {runs.to_json(grid)}  ", f"{head}Budget: {runs.to_json(rec.get('budget', {}))}  "]
     carried = sorted({r["carried_from"] for r in rows if r.get("carried_from")})
@@ -231,7 +251,7 @@ def markdown(sweep_dirs: list, data: dict, rows: list, figures: list) -> str:
                 "cells that are not in these directories; their run figures are not redrawn).  "]
     out += [f"Finished cells: {len(cells)} ({n_grid} in the grid; a directory may also hold cells it adopted). "
             "Cells show mean ± std over seeds (std with ddof 1) and n; "
-           "*model* is the GRU's own exact-match accuracy on the analysis's split (mean over the same seeds); rows "
+           "*model* is the model's own exact-match accuracy on the analysis's split (mean over the same seeds); rows "
            "marked *paper* are the paper's published values (spec §7; presumably its autoregressive rows; "
            "only those that could be recovered). **↑k**: still rising in k of the n seeds (the score rose by more "
            f"than {RISE} over the last {WINDOW:.0%} of the analysis's steps; its value is a lower bound).", "",
@@ -263,8 +283,8 @@ def markdown(sweep_dirs: list, data: dict, rows: list, figures: list) -> str:
 def write_sweep_report(sweep_dirs, sequence: str | None = None, progress: bool = False,
                        out: Path | None = None, rows_from: Path | None = None) -> dict:
     """OUT/report.md, OUT/report.json and OUT/figures/*.png of one sweep directory or several (OUT = the one DIR
-    unless given; the sweeps themselves are only read); for each (hidden, variant) the lowest seed's run figures go
-    to OUT/figures/<cell>/. `rows_from` (an earlier report.json) adds its rows for sizes these sweeps lack, marked †.
+    unless given; the sweeps themselves are only read); for each GRU (hidden, variant) the lowest seed's run figures
+    go to OUT/figures/<cell>/, and a sweep of several cells (--cells) adds figures/by_cell.png. `rows_from` (an earlier report.json) adds its rows for sizes these sweeps lack, marked †.
     Everything is computed before anything is written."""
     from tqdm import tqdm
 
@@ -280,18 +300,22 @@ def write_sweep_report(sweep_dirs, sequence: str | None = None, progress: bool =
     data = read_sweeps(sweep_dirs)
     rows = table(data["cells"])
     if rows_from is not None:
-        rows = sorted(rows + carried_rows(rows_from, rows), key=lambda r: (r["hidden"], r["variant"] != "ar"))
+        rows = sorted(rows + carried_rows(rows_from, rows), key=row_order)
     figs = {}
     iv = {q: LABELS[q] for q in INTERVENTIONS if any(q in r for r in rows)}
     pr = {q: LABELS[q] for q in PROBES if any(q in r for r in rows)}
-    if iv:
-        figs["iia_vs_hidden.png"] = figures.metric_vs_hidden(rows, iv, "IIA", "interchange interventions")
-    if pr:
-        figs["probe_vs_hidden.png"] = figures.metric_vs_hidden(rows, pr, "probe accuracy", "probes")
-    if any("onion" in r for r in rows):
-        figs["onion_iia_per_length.png"] = figures.per_length_by_hidden(rows, "onion", "IIA", "onion IIA")
+    gru = [r for r in rows if r.get("cell", "gru") == "gru"]     # the paper's figures: the GRU against N
+    if iv and gru:
+        figs["iia_vs_hidden.png"] = figures.metric_vs_hidden(gru, iv, "IIA", "interchange interventions")
+    if pr and gru:
+        figs["probe_vs_hidden.png"] = figures.metric_vs_hidden(gru, pr, "probe accuracy", "probes")
+    if any("onion" in r for r in gru):
+        figs["onion_iia_per_length.png"] = figures.per_length_by_hidden(gru, "onion", "IIA", "onion IIA")
+    if len(gru) < len(rows):                                      # sweep --cells: every cell side by side
+        figs["by_cell.png"] = figures.metric_by_cell(rows, {"accuracy": "model accuracy", **iv, **{
+            q: f"{label} probe" for q, label in pr.items()}})
     per_cell = {}
-    for r in tqdm([r for r in rows if not r.get("carried_from")], desc="report: run figures", disable=not progress,
+    for r in tqdm([r for r in gru if not r.get("carried_from")], desc="report: run figures", disable=not progress,
                   dynamic_ncols=True):
         name = cell_name(r["hidden"], r["variant"], r["seeds"][0])
         per_cell[name] = run_figures(Path(data["cells"][name]["dir"]) / name, sequence)
