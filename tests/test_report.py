@@ -110,7 +110,7 @@ def test_report_of_a_sweep(sweep):
     assert out["cells"] == 4
     md = (sweep / "report.md").read_text()
     for name, analyses in ANALYSES.items():
-        H, variant, _ = report.CELL_NAME.match(name).groups()
+        H, variant, _ = sweep_mod.CELL_NAME.match(name).groups()
         label = report.VARIANTS[variant]
         assert f"| {H} | {label} |" in md
     # h4 autoregressive onion IIA: recompute from the cells' own result.json files

@@ -82,5 +82,5 @@ def test_a_sweep_of_a_gru_and_an_lstm_is_what_the_single_commands_write(tmp_path
     assert [(r["hidden"], r["cell"], r["seeds"]) for r in rep["rows"]] == [(8, "gru", [0]), (8, "lstm", [0])]
     assert all("onion" in r and "probe-linear" in r for r in rep["rows"])
     md = (out / "report.md").read_text()
-    assert "| N | decoder | cell | Onion Unigram |" in md and "| 8 | Autoregressive | lstm | " in md
+    assert "| N | decoder | cell | Linear Unigram |" in md and "| 8 | Autoregressive | lstm | " in md
     assert (out / "figures" / "by_cell.png").is_file() and not (out / "figures" / "h8-ar-lstm-s0").exists()
