@@ -170,3 +170,22 @@ def test_only_the_gru_has_no_fast_path_here():
     assert sn.fast_cell(choice.cell_of("gru")) is None
     for name in CELLS:
         assert sn.fast_cell(_cell(name, 4)) is not None
+
+
+@pytest.mark.parametrize("name", ["lstm", "elman-tanh", "alrnn-H"])
+def test_the_training_shape_matches_reference(name):
+    """H 48, batch 256, lengths 2..9: the shapes where the LSTM's step product is split in row blocks
+    (jit/blas.gemm_rows) and every chunk skips its finished rows."""
+    rng = np.random.default_rng(11)
+    cell = _cell(name, 48)
+    params = seq2seq.init_params(48, 30, vocab_size(30, False), rng, cell=cell)
+    lengths = rng.integers(2, 10, size=256)
+    batch = make_batch(rng.integers(0, 30, size=(256, 9)), lengths, 30, False)
+    for n in (1, 2):
+        with threads(n):
+            loss, grads, logits = sn.loss_and_grads(params, batch, cell)
+        loss_r, grads_r, logits_r = seq2seq.loss_and_grads(_f64(params), batch, cell)
+        assert abs(loss - loss_r) <= 2e-5 * max(1.0, abs(loss_r))
+        _close(logits, logits_r, "logits")
+        for k in params:
+            _close(grads[k], grads_r[k], k)
