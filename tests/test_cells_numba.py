@@ -189,3 +189,18 @@ def test_the_training_shape_matches_reference(name):
         _close(logits, logits_r, "logits")
         for k in params:
             _close(grads[k], grads_r[k], k)
+
+
+@pytest.mark.parametrize("flags", [["--cell", "lstm"], ["--cell", "alrnn", "--P", "3"]])
+def test_a_numba_training_run_is_bit_identical_twice(tmp_path, monkeypatch, flags):
+    """`onionref train` on the fast path (its default backend for every cell), twice with the same seed and thread
+    count: the same weights, byte for byte."""
+    from onionref.cli import main
+    from runhelpers import no_plots, train_args
+    no_plots(monkeypatch)
+    for d in ("a", "b"):
+        assert main(train_args(tmp_path / d, steps=12, eval_every=6, backend="numba") + flags) == 0
+    a, b = ((tmp_path / d / "weights.safetensors").read_bytes() for d in ("a", "b"))
+    assert a == b
+    import json
+    assert json.loads((tmp_path / "a" / "config.json").read_text())["config"]["backend"] == "numba"
