@@ -133,9 +133,9 @@ def backward_steps(whh, a, tok, msk, use_mask, loss_mask, b0, zs, acts, s0, dhs,
 
 
 @njit(**JIT)
-def forward_chunk(c, bounds, table, whh, cx, kind, wo, bo, enc_in, mask, dec_in, s0, states, acts, gh, logits_c,
-                  logits_out, s_enc):
-    """Encoder (length mask), decoder and head for chunk c; lstm_numba.forward_chunk's contract with S = H,
+def forward_chunk(c, bounds, table, whh, cx, kind, wo, bo, enc_in, mask, dec_in, lmask, hold_dec, s0, states, acts,
+                  gh, logits_c, logits_out, s_enc):
+    """Encoder (length mask), decoder and head for chunk c; lstm_numba.forward_chunk's (hold_dec included) contract with S = H,
     cx = A [P], acts S·B·H (kind unused)."""
     YES, NO, ZERO, ONE = _consts()
     b0, b1 = bounds[c], bounds[c + 1]
@@ -149,7 +149,7 @@ def forward_chunk(c, bounds, table, whh, cx, kind, wo, bo, enc_in, mask, dec_in,
     forward_steps(table, whh, cx, enc_in, mask, YES, b0, zs, ac, ZERO, ghc, YES)
     copy2(zs[Te], s_enc[b0:b1])
     if Td > 0:
-        forward_steps(table, whh, cx, dec_in, mask, NO, b0, zs, ac, Te, ghc, YES)
+        forward_steps(table, whh, cx, dec_in, lmask, hold_dec, b0, zs, ac, Te, ghc, YES)
         lt = chunk_view(logits_c, ONE, b0, b1, Td * C)[0].reshape((C, Td * bc))
         head_forward_chunk(zs[Te + 1:].reshape((Td * bc, H)), wo, bo, lt)
         if logits_out.shape[1] > 0:
@@ -171,7 +171,7 @@ def encode_chunk(c, bounds, table, whh, cx, kind, enc_in, mask, s0, sbuf, abuf, 
 
 @njit(**JIT)
 def backward_chunk(c, bounds, whh, cx, kind, wo, enc_in, mask, dec_in, lmask, target, inv_n, use_ce, dlogits_in,
-                   param_grads, states, acts, gh, logits_c, dlogits_c, dhs, ds, dgh, ds0,
+                   param_grads, hold_dec, states, acts, gh, logits_c, dlogits_c, dhs, ds, dgh, ds0,
                    loss_c, dtable_c, dwhh_c, dcx_c, dwo_c, dbo_c):
     """Head, decoder and encoder backward for chunk c (lstm_numba.backward_chunk's contract with S = H; dcx_c[c]
     gets dA; gh B·H is the scratch of dz W)."""
@@ -198,8 +198,8 @@ def backward_chunk(c, bounds, whh, cx, kind, wo, enc_in, mask, dec_in, lmask, ta
     head_backward_chunk(dlt, wo, zs[Te + 1:].reshape((Td * bc, H)), dhs_c.reshape((Td * bc, H)), dwo_c[c], dbo_c[c],
                         param_grads)
     dz[:, :] = 0.0
-    backward_steps(whh, cx, dec_in, lmask, NO, use_ce, b0, zs, ac, Te, dhs_c, dz, d, tmp, param_grads, dtable, da,
-                   YES, dwhh)
+    backward_steps(whh, cx, dec_in, lmask, hold_dec, use_ce and not hold_dec, b0, zs, ac, Te, dhs_c, dz, d, tmp,
+                   param_grads, dtable, da, YES, dwhh)
     if Te > 0:
         backward_steps(whh, cx, enc_in, mask, YES, NO, b0, zs, ac, ZERO, dhs_c[:0], dz, d, tmp, param_grads, dtable,
                        da, NO, dwhh)
@@ -209,14 +209,14 @@ def backward_chunk(c, bounds, whh, cx, kind, wo, enc_in, mask, dec_in, lmask, ta
 
 @njit(**JIT)
 def train_chunk(c, bounds, table, whh, cx, kind, wo, bo, enc_in, mask, dec_in, lmask, target, inv_n, s0,
-                param_grads, states, acts, gh, logits_c, logits_out, s_enc, dlogits_c, dhs, ds, dgh, ds0,
+                param_grads, hold_dec, states, acts, gh, logits_c, logits_out, s_enc, dlogits_c, dhs, ds, dgh, ds0,
                 loss_c, dtable_c, dwhh_c, dcx_c, dwo_c, dbo_c, correct):
     """`forward_chunk`, the exact match into correct [B], then `backward_chunk` from the cross-entropy."""
-    forward_chunk(c, bounds, table, whh, cx, kind, wo, bo, enc_in, mask, dec_in, s0, states, acts, gh, logits_c,
-                  logits_out, s_enc)
+    forward_chunk(c, bounds, table, whh, cx, kind, wo, bo, enc_in, mask, dec_in, lmask, hold_dec, s0, states, acts, gh,
+                  logits_c, logits_out, s_enc)
     b0, b1, Td, C = bounds[c], bounds[c + 1], dec_in.shape[0], wo.shape[0]
     lt = chunk_view(logits_c, np.int64(1), b0, b1, Td * C)[0].reshape((C, Td * (b1 - b0)))
     exact_match_chunk(lt, target, lmask, b0, correct)
     backward_chunk(c, bounds, whh, cx, kind, wo, enc_in, mask, dec_in, lmask, target, inv_n, np.bool_(True),
-                   logits_out[:0], param_grads, states, acts, gh, logits_c, dlogits_c, dhs, ds, dgh, ds0,
+                   logits_out[:0], param_grads, hold_dec, states, acts, gh, logits_c, dlogits_c, dhs, ds, dgh, ds0,
                    loss_c, dtable_c, dwhh_c, dcx_c, dwo_c, dbo_c)

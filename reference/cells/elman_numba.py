@@ -128,10 +128,10 @@ def backward_steps(whh, tok, msk, use_mask, loss_mask, b0, hs, s0, dhs, dh, d, p
 
 
 @njit(**JIT)
-def forward_chunk(c, bounds, table, whh, cx, kind, wo, bo, enc_in, mask, dec_in, s0, states, acts, gh, logits_c,
-                  logits_out, s_enc):
+def forward_chunk(c, bounds, table, whh, cx, kind, wo, bo, enc_in, mask, dec_in, lmask, hold_dec, s0, states, acts,
+                  gh, logits_c, logits_out, s_enc):
     """Encoder (length mask), decoder and head for chunk c (rows bounds[c]..bounds[c+1]); the arguments as
-    lstm_numba.forward_chunk's, with S = H: table [V, H], whh [H, H], states (S+1)·B·H, gh B·H (acts, cx unused)."""
+    lstm_numba.forward_chunk's (hold_dec included), with S = H: table [V, H], whh [H, H], states (S+1)·B·H, gh B·H (acts, cx unused)."""
     YES, NO, ZERO, ONE = _consts()
     b0, b1 = bounds[c], bounds[c + 1]
     H, C = whh.shape[1], wo.shape[0]
@@ -143,7 +143,7 @@ def forward_chunk(c, bounds, table, whh, cx, kind, wo, bo, enc_in, mask, dec_in,
     forward_steps(table, whh, enc_in, mask, YES, b0, hs, ZERO, ghc, kind)
     copy2(hs[Te], s_enc[b0:b1])
     if Td > 0:
-        forward_steps(table, whh, dec_in, mask, NO, b0, hs, Te, ghc, kind)
+        forward_steps(table, whh, dec_in, lmask, hold_dec, b0, hs, Te, ghc, kind)
         lt = chunk_view(logits_c, ONE, b0, b1, Td * C)[0].reshape((C, Td * bc))
         head_forward_chunk(hs[Te + 1:].reshape((Td * bc, H)), wo, bo, lt)
         if logits_out.shape[1] > 0:
@@ -164,7 +164,7 @@ def encode_chunk(c, bounds, table, whh, cx, kind, enc_in, mask, s0, sbuf, abuf, 
 
 @njit(**JIT)
 def backward_chunk(c, bounds, whh, cx, kind, wo, enc_in, mask, dec_in, lmask, target, inv_n, use_ce, dlogits_in,
-                   param_grads, states, acts, gh, logits_c, dlogits_c, dhs, ds, dgh, ds0,
+                   param_grads, hold_dec, states, acts, gh, logits_c, dlogits_c, dhs, ds, dgh, ds0,
                    loss_c, dtable_c, dwhh_c, dcx_c, dwo_c, dbo_c):
     """Head, decoder and encoder backward for chunk c after `forward_chunk` (lstm_numba.backward_chunk's contract
     with S = H: ds B·H, dgh B·H)."""
@@ -188,7 +188,8 @@ def backward_chunk(c, bounds, whh, cx, kind, wo, enc_in, mask, dec_in, lmask, ta
     head_backward_chunk(dlt, wo, hs[Te + 1:].reshape((Td * bc, H)), dhs_c.reshape((Td * bc, H)), dwo_c[c], dbo_c[c],
                         param_grads)
     dh[:, :] = 0.0
-    backward_steps(whh, dec_in, lmask, NO, use_ce, b0, hs, Te, dhs_c, dh, d, param_grads, dtable, YES, dwhh, kind)
+    backward_steps(whh, dec_in, lmask, hold_dec, use_ce and not hold_dec, b0, hs, Te, dhs_c, dh, d, param_grads,
+                   dtable, YES, dwhh, kind)
     if Te > 0:
         backward_steps(whh, enc_in, mask, YES, NO, b0, hs, ZERO, dhs_c[:0], dh, d, param_grads, dtable, NO, dwhh,
                        kind)
@@ -198,14 +199,14 @@ def backward_chunk(c, bounds, whh, cx, kind, wo, enc_in, mask, dec_in, lmask, ta
 
 @njit(**JIT)
 def train_chunk(c, bounds, table, whh, cx, kind, wo, bo, enc_in, mask, dec_in, lmask, target, inv_n, s0,
-                param_grads, states, acts, gh, logits_c, logits_out, s_enc, dlogits_c, dhs, ds, dgh, ds0,
+                param_grads, hold_dec, states, acts, gh, logits_c, logits_out, s_enc, dlogits_c, dhs, ds, dgh, ds0,
                 loss_c, dtable_c, dwhh_c, dcx_c, dwo_c, dbo_c, correct):
     """`forward_chunk`, the exact match into correct [B], then `backward_chunk` from the cross-entropy."""
-    forward_chunk(c, bounds, table, whh, cx, kind, wo, bo, enc_in, mask, dec_in, s0, states, acts, gh, logits_c,
-                  logits_out, s_enc)
+    forward_chunk(c, bounds, table, whh, cx, kind, wo, bo, enc_in, mask, dec_in, lmask, hold_dec, s0, states, acts, gh,
+                  logits_c, logits_out, s_enc)
     b0, b1, Td, C = bounds[c], bounds[c + 1], dec_in.shape[0], wo.shape[0]
     lt = chunk_view(logits_c, np.int64(1), b0, b1, Td * C)[0].reshape((C, Td * (b1 - b0)))
     exact_match_chunk(lt, target, lmask, b0, correct)
     backward_chunk(c, bounds, whh, cx, kind, wo, enc_in, mask, dec_in, lmask, target, inv_n, np.bool_(True),
-                   logits_out[:0], param_grads, states, acts, gh, logits_c, dlogits_c, dhs, ds, dgh, ds0,
+                   logits_out[:0], param_grads, hold_dec, states, acts, gh, logits_c, dlogits_c, dhs, ds, dgh, ds0,
                    loss_c, dtable_c, dwhh_c, dcx_c, dwo_c, dbo_c)

@@ -178,10 +178,12 @@ def _state_out(h, c, dst, b0):
 
 
 @njit(**JIT)
-def forward_chunk(c, bounds, table, whh, cx, kind, wo, bo, enc_in, mask, dec_in, s0, states, acts, gh, logits_c,
-                  logits_out, s_enc):
+def forward_chunk(c, bounds, table, whh, cx, kind, wo, bo, enc_in, mask, dec_in, lmask, hold_dec, s0, states, acts,
+                  gh, logits_c, logits_out, s_enc):
     """Encoder (with the length mask), decoder and head for chunk c (rows bounds[c]..bounds[c+1]).
     table [V, 4H], whh [4H, H], wo [C, H], bo [C]; enc_in / mask [Te, B], dec_in [Td, B]; s0 [B, 2H].
+    hold_dec (Te = 0 only; lmask [Td, B] the loss mask, a prefix per row): the decoder holds each row's state past
+    its length, so finished rows cost nothing; their logits are then the held state's (they carry no loss).
     Workspaces (flat, chunk-major): states 2(S+1)·B·H, acts S·B·5H, gh B·4H, logits_c Td·B·C.
     Outputs: logits_out [Td, B, C] (or [Td, 0, C]: not written), s_enc [B, 2H] (= s0 if Te = 0). cx, kind unused."""
     YES, NO, ZERO, ONE = _consts()
@@ -197,7 +199,7 @@ def forward_chunk(c, bounds, table, whh, cx, kind, wo, bo, enc_in, mask, dec_in,
     forward_steps(table, whh, enc_in, mask, YES, b0, hs, cs, ac, ZERO, ghc, YES)
     _state_out(hs[Te], cs[Te], s_enc, b0)
     if Td > 0:
-        forward_steps(table, whh, dec_in, mask, NO, b0, hs, cs, ac, Te, ghc, YES)
+        forward_steps(table, whh, dec_in, lmask, hold_dec, b0, hs, cs, ac, Te, ghc, YES)
         lt = chunk_view(logits_c, ONE, b0, b1, Td * C)[0].reshape((C, Td * bc))
         head_forward_chunk(hs[Te + 1:].reshape((Td * bc, H)), wo, bo, lt)
         if logits_out.shape[1] > 0:
@@ -222,11 +224,12 @@ def encode_chunk(c, bounds, table, whh, cx, kind, enc_in, mask, s0, sbuf, abuf, 
 
 @njit(**JIT)
 def backward_chunk(c, bounds, whh, cx, kind, wo, enc_in, mask, dec_in, lmask, target, inv_n, use_ce, dlogits_in,
-                   param_grads, states, acts, gh, logits_c, dlogits_c, dhs, ds, dgh, ds0,
+                   param_grads, hold_dec, states, acts, gh, logits_c, dlogits_c, dhs, ds, dgh, ds0,
                    loss_c, dtable_c, dwhh_c, dcx_c, dwo_c, dbo_c):
     """Head, decoder and (if Te > 0) encoder backward for chunk c after `forward_chunk`. The decoder's output
     gradient is the cross-entropy's (use_ce: target, lmask [Td, B] the loss mask, inv_n = 1/#valid) or given
-    (dlogits_in [Td, B, C]). Workspaces: dlogits_c Td·B·C, dhs Td·B·H, ds B·2H, dgh B·4H.
+    (dlogits_in [Td, B, C]); hold_dec as the forward pass ran. Workspaces: dlogits_c Td·B·C, dhs Td·B·H,
+    ds B·2H, dgh B·4H.
     Outputs: ds0 [B, 2H] rows b0..b1 (only if Te = 0); slot c of loss_c [nc], dtable_c [nc, V, 4H] (accumulated:
     pass zeros), dwhh_c [nc, 4H, H], dwo_c [nc, C, H], dbo_c [nc, C] (dcx_c unused). gh unused."""
     YES, NO, ZERO, ONE = _consts()
@@ -253,8 +256,8 @@ def backward_chunk(c, bounds, whh, cx, kind, wo, enc_in, mask, dec_in, lmask, ta
                         param_grads)
     dh[:, :] = 0.0
     dc[:, :] = 0.0
-    backward_steps(whh, dec_in, lmask, NO, use_ce, b0, hs, cs, ac, Te, dhs_c, dh, dc, d, param_grads, dtable, YES,
-                   dwhh)
+    backward_steps(whh, dec_in, lmask, hold_dec, use_ce and not hold_dec, b0, hs, cs, ac, Te, dhs_c, dh, dc, d,
+                   param_grads, dtable, YES, dwhh)
     if Te > 0:
         backward_steps(whh, enc_in, mask, YES, NO, b0, hs, cs, ac, ZERO, dhs_c[:0], dh, dc, d, param_grads, dtable,
                        NO, dwhh)
@@ -264,15 +267,15 @@ def backward_chunk(c, bounds, whh, cx, kind, wo, enc_in, mask, dec_in, lmask, ta
 
 @njit(**JIT)
 def train_chunk(c, bounds, table, whh, cx, kind, wo, bo, enc_in, mask, dec_in, lmask, target, inv_n, s0,
-                param_grads, states, acts, gh, logits_c, logits_out, s_enc, dlogits_c, dhs, ds, dgh, ds0,
+                param_grads, hold_dec, states, acts, gh, logits_c, logits_out, s_enc, dlogits_c, dhs, ds, dgh, ds0,
                 loss_c, dtable_c, dwhh_c, dcx_c, dwo_c, dbo_c, correct):
     """`forward_chunk`, the exact match of its logits against target over lmask into correct [B] (rows b0..b1),
     then `backward_chunk` from the cross-entropy: a training step, or stage 2's decode of a state s0 (Te = 0)."""
-    forward_chunk(c, bounds, table, whh, cx, kind, wo, bo, enc_in, mask, dec_in, s0, states, acts, gh, logits_c,
-                  logits_out, s_enc)
+    forward_chunk(c, bounds, table, whh, cx, kind, wo, bo, enc_in, mask, dec_in, lmask, hold_dec, s0, states, acts, gh,
+                  logits_c, logits_out, s_enc)
     b0, b1, Td, C = bounds[c], bounds[c + 1], dec_in.shape[0], wo.shape[0]
     lt = chunk_view(logits_c, np.int64(1), b0, b1, Td * C)[0].reshape((C, Td * (b1 - b0)))
     exact_match_chunk(lt, target, lmask, b0, correct)
     backward_chunk(c, bounds, whh, cx, kind, wo, enc_in, mask, dec_in, lmask, target, inv_n, np.bool_(True),
-                   logits_out[:0], param_grads, states, acts, gh, logits_c, dlogits_c, dhs, ds, dgh, ds0,
+                   logits_out[:0], param_grads, hold_dec, states, acts, gh, logits_c, dlogits_c, dhs, ds, dgh, ds0,
                    loss_c, dtable_c, dwhh_c, dcx_c, dwo_c, dbo_c)

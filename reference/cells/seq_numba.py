@@ -22,7 +22,6 @@ elman_numba.py (cells/elman.py: φ = tanh, relu or identity, the linear RNN), al
   * one batch chunk per thread, each running its whole time loop in one GIL-free call (jit/threads.py), BLAS
     pinned to one thread; partial gradients summed in chunk order, so for a fixed thread count the results are
     bit-identical from run to run (not across thread counts: the sums are grouped differently).
-Unlike gru_numba.decode_loss, the decoder never holds a finished row's state: every logit is the reference's.
 
 Measured (`onionref bench --cells`; docs/beyond-cells.md, "Speed"): ms per training step, batch 256, lengths 2–9,
 1 thread, NumPy reference → this path, on a 2-core machine under load (ratios, not absolute times, carry over):
@@ -146,8 +145,8 @@ def _run_forward(f: Forward, s0) -> None:
     w = f.w
     _check_shape(s0, f.s_enc.shape, "initial state")
     run_chunks(w.k.forward_chunk, len(f.bounds) - 1, f.bounds, w.table, w.whh, w.cx, w.kind, w.wo, w.bo, f.enc_in,
-               f.mask, f.dec_in, _in_order(np.ascontiguousarray(s0, F32), f.rows), f.states, f.acts, _gh(f),
-               f.logits_c, f.logits, f.s_enc)
+               f.mask, f.dec_in, f.lmask, np.bool_(False), _in_order(np.ascontiguousarray(s0, F32), f.rows), f.states,
+               f.acts, _gh(f), f.logits_c, f.logits, f.s_enc)
 
 
 def _grad_buffers(f: Forward):
@@ -171,9 +170,11 @@ def _param_grads(w: Weights, per_chunk) -> dict:
             "head.weight": dwo_c.sum(axis=0), "head.bias": dbo_c.sum(axis=0)}
 
 
-def _train(w: Weights, enc_in, mask, dec_in, target, lmask, s0, param_grads: bool, with_logits: bool = True):
+def _train(w: Weights, enc_in, mask, dec_in, target, lmask, s0, param_grads: bool, with_logits: bool = True,
+           hold_dec: bool = False):
     """Forward, exact match and backward from the cross-entropy over lmask, one call per chunk. Returns (loss,
-    grads or {}, logits [T, B, C] in batch order or None, correct [B], ds0 [B, S] (Te = 0: the state's gradient))."""
+    grads or {}, logits [T, B, C] in batch order or None, correct [B], ds0 [B, S] (Te = 0: the state's gradient)).
+    hold_dec (a decode alone): the decoder holds finished rows (lstm_numba.forward_chunk)."""
     f = _setup(w, enc_in, mask, dec_in, lmask, keep=False)
     B = f.s_enc.shape[0]
     target = _in_order(_tokens(target, w.wo.shape[0], "target"), f.rows, 1)
@@ -183,7 +184,8 @@ def _train(w: Weights, enc_in, mask, dec_in, target, lmask, s0, param_grads: boo
     correct = np.empty(B, np.bool_)
     run_chunks(w.k.train_chunk, len(f.bounds) - 1, f.bounds, w.table, w.whh, w.cx, w.kind, w.wo, w.bo,
                f.enc_in, f.mask, f.dec_in, f.lmask, target, inv_n,
-               _in_order(np.ascontiguousarray(s0, F32), f.rows), np.bool_(param_grads), f.states, f.acts, _gh(f),
+               _in_order(np.ascontiguousarray(s0, F32), f.rows), np.bool_(param_grads), np.bool_(hold_dec), f.states,
+               f.acts, _gh(f),
                f.logits_c, f.logits if with_logits else f.logits[:, :0], f.s_enc, *scratch, *per_chunk, correct)
     return (float(per_chunk[0].sum() * inv_n), _param_grads(w, per_chunk) if param_grads else {},
             _in_batch_order(f.logits, f.back, 1) if with_logits else None, _in_batch_order(correct, f.back, own=True),
@@ -246,7 +248,8 @@ def decode_backward(dlogits, cache: Forward, need_param_grads: bool = True):
     scratch, per_chunk = _grad_buffers(f)
     run_chunks(w.k.backward_chunk, len(f.bounds) - 1, f.bounds, w.whh, w.cx, w.kind, w.wo, f.enc_in, f.mask,
                f.dec_in, f.lmask, np.zeros((0, B), np.int64), 1.0, np.bool_(False),
-               _in_order(np.ascontiguousarray(dlogits, dtype=F32), f.rows, 1), np.bool_(need_param_grads), f.states,
+               _in_order(np.ascontiguousarray(dlogits, dtype=F32), f.rows, 1), np.bool_(need_param_grads),
+               np.bool_(False), f.states,
                f.acts, _gh(f), f.logits_c, *scratch, *per_chunk)
     return (_in_batch_order(scratch[-1], f.back, own=True),
             _param_grads(w, per_chunk) if need_param_grads else {})
@@ -255,10 +258,12 @@ def decode_backward(dlogits, cache: Forward, need_param_grads: bool = True):
 def decode_loss(params, s0, dec_in, target, mask, cell, param_grads: bool = False, with_logits: bool = True):
     """Teacher-forced decode of s0 [B, S] over dec_in [T, B], the token cross-entropy against target over mask
     [T, B] and its backward pass, fused (stage 2: the loss of an edited state and d loss / d s0).
+    The mask must say t < length (a prefix per sequence): as gru_numba.decode_loss, the decoder then holds each
+    finished row's state and skips it, so logits at masked positions (which carry no loss) are not the reference's.
     Returns (loss, ds0 [B, S], logits [T, B, C] or None unless with_logits, grads ({} unless param_grads),
     correct [B]: seq2seq.exact_match of the logits)."""
     w = Weights.of(params, cell)
     B = dec_in.shape[1]
     loss, grads, logits, correct, ds0 = _train(w, np.zeros((0, B), np.int64), np.zeros((0, B), np.bool_), dec_in,
-                                               target, mask, s0, param_grads, with_logits)
+                                               target, mask, s0, param_grads, with_logits, hold_dec=True)
     return loss, ds0, logits, grads, correct
