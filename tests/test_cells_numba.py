@@ -89,6 +89,19 @@ def test_loss_grads_and_logits_match_reference(name, seed, H, n_symbols, no_inpu
 
 @settings(max_examples=30, deadline=None)
 @given(**shapes)
+def test_the_training_loops_step_without_logits_is_the_same(name, seed, H, n_symbols, no_input, B, T, n_threads):
+    """with_logits=False (train.loss_and_grads_fn's): the decoder holds finished rows; loss and gradients agree."""
+    cell, params, batch, _ = _problem(name, seed, H, n_symbols, no_input, B, T)
+    with threads(n_threads):
+        loss, grads, _ = sn.loss_and_grads(params, batch, cell)
+        loss_h, grads_h, logits_h = sn.loss_and_grads(params, batch, cell, with_logits=False)
+    assert logits_h is None and abs(loss_h - loss) <= 1e-6 * max(1.0, abs(loss))
+    for k in params:
+        _close(grads_h[k], grads[k], k, rel=1e-5)
+
+
+@settings(max_examples=30, deadline=None)
+@given(**shapes)
 def test_encode_and_decode_match_reference(name, seed, H, n_symbols, no_input, B, T, n_threads):
     cell, params, batch, rng = _problem(name, seed, H, n_symbols, no_input, B, T)
     p64 = _f64(params)

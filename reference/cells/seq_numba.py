@@ -192,14 +192,17 @@ def _train(w: Weights, enc_in, mask, dec_in, target, lmask, s0, param_grads: boo
             _in_batch_order(scratch[-1], f.back, own=True))
 
 
-def loss_and_grads(params, batch, cell):
+def loss_and_grads(params, batch, cell, with_logits: bool = True):
     """Forward and backward of the whole model on one batch (loss over batch.loss_mask, as seq2seq's).
-    Returns (loss, grads, logits [T, B, C])."""
+    Returns (loss, grads, logits [T, B, C]). with_logits=False (the training loop, which does not read them): logits
+    None, and the decoder holds each row past its length (the loss mask must be a prefix per row, as every task's
+    is), skipping finished rows as the encoder does; the loss and gradients are the same sums without the rows'
+    exact zeros (equal within float32 rounding, not bit for bit)."""
     w = Weights.of(params, cell)
     B = batch.enc_in.shape[1]
     s0 = np.zeros((B, w.k.widths(w.H)[0] * w.H), F32)
     loss, grads, logits, _, _ = _train(w, batch.enc_in, batch.mask, batch.dec_in, batch.target, batch.loss_mask, s0,
-                                       True)
+                                       True, with_logits, hold_dec=not with_logits)
     return loss, grads, logits
 
 

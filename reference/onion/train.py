@@ -94,8 +94,8 @@ def loss_and_grads_fn(backend: str, cell: str = "gru", nonlinearity: str = "tanh
         if cell == "gru":
             from ..cells import gru_numba
             return gru_numba.loss_and_grads
-        from ..cells import seq_numba
-        return lambda params, batch: seq_numba.loss_and_grads(params, batch, c)
+        from ..cells import seq_numba   # logits None: the training loop does not read them (see with_logits)
+        return lambda params, batch: seq_numba.loss_and_grads(params, batch, c, with_logits=False)
     if cell == "gru":
         return seq2seq.loss_and_grads
     return lambda params, batch: seq2seq.loss_and_grads(params, batch, c)
