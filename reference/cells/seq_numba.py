@@ -23,12 +23,12 @@ elman_numba.py (cells/elman.py: φ = tanh, relu or identity, the linear RNN), al
     pinned to one thread; partial gradients summed in chunk order, so for a fixed thread count the results are
     bit-identical from run to run (not across thread counts: the sums are grouped differently).
 
-Measured (`onionref bench --cells`; docs/beyond-cells.md, "Speed"): ms per training step, batch 256, lengths 2–9,
-1 thread, NumPy reference → this path, on a 2-core machine under load (ratios, not absolute times, carry over):
-    H 48:   LSTM 26.6 → 5.22 (5.1×)   Elman tanh 5.8 → 1.80 (3.2×)   relu 5.8 → 1.70 (3.4×)
-            linear 5.6 → 1.80 (3.1×)   AL-RNN P 4 6.9 → 2.25 (3.1×)     [GRU, gru_numba: 22.9 → 4.00 (5.7×)]
-    H 128:  LSTM 106 → 20.8 (5.1×)    Elman tanh 19.2 → 6.17 (3.1×)  relu 19.5 → 6.05 (3.2×)
-            linear 16.7 → 5.50 (3.0×)  AL-RNN P 4 19.2 → 6.98 (2.8×)   [GRU: 80.4 → 16.7 (4.8×)]
+Measured (`onionref bench --cells all`; docs/beyond-cells.md, "Speed"): ms per training step, batch 256, lengths
+2–9, 1 thread, NumPy reference → this path, on a 2-core machine under load (ratios, not absolute times, carry over):
+    H 48:   LSTM 26.0 → 4.87 (5.3×)   Elman tanh 6.08 → 1.53 (4.0×)   relu 5.63 → 1.44 (3.9×)
+            linear 5.13 → 1.41 (3.6×)  AL-RNN P 4 6.45 → 2.05 (3.1×)    [GRU, gru_numba: 22.1 → 4.11 (5.4×)]
+    H 128:  LSTM 100 → 22.1 (4.5×)    Elman tanh 21.4 → 5.85 (3.7×)   relu 20.0 → 5.92 (3.4×)
+            linear 19.5 → 6.21 (3.1×)  AL-RNN P 4 19.3 → 6.90 (2.8×)    [GRU: 77.9 → 17.4 (4.5×)]
 """
 from __future__ import annotations
 
