@@ -32,7 +32,8 @@ MAX_THREADS = 4 * (os.cpu_count() or 1)
                    "elman, elman-relu, linear, alrnn-p4), numpy vs numba on 1 thread.")
 @click.option("--sweep", is_flag=True, help="Time a fixed small sweep (4 cells x 2 analyses, H 16) per worker count.")
 @click.option("--hidden", default=None, help=f"Hidden sizes, comma-separated [default: {DEFAULT_HIDDEN}; "
-                                             f"with --analyses {DEFAULT_HIDDEN_ANALYSES}; with --cells {DEFAULT_HIDDEN_CELLS}].")
+                                             f"with --analyses {DEFAULT_HIDDEN_ANALYSES}; "
+                                             f"with --cells {DEFAULT_HIDDEN_CELLS}].")
 @click.option("--steps", type=int, default=20, show_default=True, help="Timed steps per backend and size.")
 @click.option("--threads", type=int, default=None,
               help="Threads for every backend [default: all CPUs; with --analyses both 1 and all CPUs].")

@@ -76,7 +76,8 @@ def run(hiddens, cells=CELLS, steps: int = 10, rounds: int = 3, progress=None) -
 def format_table(res: dict) -> str:
     lines = [["H", "cell", "numpy ms", "numba ms", "numpy/numba"]]
     for r in res["rows"]:
-        lines.append([str(r["hidden"]), r["cell"], f"{r['numpy']:.2f}", f"{r['numba']:.2f}", f"{r['numpy/numba']:.1f}x"])
+        lines.append([str(r["hidden"]), r["cell"], f"{r['numpy']:.2f}", f"{r['numba']:.2f}",
+                      f"{r['numpy/numba']:.1f}x"])
     widths = [max(len(x[i]) for x in lines) for i in range(len(lines[0]))]
     text = "\n".join("  ".join(c.rjust(w) for c, w in zip(x, widths)) for x in lines)
     la0, la1 = res["load_avg_before"], res["load_avg_after"]

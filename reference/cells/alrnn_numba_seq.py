@@ -135,8 +135,8 @@ def backward_steps(whh, a, tok, msk, use_mask, loss_mask, b0, zs, acts, s0, dhs,
 @njit(**JIT)
 def forward_chunk(c, bounds, table, whh, cx, kind, wo, bo, enc_in, mask, dec_in, lmask, hold_dec, s0, states, acts,
                   gh, logits_c, logits_out, s_enc):
-    """Encoder (length mask), decoder and head for chunk c; lstm_numba.forward_chunk's (hold_dec included) contract with S = H,
-    cx = A [P], acts S·B·H (kind unused)."""
+    """Encoder (length mask), decoder and head for chunk c; lstm_numba.forward_chunk's contract (hold_dec included)
+    with S = H, cx = A [P], acts S·B·H (kind unused)."""
     YES, NO, ZERO, ONE = _consts()
     b0, b1 = bounds[c], bounds[c + 1]
     H, C = whh.shape[1], wo.shape[0]

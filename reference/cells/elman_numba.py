@@ -131,7 +131,8 @@ def backward_steps(whh, tok, msk, use_mask, loss_mask, b0, hs, s0, dhs, dh, d, p
 def forward_chunk(c, bounds, table, whh, cx, kind, wo, bo, enc_in, mask, dec_in, lmask, hold_dec, s0, states, acts,
                   gh, logits_c, logits_out, s_enc):
     """Encoder (length mask), decoder and head for chunk c (rows bounds[c]..bounds[c+1]); the arguments as
-    lstm_numba.forward_chunk's (hold_dec included), with S = H: table [V, H], whh [H, H], states (S+1)·B·H, gh B·H (acts, cx unused)."""
+    lstm_numba.forward_chunk's (hold_dec included), with S = H: table [V, H], whh [H, H], states (S+1)·B·H,
+    gh B·H (acts, cx unused)."""
     YES, NO, ZERO, ONE = _consts()
     b0, b1 = bounds[c], bounds[c + 1]
     H, C = whh.shape[1], wo.shape[0]
