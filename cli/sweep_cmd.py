@@ -33,7 +33,7 @@ D = Budget()
 @click.option("--eval-every", type=int, default=D.eval_every, show_default=True, help="Validate/checkpoint every N.")
 @click.option("--n-train", type=int, default=D.n_train, show_default=True, help="Training-set size.")
 @click.option("--backend", type=click.Choice(["numba", "numpy"]), default=D.backend, show_default=True,
-              help="numba: the fast path (the GRU's; the other cells train on numpy); numpy: the reference.")
+              help="numba: the fast path (every cell has one); numpy: the reference.")
 @click.option("--task", type=click.Choice(TASKS), default=D.task, show_default=True,
               help="The task every GRU of the sweep is trained on (one task per sweep directory; recorded in its "
                    "budget).")

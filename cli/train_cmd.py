@@ -1,5 +1,6 @@
 """`onionref train`: stage 1, the seq2seq GRU on the repeat task (or reverse / lookup, --task; or another cell,
---cell lstm | elman | linear | alrnn, on the NumPy reference)."""
+--cell lstm | elman | linear | alrnn). Every cell trains on its Numba fast path by default (--backend numpy: the
+reference)."""
 from __future__ import annotations
 
 from dataclasses import asdict, replace
@@ -30,7 +31,8 @@ D = TrainConfig()
 @click.option("--no-input", is_flag=True, help="Decoder gets SOS then a constant token (the no-input variant).")
 @click.option("--n-train", type=int, default=D.n_train, show_default=True, help="Training-set size.")
 @click.option("--backend", type=click.Choice(["numba", "numpy"]), default=D.backend, show_default=True,
-              help="numba: the fast path (the GRU only); numpy: the reference [default for every other --cell].")
+              help="numba: the fast path (cells/gru_numba.py, or cells/seq_numba.py for the other cells); "
+                   "numpy: the reference.")
 @click.option("--cell", default=D.cell, show_default=True,
               help="The recurrent cell: gru, lstm ([h; c] state), elman (torch.nn.RNN), linear (torch.nn.RNN's "
                    "layout, no nonlinearity) or alrnn (the almost-linear RNN, with --P).")
@@ -54,8 +56,6 @@ def train_cmd(ctx, out, resume, as_json, quiet, **kw):
     given = lambda k: ctx.get_parameter_source(k) == click.core.ParameterSource.COMMANDLINE
     if given("nonlinearity") and kw["cell"] != "elman":
         raise UserError(f"--nonlinearity is the Elman cell's: give it with --cell elman (not {kw['cell']})")
-    if kw["cell"] != "gru" and not given("backend"):
-        kw["backend"] = "numpy"   # the other cells have no Numba path; --backend numba with them is refused
     cfg = TrainConfig(**kw)
     if out is None:
         task = "" if cfg.task == "repeat" else f"-{cfg.task}"

@@ -5,8 +5,9 @@ the decoder, s [B, S] with S = cell.state_size(H) (2H for the LSTM's [h; c], H o
   centred differences (the same check as tests/test_analysis_gradients.py does on the GRU);
 - end to end through the CLI: `intervene` and `probe` (a few steps) on tiny LSTM, AL-RNN and linear runs, their
   parameters sized by the state; `positions` on the LSTM run;
-- refusals in one line, exit 2: `--backend numba` on a non-GRU run, and the tools that read a GRU's gates or
-  parameters (`precision`, `report RUN`).
+- `--backend numba` on a non-GRU run (cells/seq_numba.py): the frozen model's encode and decode agree with numpy,
+  and `intervene --backend numba` runs on an LSTM run trained on numpy;
+- refusals in one line, exit 2: the tools that read a GRU's gates or parameters (`precision`, `report RUN`).
 """
 from __future__ import annotations
 
@@ -42,8 +43,7 @@ def test_gradient_matches_finite_differences_on_every_cell(cell_name, method, H,
     _check_against_differences(method, frozen, rng, seed)
 
 
-def test_frozen_of_a_run_carries_its_cell_and_refuses_numba():
-    from onionref.errors import UserError
+def test_frozen_of_a_run_carries_its_cell_and_runs_on_numba():
     cfg = TrainConfig(hidden=5, cell="lstm", backend="numpy")
     params = seq2seq.init_params(5, 30, 31, np.random.default_rng(0), cell=cfg.cell_module())
     frozen = Frozen.of_run(cfg, params)
@@ -53,8 +53,15 @@ def test_frozen_of_a_run_carries_its_cell_and_refuses_numba():
     assert s.shape == (2, 10)
     loss, ds, _, _ = frozen.decode(s, b.dec_in, b.target, b.mask)
     assert ds.shape == (2, 10) and np.isfinite(loss)
-    with pytest.raises(UserError, match="--backend numba"):
-        Frozen.of_run(cfg, params, backend="numba")
+    fast = Frozen.of_run(cfg, params, backend="numba")
+    assert fast.backend == "numba" and fast.cell is cfg.cell_module()
+    s_fast = fast.encode(b.enc_in, b.mask)
+    np.testing.assert_allclose(s_fast, s, rtol=0, atol=1e-5)
+    loss_f, ds_f, logits_f, correct_f = fast.decode(s, b.dec_in, b.target, b.mask)
+    assert abs(loss_f - loss) <= 1e-5 * max(1.0, abs(loss))
+    np.testing.assert_allclose(ds_f, ds, rtol=0, atol=1e-5 * max(1e-3, float(np.abs(ds).max())) * 20)
+    loss_n, ds_n, logits_n, _ = fast.decode(s, b.dec_in, b.target, b.mask, need_grad=False)
+    assert ds_n is None and abs(loss_n - loss) <= 1e-5 * max(1.0, abs(loss)) and logits_n.shape == logits_f.shape
 
 
 # ---- the CLI, in process -----------------------------------------------------------------------------------------
@@ -100,13 +107,15 @@ def test_intervene_and_probe_run_on_every_cell(runs_dir, tmp_path, capsys, monke
     assert code == 0, err
 
 
-def test_numba_and_the_gru_only_tools_refuse_in_one_line(runs_dir, tmp_path, capsys, monkeypatch):
+def test_numba_runs_and_the_gru_only_tools_refuse_in_one_line(runs_dir, tmp_path, capsys, monkeypatch):
     no_plots(monkeypatch)
     import shutil
     run = tmp_path / "lstm"
     shutil.copytree(runs_dir / "lstm", run)
-    code, out, err = call_main(["intervene", run, "--mode", "onion", "--backend", "numba"] + analysis_args(), capsys)
-    assert_one_line_error(code, out, err, "--backend numba")
+    code, out, err = call_main(["intervene", run, "--mode", "onion", "--backend", "numba", "--json"]
+                               + analysis_args(), capsys)
+    assert code == 0, err
+    assert 0 <= json.loads(out.strip().splitlines()[-1])["iia"] <= 1
     for argv in (["precision", run], ["report", run]):
         code, out, err = call_main(argv, capsys)
         assert_one_line_error(code, out, err, "lstm run")

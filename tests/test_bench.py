@@ -32,6 +32,17 @@ def test_bench_smoke_prints_json():
     assert row["numpy/numba"] == pytest.approx(row["numpy"]["ms"] / row["numba"]["ms"])
 
 
+def test_bench_cells_smoke_prints_json():
+    r = _onionref("bench", "--cells", "lstm,alrnn-pH", "--hidden", "4", "--steps", "1", "--json")
+    assert r.returncode == 0, r.stderr
+    res = json.loads(r.stdout)
+    assert res["threads"] == 1 and [(row["hidden"], row["cell"]) for row in res["rows"]] == [(4, "lstm"),
+                                                                                             (4, "alrnn-pH")]
+    for row in res["rows"]:
+        assert row["numpy"] > 0 and row["numba"] > 0
+        assert row["numpy/numba"] == pytest.approx(row["numpy"] / row["numba"])
+
+
 def test_bench_analyses_smoke_prints_json():
     r = _onionref("bench", "--analyses", "--hidden", "8", "--steps", "2", "--threads", "1",
                   "--methods", "onion,linear,probe-gru-noinput,bigram-cayley", "--json")
@@ -82,7 +93,9 @@ def test_rotation_start_state_is_trained_like_fixed_and_shared_with_torch():
 
 @pytest.mark.parametrize("args", [["--hidden", "0"], ["--hidden", "abc"], ["--hidden", "48,"], ["--steps", "0"],
                                   ["--threads", "0"], ["--backends", "jax"], ["--methods", "onion"],
-                                  ["--analyses", "--methods", "onion,nope"]])
+                                  ["--analyses", "--methods", "onion,nope"], ["--cells", "transformer"],
+                                  ["--cells", "lstm", "--threads", "2"], ["--cells", "alrnn-p9", "--hidden", "8"],
+                                  ["--cells", "lstm", "--alrnn"]])
 def test_bench_bad_input_is_one_line_exit_2(args, capsys):
     with pytest.raises(SystemExit) as e:
         main(["bench", *args])  # rejected before anything is timed, so in-process is safe

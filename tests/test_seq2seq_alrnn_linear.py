@@ -130,7 +130,7 @@ def test_tiny_runs_learn_above_chance_and_record_the_cell(tmp_path, flags, name,
     assert r.returncode == 0, r.stderr
     res = json.loads(r.stdout.strip().splitlines()[-1])
     cfg = json.loads((out / "config.json").read_text())["config"]
-    assert (cfg["cell"], cfg["P"], cfg["backend"]) == (name, P, "numpy")
+    assert (cfg["cell"], cfg["P"], cfg["backend"]) == (name, P, "numba")   # the default: the fast path
     assert res["cell"] == name and res.get("P") == P
     assert res["accuracy"] > least, res
     cfg, params = load_run(out, cells=choice.CELLS)
@@ -155,7 +155,6 @@ def test_default_run_names_and_eval(tmp_path):
     (["--cell", "alrnn"], "--cell alrnn needs --P"),
     (["--cell", "alrnn", "--P", "-1"], "--P"),
     (["--cell", "alrnn", "--P", "33"], "--P must be in 0..32"),
-    (["--cell", "alrnn", "--P", "1", "--backend", "numba"], "--backend numba"),
     (["--cell", "alrnn", "--P", "1", "--nonlinearity", "relu"], "--nonlinearity"),
     (["--cell", "linear", "--nonlinearity", "identity"], "--nonlinearity"),
 ])

@@ -137,7 +137,7 @@ def test_tiny_runs_learn_above_chance_and_record_the_cell(tmp_path, flags, name)
     assert r.returncode == 0, r.stderr
     res = json.loads(r.stdout.strip().splitlines()[-1])
     cfg = json.loads((out / "config.json").read_text())["config"]
-    assert cfg["cell"] == name and cfg["backend"] == "numpy"
+    assert cfg["cell"] == name and cfg["backend"] == "numba"   # every cell's default: its fast path
     assert cfg["nonlinearity"] == ("relu" if "relu" in flags else "tanh")
     assert res["cell"] == name
     assert res["accuracy"] > 0.2, res   # chance ≈ 4e-5
@@ -179,7 +179,6 @@ def test_default_run_is_bit_identical_to_cell_gru(tmp_path):
     (["--cell", "transformer"], "--cell"),
     (["--nonlinearity", "relu"], "--nonlinearity"),
     (["--cell", "lstm", "--nonlinearity", "tanh"], "--nonlinearity"),
-    (["--cell", "lstm", "--backend", "numba"], "--backend numba"),
     (["--cell", "elman", "--nonlinearity", "gelu"], "--nonlinearity"),
 ])
 def test_bad_cell_flags_are_one_line_exit_2(tmp_path, flags, msg):
@@ -199,6 +198,6 @@ def test_an_lstm_run_resumes_bit_for_bit_and_keeps_its_cell(tmp_path):
     assert r.returncode == 0, r.stderr
     assert run_cli(["train", *small, "--steps", "20", "--out", b]).returncode == 0
     assert (a / "weights.safetensors").read_bytes() == (b / "weights.safetensors").read_bytes()
-    for flags, msg in ((["--cell", "gru"], "differs"), (["--backend", "numba"], "--backend numba")):
+    for flags, msg in ((["--cell", "gru"], "differs"), (["--nonlinearity", "relu"], "--nonlinearity")):
         r = run_cli(["train", "--resume", "--steps", "30", "--out", a, "--quiet", *flags])
         assert r.returncode == 2 and msg in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr

@@ -1,7 +1,7 @@
 """`onionref sweep --cells` (issue 22): the cell axis of the grid.
 
 - names: a GRU cell keeps the paper's directory name h<H>-<variant>-s<seed> and its config; another cell's is
-  h<H>-<variant>-<cell>-s<seed> (alrnn-pH: P = H, named by its number), trained on numpy;
+  h<H>-<variant>-<cell>-s<seed> (alrnn-pH: P = H, named by its number), on the sweep's backend;
 - a tiny sweep of a GRU and an LSTM: each cell is what `onionref train` (+ intervene / probe) writes, sweep.json
   records the cell axis; a GRU-only sweep.json has none;
 - bad entries are one line, exit 2.
@@ -31,7 +31,7 @@ def test_cell_names_and_configs():
     assert b.train_config(48, "ar", 0, "gru") == b.train_config(48, "ar", 0) == TrainConfig(
         hidden=48, steps=b.train_steps, batch=b.batch, n_train=b.n_train, backend="numba")
     c = b.train_config(48, "ar", 0, "alrnn-pH")
-    assert (c.cell, c.P, c.backend) == ("alrnn", 48, "numpy")
+    assert (c.cell, c.P, c.backend) == ("alrnn", 48, "numba")   # every cell has a fast path
     c = b.train_config(16, "ar", 0, "elman-relu")
     assert (c.cell, c.nonlinearity, c.P) == ("elman", "relu", None)
     for name in ("h48-ar-s0", "h48-ar-lstm-s1", "h8-noinput-alrnn-p0-s0", "h8-ar-linear-s0"):
@@ -62,7 +62,7 @@ def test_a_sweep_of_a_gru_and_an_lstm_is_what_the_single_commands_write(tmp_path
     no_plots(monkeypatch)
     single = tmp_path / "single"
     flags = ["--hidden", 8, "--steps", 40, "--batch", 32, "--eval-every", 5, "--n-train", 3000, "--seed", 0,
-             "--cell", "lstm", "--out", single, "--quiet"]
+             "--cell", "lstm", "--backend", "numpy", "--out", single, "--quiet"]   # TINY_KW's backend
     stage2 = ["--steps", 6, "--batch", 32, "--eval-every", 5, "--quiet"]
     with threadpool_limits(1):             # the sweep's workers run on one thread
         assert call_main(["train"] + flags, capsys)[0] == 0

@@ -12,6 +12,7 @@ What seq2seq needs of a cell (gru.py, lstm.py, elman.py and alrnn_masked.py each
     state_size(H)                        H (GRU, Elman, linear, AL-RNN) or 2H (LSTM: s = [h; c])
     output(ss), output_backward(dout)    what the readout sees of a state (h) [..., H], and the adjoint
     forward(x, s0, p, mask) → (ss, cache),   backward(dss, cache) → (dx, ds0, grads)
+Each cell's Numba twin: cells/gru_numba.py for the GRU, cells/seq_numba.py (fast_cell(cell)) for the others.
 """
 from __future__ import annotations
 

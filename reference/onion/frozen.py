@@ -9,8 +9,9 @@ So all it needs from the model is:
                                        takes: the counterfactual target of every intervention follows the task)
 S = `state`, the length of the cell's state vector (cells/choice.py): H for the GRU, Elman, linear RNN and AL-RNN,
 2H for the LSTM (s = [h; c]); every intervention and probe sizes itself by it, so it acts on the whole state.
-The numba backend (the GRU's only) decodes, takes the loss and goes back to dh0 in one fused call per batch chunk,
-with the model's weights converted for the kernels once (`fast_weights`), not every call.
+The numba backend decodes, takes the loss and goes back to dh0 in one fused call per batch chunk (cells/gru_numba.py
+for the GRU, cells/seq_numba.py for every other cell), with the model's weights converted for the kernels once
+(`fast_weights`), not every call.
 """
 from __future__ import annotations
 
@@ -19,8 +20,7 @@ from functools import cached_property
 
 import numpy as np
 
-from ..cells import gru, gru_numba
-from ..errors import UserError
+from ..cells import gru, gru_numba, seq_numba
 from . import seq2seq
 from ..tasks import access
 
@@ -32,15 +32,12 @@ class Frozen:
     no_input: bool = False
     backend: str = "numpy"  # numpy: the reference; numba: the fast path
     task: str = "repeat"    # repeat | reverse | lookup (tasks/access.py): what the decoder was trained to output
-    cell: object = gru      # the cell seq2seq runs (cells/choice.py's cell_of); numba runs cells/gru.py only
+    cell: object = gru      # the cell seq2seq runs (cells/choice.py's cell_of)
 
     @classmethod
     def of_run(cls, model_cfg, params: dict, backend: str | None = None) -> "Frozen":
-        """The frozen model of a trained run (its TrainConfig and parameters), on `backend` or the run's own
-        (a run of another cell than the GRU was trained on numpy, and its analyses run there too)."""
+        """The frozen model of a trained run (its TrainConfig and parameters), on `backend` or the run's own."""
         backend = backend or model_cfg.backend
-        if backend == "numba" and model_cfg.cell != "gru":
-            raise UserError(f"--backend numba runs the GRU only; this is a {model_cfg.cell} run (use numpy)")
         return cls(params, model_cfg.symbols, model_cfg.no_input, backend, model_cfg.task, model_cfg.cell_module())
 
     def batch(self, tokens, lengths, queries=None):
@@ -64,18 +61,28 @@ class Frozen:
     @cached_property
     def fast_weights(self):
         """The parameters as the numba kernels take them (contiguous float32, the input table precomputed)."""
-        return gru_numba.Weights.of(self.params)
+        if self.cell is gru:
+            return gru_numba.Weights.of(self.params)
+        return seq_numba.Weights.of(self.params, self.cell)
 
     def encode(self, enc_in, mask):
         """s_enc [B, S] of the batch's encoder inputs (each sequence's state at its own length)."""
         if self.backend == "numba":
+            if self.cell is not gru:
+                return seq_numba.encode(self.fast_weights, enc_in, mask, self.cell)
             return gru_numba.encode(self.fast_weights, enc_in, mask)
         return seq2seq.encode_forward(self.params, enc_in, mask, self.cell)[0]
 
     def decode(self, h0, dec_in, target, mask, need_grad: bool = True, with_logits: bool = True):
         """Teacher-forced decode of h0: (loss, dh0 or None, logits [T, B, C], correct [B] = exact match); the numba
         path's training decode returns logits None unless with_logits (they stay in the kernel's layout)."""
-        if self.backend == "numba":
+        if self.backend == "numba" and self.cell is not gru:
+            if need_grad:
+                loss, dh0, logits, _, correct = seq_numba.decode_loss(self.fast_weights, h0, dec_in, target, mask,
+                                                                      self.cell, with_logits=with_logits)
+                return loss, dh0, logits, correct
+            logits = seq_numba.decode_forward(self.fast_weights, h0, dec_in, self.cell)[0]
+        elif self.backend == "numba":
             if need_grad:
                 loss, dh0, logits, _, correct = gru_numba.decode_loss(self.fast_weights, h0, dec_in, target, mask,
                                                                       with_logits=with_logits)

@@ -56,12 +56,12 @@ class Budget:
     task: str = "repeat"        # repeat | reverse | lookup (tasks/access.py): one task per sweep directory
 
     def train_config(self, hidden: int, variant: str, seed: int, cell: str = "gru") -> TrainConfig:
-        """The run of one grid cell; `cell` a --cells entry (CELL_SPEC). backend is the GRU's: the other cells
-        train on numpy, as `onionref train --cell` does."""
+        """The run of one grid cell; `cell` a --cells entry (CELL_SPEC), on the budget's backend (every cell has a
+        Numba fast path: cells/gru_numba.py, cells/seq_numba.py)."""
         name, nonlinearity, P = cell_config(cell, hidden)
         return TrainConfig(hidden=hidden, steps=self.train_steps, batch=self.batch, lr=self.lr, wd=self.wd,
                            eval_every=self.eval_every, seed=seed, no_input=variant == "noinput",
-                           n_train=self.n_train, backend=self.backend if name == "gru" else "numpy", task=self.task,
+                           n_train=self.n_train, backend=self.backend, task=self.task,
                            cell=name, nonlinearity=nonlinearity, P=P)
 
     def analysis_config(self) -> AnalysisConfig:

@@ -71,8 +71,6 @@ class TrainConfig:
              f"--P is the AL-RNN's number of ReLU units (--cell alrnn), not the {self.cell}'s"),
             (self.P is not None or self.cell != "alrnn", "--cell alrnn needs --P N, its number of ReLU units (0..H)"),
             (self.P is None or 0 <= self.P <= self.hidden, f"--P must be in 0..{self.hidden} (--hidden), got {self.P}"),
-            (self.cell == "gru" or self.backend == "numpy",
-             f"--backend numba runs the GRU only; --cell {self.cell} trains on --backend numpy"),
         ]
         configs.require(checks)
         access.check(self.task, self.no_input)
@@ -89,24 +87,31 @@ class TrainConfig:
 
 
 def loss_and_grads_fn(backend: str, cell: str = "gru", nonlinearity: str = "tanh", P: int | None = None):
-    """The (params, batch) -> (loss, grads, logits) function of a backend and cell (numba: the GRU only)."""
+    """The (params, batch) -> (loss, grads, logits) function of a backend and cell (numba: cells/gru_numba.py for
+    the GRU, cells/seq_numba.py for every other cell)."""
+    c = choice.cell_of(cell, nonlinearity, P)
     if backend == "numba":
-        from ..cells import gru_numba
-        return gru_numba.loss_and_grads
+        if cell == "gru":
+            from ..cells import gru_numba
+            return gru_numba.loss_and_grads
+        from ..cells import seq_numba   # logits None: the training loop does not read them (see with_logits)
+        return lambda params, batch: seq_numba.loss_and_grads(params, batch, c, with_logits=False)
     if cell == "gru":
         return seq2seq.loss_and_grads
-    c = choice.cell_of(cell, nonlinearity, P)
     return lambda params, batch: seq2seq.loss_and_grads(params, batch, c)
 
 
 def predict_fn(backend: str, cell: str = "gru", nonlinearity: str = "tanh", P: int | None = None):
-    """The (params, batch) -> logits function of a backend and cell (numba: the GRU only)."""
+    """The (params, batch) -> logits function of a backend and cell (as `loss_and_grads_fn`)."""
+    c = choice.cell_of(cell, nonlinearity, P)
     if backend == "numba":
-        from ..cells import gru_numba
-        return gru_numba.predict
+        if cell == "gru":
+            from ..cells import gru_numba
+            return gru_numba.predict
+        from ..cells import seq_numba
+        return lambda params, batch: seq_numba.predict(params, batch, c)
     if cell == "gru":
         return seq2seq.predict
-    c = choice.cell_of(cell, nonlinearity, P)
     return lambda params, batch: seq2seq.predict(params, batch, c)
 
 
