@@ -5,14 +5,15 @@ and direct access to the model: encoder states, the gates of every step, the dec
     run = api.train(hidden=48, out="runs/h48-s0")      # or api.open_run("runs/h48-s0")
     run.evaluate()["valid"]["accuracy"]
     run.intervene("onion", steps=10_000)["iia"];  run.probe("onion", steps=10_000)["accuracy"]
-    h = run.states("a b 1 c")                           # [B, H] final encoder states
-    g = run.gates("a b 1 c")                            # {"encoder"|"decoder": {"h","r","z","n"}: [T, B, H]}
+    h = run.states("a b 1 c")                           # [B, S] final encoder states (S = H; the LSTM's 2H)
+    g = run.gates("a b 1 c")                            # GRU runs: {"encoder"|"decoder": {"h","r","z","n"}}
     run.decode(h)                                       # ["a b 1 c"]: what the decoder says from a state
     run.decode(run.onion_edit("a b 1 c", 2, "7"))       # the state of "a b 7 c" edited back with the onion scale
     api.report("runs/h48-s0")                           # figures into RUN/figures/ (or a sweep's report.md)
 
 Sequences are strings of the alphabet's symbols ("a b 1 c"; spaces optional) or lists of token ids; several at
-once as a list. A `Run` is a frozen record (path, config, params); every method calls the library's functions.
+once as a list. A `Run` is a frozen record (path, config, params); every method calls the library's functions. A run of any cell
+(`onionref train --cell`) opens; only `gates` is the GRU's alone.
 """
 from __future__ import annotations
 
@@ -25,6 +26,7 @@ from . import runs
 from .errors import UserError
 from .onion import inspect, methods
 from .onion.analysis import AnalysisConfig
+from .cells.choice import CELLS
 from .onion.train import TrainConfig, evaluate_run, load_run, require_task
 from .tasks.repeat import ALPHABET, decode_tokens
 
@@ -70,30 +72,37 @@ class Run:
         """The trained parameters of RUN/<group>/<name>/ (group: intervene | probe)."""
         return runs.load_arrays(self.path / group / name / "params.safetensors")[0]
 
+    @property
+    def cell(self):
+        """The run's recurrent cell (cells/choice.py): the module cells/gru.py for a GRU run."""
+        return self.config.cell_module()
+
     def tokens(self, seqs):
         """(tokens [B, Lmax], lengths [B]) of sequences given as strings or id lists."""
         return inspect.parse_sequences(seqs, self.config.symbols)
 
     def states(self, seqs, every_step: bool = False) -> np.ndarray:
-        """Final encoder states [B, H] (each at its own length), or with every_step the state after every
-        input token [T, B, H]."""
-        hs = inspect.encoder_states(self.params, *self.tokens(seqs))
+        """Final encoder states [B, S] (each at its own length), or with every_step the state after every
+        input token [T, B, S]; S = H (the LSTM: 2H, [h; c])."""
+        hs = inspect.encoder_states(self.params, *self.tokens(seqs), self.cell)
         return hs if every_step else hs[-1]
 
     def gates(self, seqs) -> dict:
         """{"encoder": G, "decoder": G}, G = {"h", "r", "z", "n"} each [T, B, H]; the decoder teacher-forced
         (repeat runs: the decoder steps are repeat's)."""
         require_task(self.config, "Run.gates")
+        if self.config.cell != "gru":
+            raise UserError(f"Run.gates reads a GRU's gates; {self.path} is a {self.config.cell} run")
         return inspect.gates(self.params, *self.tokens(seqs), self.config.no_input)
 
     def decode(self, h, length: int | None = None, logits: bool = False):
-        """What the decoder says from states h [B, H] (or [H]): greedy, `length` tokens (default max_len).
+        """What the decoder says from states h [B, S] (or [S]): greedy, `length` tokens (default max_len).
         Returns a list of strings, or (strings, logits [T, B, C]) with logits=True."""
         require_task(self.config, "Run.decode", ("repeat", "reverse"))
         h = np.asarray(h)
         L = self.config.max_len if length is None else length
         toks, lg = inspect.greedy_decode(self.params, h, np.full(h.reshape(-1, h.shape[-1]).shape[0], L),
-                                         self.config.no_input)
+                                         self.config.no_input, self.cell)
         texts = [decode_tokens(t[t >= 0]) for t in toks]
         return (texts, lg) if logits else texts
 
@@ -107,12 +116,13 @@ class Run:
         tok, ln = self.tokens(seqs)
         q = np.broadcast_to(np.asarray(positions), ln.shape) if np.ndim(positions) == 0 else np.asarray(positions)
         b = make_batch(tok, ln, q, self.config.symbols)
-        return [ALPHABET[int(i)] for i in predict_fn(self.config.backend)(self.params, b)[0].argmax(-1)]
+        return [ALPHABET[int(i)] for i in predict_fn(self.config.backend, self.config.cell, self.config.nonlinearity,
+                                                           self.config.P)(self.params, b)[0].argmax(-1)]
 
     def onion_edit(self, seq, position: int, new_symbol) -> np.ndarray:
         """The trained onion intervention (RUN/intervene/onion) applied by hand: encode `seq` with the token at
         0-based `position` replaced by `new_symbol`, then add (tanh E[orig] − tanh E[new]) ⊙ scale(position).
-        If the model stores an onion, decoding the result gives back `seq`. Returns h' [1, H]."""
+        If the model stores an onion, decoding the result gives back `seq`. Returns h' [1, S]."""
         from .onion.interventions.onion import scale_forward
 
         tok, ln = self.tokens(seq)
@@ -122,7 +132,7 @@ class Run:
         p = self.analysis_params("intervene", "onion")
         edited = tok.copy()
         edited[0, position] = new
-        h = inspect.final_states(self.params, edited, ln)
+        h = inspect.final_states(self.params, edited, ln, self.cell)
         sc = scale_forward(p, np.array([position]))[0]
         delta = (np.tanh(p["E"][tok[0, position]]) - np.tanh(p["E"][new])) * sc
         return (h + delta).astype(h.dtype)
@@ -137,7 +147,7 @@ def _analysis_config(cfg: dict) -> AnalysisConfig:
 
 def open_run(path) -> Run:
     """A trained (or checkpointed) run directory."""
-    cfg, params = load_run(Path(path))
+    cfg, params = load_run(Path(path), cells=CELLS, what="the Python API")
     return Run(Path(path), cfg, params)
 
 

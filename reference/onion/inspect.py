@@ -1,12 +1,13 @@
 """What a researcher pokes at in a trained model: encoder states, the gates of every step, decoding an edited state.
 
 All functions take the model's parameter dict (torch names, see seq2seq.py) and plain arrays, and run the NumPy
-reference GRU (cells/gru.py) step by step; nothing is trained here.
+reference cell step by step; nothing is trained here. The gates are the GRU's; the states and the decoder take any
+cell of cells/choice.py (`cell`, default the GRU; its state has S = H entries, 2H for the LSTM's [h; c]).
 
-    encoder_states(params, tokens [B, Lmax], lengths [B]) -> hs [T, B, H]   hs[t] = state after x_{t+1}
+    encoder_states(params, tokens [B, Lmax], lengths [B], cell) -> hs [T, B, S]   hs[t] = state after x_{t+1}
     gates(params, tokens, lengths, no_input) -> {"encoder": G, "decoder": G}, G = {"h","r","z","n"} each [T, B, H]
     encoder_gates(params, tokens, lengths) -> G of the encoder only
-    greedy_decode(params, h0 [B, H], lengths [B], no_input) -> (tokens [B, T], logits [T, B, C])
+    greedy_decode(params, h0 [B, S], lengths [B], no_input, cell) -> (tokens [B, T], logits [T, B, C])
     single_token_differences(params, tokens [N, L], rng) -> d [L, N, H]     d[i] = h(x with x_i changed) − h(x)
 
 Gates follow cells/gru.py: r = σ(·), z = σ(·), n = tanh(W_in x + b_in + r ⊙ (W_hn h + b_hn)),
@@ -75,15 +76,20 @@ def encoder_gates(params, tokens, lengths) -> dict:
     return _run(params, b.enc_in, _zeros(params, len(lengths)), b.mask)
 
 
-def encoder_states(params, tokens, lengths) -> np.ndarray:
-    """hs [T, B, H]: the encoder state after each input token (held fixed past a sequence's end), T = max L.
+def encoder_states(params, tokens, lengths, cell=gru) -> np.ndarray:
+    """hs [T, B, S]: the encoder state after each input token (held fixed past a sequence's end), T = max L.
     hs[L−1] of a sequence is the state the decoder starts from."""
-    return encoder_gates(params, tokens, lengths)["h"]
+    if cell is gru:
+        return encoder_gates(params, tokens, lengths)["h"]
+    b = make_batch(tokens, lengths)
+    s0 = np.zeros((len(lengths), cell.state_size(params["head.weight"].shape[1])), params["embedding.weight"].dtype)
+    return cell.forward(params["embedding.weight"][b.enc_in], s0, cell_params(params, cell),
+                        b.mask.astype(s0.dtype))[0]
 
 
-def final_states(params, tokens, lengths) -> np.ndarray:
-    """h_enc [B, H]: each sequence's encoder state at its own length."""
-    return encoder_states(params, tokens, lengths)[-1]
+def final_states(params, tokens, lengths, cell=gru) -> np.ndarray:
+    """s_enc [B, S]: each sequence's encoder state at its own length."""
+    return encoder_states(params, tokens, lengths, cell)[-1]
 
 
 def gates(params, tokens, lengths, no_input: bool = False) -> dict:
@@ -97,8 +103,8 @@ def gates(params, tokens, lengths, no_input: bool = False) -> dict:
     return {"encoder": enc, "decoder": dec}
 
 
-def greedy_decode(params, h0, lengths, no_input: bool = False):
-    """Decode states h0 [B, H] with the model's own decoder, feeding back its argmax (or NI in the no-input
+def greedy_decode(params, h0, lengths, no_input: bool = False, cell=gru):
+    """Decode states h0 [B, S] with the model's own decoder (its `cell`), feeding back its argmax (or NI in the no-input
     variant), for max(lengths) steps. Returns (tokens [B, T] int64, logits [T, B, C]); tokens past a sequence's
     length are set to −1."""
     h0 = np.asarray(h0, dtype=params["embedding.weight"].dtype)
@@ -106,14 +112,14 @@ def greedy_decode(params, h0, lengths, no_input: bool = False):
         h0 = h0[None]
     lengths = np.broadcast_to(np.asarray(lengths, dtype=np.int64), (h0.shape[0],))
     E, W, c = params["embedding.weight"], params["head.weight"], params["head.bias"]
-    p = cell_params(params)
+    p = cell_params(params, cell)
     T = int(lengths.max())
     logits = np.empty((T, h0.shape[0], W.shape[0]), dtype=h0.dtype)
     n_symbols = _n_symbols(params)
     h, x = h0, np.full(h0.shape[0], sos_id(n_symbols))
     for t in range(T):
-        h, _ = gru.step_forward(E[x], h, p)
-        logits[t] = h @ W.T + c
+        h = cell.forward(E[x][None], h, p)[0][0]
+        logits[t] = cell.output(h) @ W.T + c
         x = np.full_like(x, no_input_id(n_symbols)) if no_input else logits[t].argmax(-1)
     out = logits.argmax(-1).T.astype(np.int64)
     out[np.arange(T)[None, :] >= lengths[:, None]] = -1
