@@ -37,7 +37,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import (alrnn_numba, alrnn_numba_seq, elman_numba, gru_numba_chunks, gru_numba_kernels, head_numba, lstm,
-               lstm_numba)
+               lstm_numba, seq_numba_chunks)
 from .gru_numba import _check_shape, _in_batch_order, _in_order, _sorted_rows, _tokens
 from ..jit import blas, denormals, math32
 from ..jit.cache import drop_stale_cache
@@ -47,7 +47,8 @@ __all__ = ["fast_cell", "loss_and_grads", "predict", "encode", "decode_forward",
            "Weights"]
 F32 = np.float32
 for _k in (lstm_numba, elman_numba, alrnn_numba_seq):   # each kernel file with every file its kernels call
-    drop_stale_cache([math32, blas, denormals, gru_numba_kernels, gru_numba_chunks, head_numba, alrnn_numba, _k])
+    drop_stale_cache([math32, blas, denormals, gru_numba_kernels, gru_numba_chunks, head_numba, seq_numba_chunks,
+                      alrnn_numba, _k])
 
 
 def fast_cell(cell):
