@@ -20,6 +20,7 @@ from .gru_numba_chunks import _consts
 from .gru_numba_kernels import JIT, active_rows, add2, chunk_view, copy2, copy_row, zero_row
 from .head_numba import exact_match_chunk
 from .seq_numba_chunks import grad_rows, head_backward, head_forward, logits_view
+from .torch_layout import folded, unfolded_grads
 
 PREFIX = "rnn."
 IDENTITY, TANH, RELU = 0, 1, 2
@@ -34,13 +35,11 @@ def widths(H: int):
 
 def split(p: dict):
     """(W_ih [H, E], b_ih + b_hh [H], W_hh [H, H], extra parameters []) from the float32 parameters."""
-    return (p[PREFIX + "weight_ih_l0"], p[PREFIX + "bias_ih_l0"] + p[PREFIX + "bias_hh_l0"],
-            p[PREFIX + "weight_hh_l0"], np.zeros(0, _F))
+    return (*folded(p, PREFIX), np.zeros(0, _F))
 
 
 def grads_of(dtable_sum, dw_in, dwhh, dcx) -> dict:
-    return {PREFIX + "weight_ih_l0": dw_in, PREFIX + "bias_ih_l0": dtable_sum, PREFIX + "weight_hh_l0": dwhh,
-            PREFIX + "bias_hh_l0": dtable_sum.copy()}
+    return unfolded_grads(PREFIX, dtable_sum, dw_in, dwhh)
 
 
 @njit(**JIT)

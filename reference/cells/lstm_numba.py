@@ -25,6 +25,7 @@ from .gru_numba_chunks import _consts
 from .gru_numba_kernels import JIT, active_rows, add2, chunk_view, copy_row, zero_row
 from .head_numba import exact_match_chunk
 from .seq_numba_chunks import grad_rows, head_backward, head_forward, logits_view
+from .torch_layout import folded, unfolded_grads
 
 PREFIX = "lstm."
 _F = np.float32
@@ -38,14 +39,12 @@ def widths(H: int):
 def split(p: dict):
     """(W_in [G, E], the bias folded into the table [G], W_hh [G, H], extra parameters []) from the cell's own
     parameters (float32 dict)."""
-    return (p[PREFIX + "weight_ih_l0"], p[PREFIX + "bias_ih_l0"] + p[PREFIX + "bias_hh_l0"],
-            p[PREFIX + "weight_hh_l0"], np.zeros(0, _F))
+    return (*folded(p, PREFIX), np.zeros(0, _F))
 
 
 def grads_of(dtable_sum, dw_in, dwhh, dcx) -> dict:
     """The cell's gradients from dTable summed over rows [G], dW_in = dTableᵀ E, dW_hh (dcx unused)."""
-    return {PREFIX + "weight_ih_l0": dw_in, PREFIX + "bias_ih_l0": dtable_sum, PREFIX + "weight_hh_l0": dwhh,
-            PREFIX + "bias_hh_l0": dtable_sum.copy()}
+    return unfolded_grads(PREFIX, dtable_sum, dw_in, dwhh)
 
 
 @njit(**JIT)
@@ -173,6 +172,13 @@ def _state_out(h, c, dst, b0):
 
 
 @njit(**JIT)
+def _chunk_states(states, acts, S, b0, b1, H):
+    """Chunk (b0, b1)'s hs, cs [S+1, bc, H] and acts [S, bc, 5H] in the flat buffers states, acts."""
+    st = chunk_view(states, 2 * (S + 1), b0, b1, H)
+    return st[:S + 1], st[S + 1:], chunk_view(acts, S, b0, b1, 5 * H)
+
+
+@njit(**JIT)
 def forward_chunk(c, bounds, table, whh, cx, kind, wo, bo, enc_in, mask, dec_in, lmask, hold_dec, s0, states, acts,
                   gh, logits_c, logits_out, s_enc):
     """Encoder (with the length mask), decoder and head for chunk c (rows bounds[c]..bounds[c+1]).
@@ -184,10 +190,7 @@ def forward_chunk(c, bounds, table, whh, cx, kind, wo, bo, enc_in, mask, dec_in,
     YES, NO, ZERO, ONE = _consts()
     b0, b1 = bounds[c], bounds[c + 1]
     H, Te, Td = whh.shape[1], enc_in.shape[0], dec_in.shape[0]
-    S = Te + Td
-    st = chunk_view(states, 2 * (S + 1), b0, b1, H)
-    hs, cs = st[:S + 1], st[S + 1:]
-    ac = chunk_view(acts, S, b0, b1, 5 * H)
+    hs, cs, ac = _chunk_states(states, acts, Te + Td, b0, b1, H)
     ghc = chunk_view(gh, ONE, b0, b1, 4 * H)[0]
     _state_in(s0, hs[0], cs[0], b0)
     forward_steps(table, whh, enc_in, mask, YES, b0, hs, cs, ac, ZERO, ghc, YES)
@@ -226,10 +229,7 @@ def backward_chunk(c, bounds, whh, cx, kind, wo, enc_in, mask, dec_in, lmask, ta
     YES, NO, ZERO, ONE = _consts()
     b0, b1 = bounds[c], bounds[c + 1]
     H, Te, Td = whh.shape[1], enc_in.shape[0], dec_in.shape[0]
-    S = Te + Td
-    st = chunk_view(states, 2 * (S + 1), b0, b1, H)
-    hs, cs = st[:S + 1], st[S + 1:]
-    ac = chunk_view(acts, S, b0, b1, 5 * H)
+    hs, cs, ac = _chunk_states(states, acts, Te + Td, b0, b1, H)
     dhs_c = chunk_view(dhs, Td, b0, b1, H)
     dsc = chunk_view(ds, np.int64(2), b0, b1, H)
     dh, dc = dsc[0], dsc[1]
