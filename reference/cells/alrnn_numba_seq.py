@@ -128,6 +128,12 @@ def backward_steps(whh, a, tok, msk, use_mask, loss_mask, b0, zs, acts, s0, dhs,
 
 
 @njit(**JIT)
+def _chunk_states(states, acts, S, b0, b1, H):
+    """Chunk (b0, b1)'s zs [S+1, bc, H] and acts [S, bc, H] in the flat buffers states, acts."""
+    return chunk_view(states, S + 1, b0, b1, H), chunk_view(acts, S, b0, b1, H)
+
+
+@njit(**JIT)
 def forward_chunk(c, bounds, table, whh, cx, kind, wo, bo, enc_in, mask, dec_in, lmask, hold_dec, s0, states, acts,
                   gh, logits_c, logits_out, s_enc):
     """Encoder (length mask), decoder and head for chunk c; lstm_numba.forward_chunk's contract (hold_dec included)
@@ -135,9 +141,7 @@ def forward_chunk(c, bounds, table, whh, cx, kind, wo, bo, enc_in, mask, dec_in,
     YES, NO, ZERO, ONE = _consts()
     b0, b1 = bounds[c], bounds[c + 1]
     H, Te, Td = whh.shape[1], enc_in.shape[0], dec_in.shape[0]
-    S = Te + Td
-    zs = chunk_view(states, S + 1, b0, b1, H)
-    ac = chunk_view(acts, S, b0, b1, H)
+    zs, ac = _chunk_states(states, acts, Te + Td, b0, b1, H)
     ghc = chunk_view(gh, ONE, b0, b1, H)[0]
     copy2(s0[b0:b1], zs[0])
     forward_steps(table, whh, cx, enc_in, mask, YES, b0, zs, ac, ZERO, ghc, YES)
@@ -169,9 +173,7 @@ def backward_chunk(c, bounds, whh, cx, kind, wo, enc_in, mask, dec_in, lmask, ta
     YES, NO, ZERO, ONE = _consts()
     b0, b1 = bounds[c], bounds[c + 1]
     H, Te, Td = whh.shape[1], enc_in.shape[0], dec_in.shape[0]
-    S = Te + Td
-    zs = chunk_view(states, S + 1, b0, b1, H)
-    ac = chunk_view(acts, S, b0, b1, H)
+    zs, ac = _chunk_states(states, acts, Te + Td, b0, b1, H)
     dhs_c = chunk_view(dhs, Td, b0, b1, H)
     dz = chunk_view(ds, ONE, b0, b1, H)[0]
     d = chunk_view(dgh, ONE, b0, b1, H)[0]
