@@ -13,7 +13,8 @@ AL-RNN): seq2seq.py's contracts in float32, as cells/gru_numba.py gives them for
 
 Each cell's kernels live in their own file, next to its NumPy reference: lstm_numba.py (cells/lstm.py),
 elman_numba.py (cells/elman.py: φ = tanh, relu or identity, the linear RNN), alrnn_numba_seq.py
-(cells/alrnn_masked.py). They share this wrapper and one design, simpler than the GRU's:
+(cells/alrnn_masked.py). They share this wrapper, the head and row helpers of seq_numba_chunks.py, and one
+design, simpler than the GRU's:
   * the input projection is a table, table = E W_inᵀ + b [V, G] (G = 4H, H, H), computed once per call; its
     gradient dTable is a scatter-add, then dE = dTable W_in, dW_in = dTableᵀ E, db = Σ_v dTable;
   * one GEMM per time step forward (the state W_hhᵀ) and one backward, the element-wise work in row loops that
