@@ -65,6 +65,16 @@ def _close(got, want, what, rel=2e-4):
     np.testing.assert_allclose(got, want, rtol=0, atol=rel * scale, err_msg=what)
 
 
+def _step_matches_reference(params, batch, cell):
+    """One training step's loss, logits and gradients on the fast path against seq2seq's in float64."""
+    loss, grads, logits = sn.loss_and_grads(params, batch, cell)
+    loss_r, grads_r, logits_r = seq2seq.loss_and_grads(_f64(params), batch, cell)
+    assert abs(loss - loss_r) <= 2e-5 * max(1.0, abs(loss_r))
+    _close(logits, logits_r, "logits")
+    for k in params:
+        _close(grads[k], grads_r[k], k)
+
+
 shapes = dict(name=st.sampled_from(CELLS), seed=st.integers(0, 2**31), H=st.integers(1, 10),
               n_symbols=st.integers(2, 7), no_input=st.booleans(), B=st.integers(1, 9), T=st.integers(1, 6),
               n_threads=st.integers(1, 3))
@@ -161,12 +171,7 @@ def test_lookup_batches_use_their_own_loss_mask():
     lengths = rng.integers(1, 6, size=11)
     batch = access.batch("lookup", rng.integers(0, 6, size=(11, 5)), lengths, 6, False,
                          rng.integers(0, lengths))
-    loss, grads, logits = sn.loss_and_grads(params, batch, cell)
-    loss_r, grads_r, logits_r = seq2seq.loss_and_grads(_f64(params), batch, cell)
-    assert abs(loss - loss_r) <= 2e-5 * max(1.0, abs(loss_r))
-    _close(logits, logits_r, "logits")
-    for k in params:
-        _close(grads[k], grads_r[k], k)
+    _step_matches_reference(params, batch, cell)
 
 
 def test_bad_ids_and_shapes_are_refused():
@@ -196,12 +201,7 @@ def test_the_training_shape_matches_reference(name):
     batch = make_batch(rng.integers(0, 30, size=(256, 9)), lengths, 30, False)
     for n in (1, 2):
         with threads(n):
-            loss, grads, logits = sn.loss_and_grads(params, batch, cell)
-        loss_r, grads_r, logits_r = seq2seq.loss_and_grads(_f64(params), batch, cell)
-        assert abs(loss - loss_r) <= 2e-5 * max(1.0, abs(loss_r))
-        _close(logits, logits_r, "logits")
-        for k in params:
-            _close(grads[k], grads_r[k], k)
+            _step_matches_reference(params, batch, cell)
 
 
 @pytest.mark.parametrize("flags", [["--cell", "lstm"], ["--cell", "alrnn", "--P", "3"]])

@@ -22,8 +22,8 @@ from ..jit.blas import gemm
 from .alrnn_numba import _phi_into
 from .gru_numba_chunks import _consts
 from .gru_numba_kernels import JIT, active_rows, add2, chunk_view, copy2, copy_row, zero_row
-from .head_numba import (cross_entropy_chunk, exact_match_chunk, head_backward_chunk, head_forward_chunk,
-                         logits_from_batch, logits_to_batch)
+from .head_numba import exact_match_chunk
+from .seq_numba_chunks import grad_rows, head_backward, head_forward, logits_view
 
 PREFIX = "alrnn."
 _F = np.float32
@@ -112,12 +112,7 @@ def backward_steps(whh, a, tok, msk, use_mask, loss_mask, b0, zs, acts, s0, dhs,
         z, fz = zs[s], acts[s]
         if dhs.shape[0] > 0:
             add2(dhs[t], dz)
-        n = bc
-        if use_mask:
-            n = active_rows(msk, t, b0, bc)
-        elif loss_mask:
-            n_loss = max(n_loss, active_rows(msk, t, b0, bc))
-            n = n_loss
+        n, n_loss = grad_rows(msk, t, b0, bc, use_mask, loss_mask, n_loss)
         for b in range(n):
             if use_mask and not msk[t, b0 + b]:
                 zero_row(d, b)
@@ -133,27 +128,27 @@ def backward_steps(whh, a, tok, msk, use_mask, loss_mask, b0, zs, acts, s0, dhs,
 
 
 @njit(**JIT)
+def _chunk_states(states, acts, S, b0, b1, H):
+    """Chunk (b0, b1)'s zs [S+1, bc, H] and acts [S, bc, H] in the flat buffers states, acts."""
+    return chunk_view(states, S + 1, b0, b1, H), chunk_view(acts, S, b0, b1, H)
+
+
+@njit(**JIT)
 def forward_chunk(c, bounds, table, whh, cx, kind, wo, bo, enc_in, mask, dec_in, lmask, hold_dec, s0, states, acts,
                   gh, logits_c, logits_out, s_enc):
     """Encoder (length mask), decoder and head for chunk c; lstm_numba.forward_chunk's contract (hold_dec included)
     with S = H, cx = A [P], acts S·B·H (kind unused)."""
     YES, NO, ZERO, ONE = _consts()
     b0, b1 = bounds[c], bounds[c + 1]
-    H, C = whh.shape[1], wo.shape[0]
-    Te, Td = enc_in.shape[0], dec_in.shape[0]
-    S, bc = Te + Td, b1 - b0
-    zs = chunk_view(states, S + 1, b0, b1, H)
-    ac = chunk_view(acts, S, b0, b1, H)
+    H, Te, Td = whh.shape[1], enc_in.shape[0], dec_in.shape[0]
+    zs, ac = _chunk_states(states, acts, Te + Td, b0, b1, H)
     ghc = chunk_view(gh, ONE, b0, b1, H)[0]
     copy2(s0[b0:b1], zs[0])
     forward_steps(table, whh, cx, enc_in, mask, YES, b0, zs, ac, ZERO, ghc, YES)
     copy2(zs[Te], s_enc[b0:b1])
     if Td > 0:
         forward_steps(table, whh, cx, dec_in, lmask, hold_dec, b0, zs, ac, Te, ghc, YES)
-        lt = chunk_view(logits_c, ONE, b0, b1, Td * C)[0].reshape((C, Td * bc))
-        head_forward_chunk(zs[Te + 1:].reshape((Td * bc, H)), wo, bo, lt)
-        if logits_out.shape[1] > 0:
-            logits_to_batch(lt, b0, logits_out)
+        head_forward(zs[Te + 1:], wo, bo, b0, b1, logits_c, logits_out)
 
 
 @njit(**JIT)
@@ -177,12 +172,8 @@ def backward_chunk(c, bounds, whh, cx, kind, wo, enc_in, mask, dec_in, lmask, ta
     gets dA; gh B·H is the scratch of dz W)."""
     YES, NO, ZERO, ONE = _consts()
     b0, b1 = bounds[c], bounds[c + 1]
-    H, C = whh.shape[1], wo.shape[0]
-    Te, Td = enc_in.shape[0], dec_in.shape[0]
-    S, bc = Te + Td, b1 - b0
-    zs = chunk_view(states, S + 1, b0, b1, H)
-    ac = chunk_view(acts, S, b0, b1, H)
-    dlt = chunk_view(dlogits_c, ONE, b0, b1, Td * C)[0].reshape((C, Td * bc))
+    H, Te, Td = whh.shape[1], enc_in.shape[0], dec_in.shape[0]
+    zs, ac = _chunk_states(states, acts, Te + Td, b0, b1, H)
     dhs_c = chunk_view(dhs, Td, b0, b1, H)
     dz = chunk_view(ds, ONE, b0, b1, H)[0]
     d = chunk_view(dgh, ONE, b0, b1, H)[0]
@@ -190,13 +181,8 @@ def backward_chunk(c, bounds, whh, cx, kind, wo, enc_in, mask, dec_in, lmask, ta
     dtable, dwhh, da = dtable_c[c], dwhh_c[c], dcx_c[c]
     dwhh[:, :] = 0
     da[:] = 0
-    if use_ce:
-        lt = chunk_view(logits_c, ONE, b0, b1, Td * C)[0].reshape((C, Td * bc))
-        loss_c[c] = cross_entropy_chunk(lt, target, lmask, b0, inv_n, dlt)
-    else:
-        logits_from_batch(dlogits_in, b0, dlt)
-    head_backward_chunk(dlt, wo, zs[Te + 1:].reshape((Td * bc, H)), dhs_c.reshape((Td * bc, H)), dwo_c[c], dbo_c[c],
-                        param_grads)
+    head_backward(c, zs[Te + 1:], wo, b0, b1, use_ce, logits_c, target, lmask, inv_n, dlogits_in, dlogits_c, dhs_c,
+                  param_grads, loss_c, dwo_c, dbo_c)
     dz[:, :] = 0.0
     backward_steps(whh, cx, dec_in, lmask, hold_dec, use_ce and not hold_dec, b0, zs, ac, Te, dhs_c, dz, d, tmp,
                    param_grads, dtable, da, YES, dwhh)
@@ -214,9 +200,8 @@ def train_chunk(c, bounds, table, whh, cx, kind, wo, bo, enc_in, mask, dec_in, l
     """`forward_chunk`, the exact match into correct [B], then `backward_chunk` from the cross-entropy."""
     forward_chunk(c, bounds, table, whh, cx, kind, wo, bo, enc_in, mask, dec_in, lmask, hold_dec, s0, states, acts, gh,
                   logits_c, logits_out, s_enc)
-    b0, b1, Td, C = bounds[c], bounds[c + 1], dec_in.shape[0], wo.shape[0]
-    lt = chunk_view(logits_c, np.int64(1), b0, b1, Td * C)[0].reshape((C, Td * (b1 - b0)))
-    exact_match_chunk(lt, target, lmask, b0, correct)
+    b0, b1 = bounds[c], bounds[c + 1]
+    exact_match_chunk(logits_view(logits_c, b0, b1, dec_in.shape[0], wo.shape[0]), target, lmask, b0, correct)
     backward_chunk(c, bounds, whh, cx, kind, wo, enc_in, mask, dec_in, lmask, target, inv_n, np.bool_(True),
                    logits_out[:0], param_grads, hold_dec, states, acts, gh, logits_c, dlogits_c, dhs, ds, dgh, ds0,
                    loss_c, dtable_c, dwhh_c, dcx_c, dwo_c, dbo_c)

@@ -18,8 +18,9 @@ from ..jit.blas import gemm
 from ..jit.math32 import tanh32
 from .gru_numba_chunks import _consts
 from .gru_numba_kernels import JIT, active_rows, add2, chunk_view, copy2, copy_row, zero_row
-from .head_numba import (cross_entropy_chunk, exact_match_chunk, head_backward_chunk, head_forward_chunk,
-                         logits_from_batch, logits_to_batch)
+from .head_numba import exact_match_chunk
+from .seq_numba_chunks import grad_rows, head_backward, head_forward, logits_view
+from .torch_layout import folded, unfolded_grads
 
 PREFIX = "rnn."
 IDENTITY, TANH, RELU = 0, 1, 2
@@ -34,13 +35,11 @@ def widths(H: int):
 
 def split(p: dict):
     """(W_ih [H, E], b_ih + b_hh [H], W_hh [H, H], extra parameters []) from the float32 parameters."""
-    return (p[PREFIX + "weight_ih_l0"], p[PREFIX + "bias_ih_l0"] + p[PREFIX + "bias_hh_l0"],
-            p[PREFIX + "weight_hh_l0"], np.zeros(0, _F))
+    return (*folded(p, PREFIX), np.zeros(0, _F))
 
 
 def grads_of(dtable_sum, dw_in, dwhh, dcx) -> dict:
-    return {PREFIX + "weight_ih_l0": dw_in, PREFIX + "bias_ih_l0": dtable_sum, PREFIX + "weight_hh_l0": dwhh,
-            PREFIX + "bias_hh_l0": dtable_sum.copy()}
+    return unfolded_grads(PREFIX, dtable_sum, dw_in, dwhh)
 
 
 @njit(**JIT)
@@ -110,12 +109,7 @@ def backward_steps(whh, tok, msk, use_mask, loss_mask, b0, hs, s0, dhs, dh, d, p
         s = s0 + t
         if dhs.shape[0] > 0:
             add2(dhs[t], dh)
-        n = bc
-        if use_mask:
-            n = active_rows(msk, t, b0, bc)
-        elif loss_mask:
-            n_loss = max(n_loss, active_rows(msk, t, b0, bc))
-            n = n_loss
+        n, n_loss = grad_rows(msk, t, b0, bc, use_mask, loss_mask, n_loss)
         for b in range(n):
             if use_mask and not msk[t, b0 + b]:
                 zero_row(d, b)   # held: dh passes through
@@ -135,20 +129,15 @@ def forward_chunk(c, bounds, table, whh, cx, kind, wo, bo, enc_in, mask, dec_in,
     gh B·H (acts, cx unused)."""
     YES, NO, ZERO, ONE = _consts()
     b0, b1 = bounds[c], bounds[c + 1]
-    H, C = whh.shape[1], wo.shape[0]
-    Te, Td = enc_in.shape[0], dec_in.shape[0]
-    S, bc = Te + Td, b1 - b0
-    hs = chunk_view(states, S + 1, b0, b1, H)
+    H, Te, Td = whh.shape[1], enc_in.shape[0], dec_in.shape[0]
+    hs = chunk_view(states, Te + Td + 1, b0, b1, H)
     ghc = chunk_view(gh, ONE, b0, b1, H)[0]
     copy2(s0[b0:b1], hs[0])
     forward_steps(table, whh, enc_in, mask, YES, b0, hs, ZERO, ghc, kind)
     copy2(hs[Te], s_enc[b0:b1])
     if Td > 0:
         forward_steps(table, whh, dec_in, lmask, hold_dec, b0, hs, Te, ghc, kind)
-        lt = chunk_view(logits_c, ONE, b0, b1, Td * C)[0].reshape((C, Td * bc))
-        head_forward_chunk(hs[Te + 1:].reshape((Td * bc, H)), wo, bo, lt)
-        if logits_out.shape[1] > 0:
-            logits_to_batch(lt, b0, logits_out)
+        head_forward(hs[Te + 1:], wo, bo, b0, b1, logits_c, logits_out)
 
 
 @njit(**JIT)
@@ -171,23 +160,15 @@ def backward_chunk(c, bounds, whh, cx, kind, wo, enc_in, mask, dec_in, lmask, ta
     with S = H: ds B·H, dgh B·H)."""
     YES, NO, ZERO, ONE = _consts()
     b0, b1 = bounds[c], bounds[c + 1]
-    H, C = whh.shape[1], wo.shape[0]
-    Te, Td = enc_in.shape[0], dec_in.shape[0]
-    S, bc = Te + Td, b1 - b0
-    hs = chunk_view(states, S + 1, b0, b1, H)
-    dlt = chunk_view(dlogits_c, ONE, b0, b1, Td * C)[0].reshape((C, Td * bc))
+    H, Te, Td = whh.shape[1], enc_in.shape[0], dec_in.shape[0]
+    hs = chunk_view(states, Te + Td + 1, b0, b1, H)
     dhs_c = chunk_view(dhs, Td, b0, b1, H)
     dh = chunk_view(ds, ONE, b0, b1, H)[0]
     d = chunk_view(dgh, ONE, b0, b1, H)[0]
     dtable, dwhh = dtable_c[c], dwhh_c[c]
     dwhh[:, :] = 0
-    if use_ce:
-        lt = chunk_view(logits_c, ONE, b0, b1, Td * C)[0].reshape((C, Td * bc))
-        loss_c[c] = cross_entropy_chunk(lt, target, lmask, b0, inv_n, dlt)
-    else:
-        logits_from_batch(dlogits_in, b0, dlt)
-    head_backward_chunk(dlt, wo, hs[Te + 1:].reshape((Td * bc, H)), dhs_c.reshape((Td * bc, H)), dwo_c[c], dbo_c[c],
-                        param_grads)
+    head_backward(c, hs[Te + 1:], wo, b0, b1, use_ce, logits_c, target, lmask, inv_n, dlogits_in, dlogits_c, dhs_c,
+                  param_grads, loss_c, dwo_c, dbo_c)
     dh[:, :] = 0.0
     backward_steps(whh, dec_in, lmask, hold_dec, use_ce and not hold_dec, b0, hs, Te, dhs_c, dh, d, param_grads,
                    dtable, YES, dwhh, kind)
@@ -205,9 +186,8 @@ def train_chunk(c, bounds, table, whh, cx, kind, wo, bo, enc_in, mask, dec_in, l
     """`forward_chunk`, the exact match into correct [B], then `backward_chunk` from the cross-entropy."""
     forward_chunk(c, bounds, table, whh, cx, kind, wo, bo, enc_in, mask, dec_in, lmask, hold_dec, s0, states, acts, gh,
                   logits_c, logits_out, s_enc)
-    b0, b1, Td, C = bounds[c], bounds[c + 1], dec_in.shape[0], wo.shape[0]
-    lt = chunk_view(logits_c, np.int64(1), b0, b1, Td * C)[0].reshape((C, Td * (b1 - b0)))
-    exact_match_chunk(lt, target, lmask, b0, correct)
+    b0, b1 = bounds[c], bounds[c + 1]
+    exact_match_chunk(logits_view(logits_c, b0, b1, dec_in.shape[0], wo.shape[0]), target, lmask, b0, correct)
     backward_chunk(c, bounds, whh, cx, kind, wo, enc_in, mask, dec_in, lmask, target, inv_n, np.bool_(True),
                    logits_out[:0], param_grads, hold_dec, states, acts, gh, logits_c, dlogits_c, dhs, ds, dgh, ds0,
                    loss_c, dtable_c, dwhh_c, dcx_c, dwo_c, dbo_c)

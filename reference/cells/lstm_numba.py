@@ -23,8 +23,9 @@ from ..jit.blas import gemm, gemm_rows, row_blocks
 from ..jit.math32 import sigmoid32, tanh32
 from .gru_numba_chunks import _consts
 from .gru_numba_kernels import JIT, active_rows, add2, chunk_view, copy_row, zero_row
-from .head_numba import (cross_entropy_chunk, exact_match_chunk, head_backward_chunk, head_forward_chunk,
-                         logits_from_batch, logits_to_batch)
+from .head_numba import exact_match_chunk
+from .seq_numba_chunks import grad_rows, head_backward, head_forward, logits_view
+from .torch_layout import folded, unfolded_grads
 
 PREFIX = "lstm."
 _F = np.float32
@@ -38,14 +39,12 @@ def widths(H: int):
 def split(p: dict):
     """(W_in [G, E], the bias folded into the table [G], W_hh [G, H], extra parameters []) from the cell's own
     parameters (float32 dict)."""
-    return (p[PREFIX + "weight_ih_l0"], p[PREFIX + "bias_ih_l0"] + p[PREFIX + "bias_hh_l0"],
-            p[PREFIX + "weight_hh_l0"], np.zeros(0, _F))
+    return (*folded(p, PREFIX), np.zeros(0, _F))
 
 
 def grads_of(dtable_sum, dw_in, dwhh, dcx) -> dict:
     """The cell's gradients from dTable summed over rows [G], dW_in = dTableᵀ E, dW_hh (dcx unused)."""
-    return {PREFIX + "weight_ih_l0": dw_in, PREFIX + "bias_ih_l0": dtable_sum, PREFIX + "weight_hh_l0": dwhh,
-            PREFIX + "bias_hh_l0": dtable_sum.copy()}
+    return unfolded_grads(PREFIX, dtable_sum, dw_in, dwhh)
 
 
 @njit(**JIT)
@@ -140,12 +139,7 @@ def backward_steps(whh, tok, msk, use_mask, loss_mask, b0, hs, cs, acts, s0, dhs
         h, c, g = hs[s], cs[s], acts[s]
         if dhs.shape[0] > 0:
             add2(dhs[t], dh)
-        n = bc
-        if use_mask:
-            n = active_rows(msk, t, b0, bc)
-        elif loss_mask:
-            n_loss = max(n_loss, active_rows(msk, t, b0, bc))
-            n = n_loss
+        n, n_loss = grad_rows(msk, t, b0, bc, use_mask, loss_mask, n_loss)
         for b in range(n):
             if use_mask and not msk[t, b0 + b]:
                 zero_row(d, b)   # held: dh and dc pass through
@@ -178,6 +172,13 @@ def _state_out(h, c, dst, b0):
 
 
 @njit(**JIT)
+def _chunk_states(states, acts, S, b0, b1, H):
+    """Chunk (b0, b1)'s hs, cs [S+1, bc, H] and acts [S, bc, 5H] in the flat buffers states, acts."""
+    st = chunk_view(states, 2 * (S + 1), b0, b1, H)
+    return st[:S + 1], st[S + 1:], chunk_view(acts, S, b0, b1, 5 * H)
+
+
+@njit(**JIT)
 def forward_chunk(c, bounds, table, whh, cx, kind, wo, bo, enc_in, mask, dec_in, lmask, hold_dec, s0, states, acts,
                   gh, logits_c, logits_out, s_enc):
     """Encoder (with the length mask), decoder and head for chunk c (rows bounds[c]..bounds[c+1]).
@@ -188,22 +189,15 @@ def forward_chunk(c, bounds, table, whh, cx, kind, wo, bo, enc_in, mask, dec_in,
     Outputs: logits_out [Td, B, C] (or [Td, 0, C]: not written), s_enc [B, 2H] (= s0 if Te = 0). cx, kind unused."""
     YES, NO, ZERO, ONE = _consts()
     b0, b1 = bounds[c], bounds[c + 1]
-    H, C = whh.shape[1], wo.shape[0]
-    Te, Td = enc_in.shape[0], dec_in.shape[0]
-    S, bc = Te + Td, b1 - b0
-    st = chunk_view(states, 2 * (S + 1), b0, b1, H)
-    hs, cs = st[:S + 1], st[S + 1:]
-    ac = chunk_view(acts, S, b0, b1, 5 * H)
+    H, Te, Td = whh.shape[1], enc_in.shape[0], dec_in.shape[0]
+    hs, cs, ac = _chunk_states(states, acts, Te + Td, b0, b1, H)
     ghc = chunk_view(gh, ONE, b0, b1, 4 * H)[0]
     _state_in(s0, hs[0], cs[0], b0)
     forward_steps(table, whh, enc_in, mask, YES, b0, hs, cs, ac, ZERO, ghc, YES)
     _state_out(hs[Te], cs[Te], s_enc, b0)
     if Td > 0:
         forward_steps(table, whh, dec_in, lmask, hold_dec, b0, hs, cs, ac, Te, ghc, YES)
-        lt = chunk_view(logits_c, ONE, b0, b1, Td * C)[0].reshape((C, Td * bc))
-        head_forward_chunk(hs[Te + 1:].reshape((Td * bc, H)), wo, bo, lt)
-        if logits_out.shape[1] > 0:
-            logits_to_batch(lt, b0, logits_out)
+        head_forward(hs[Te + 1:], wo, bo, b0, b1, logits_c, logits_out)
 
 
 @njit(**JIT)
@@ -234,26 +228,16 @@ def backward_chunk(c, bounds, whh, cx, kind, wo, enc_in, mask, dec_in, lmask, ta
     pass zeros), dwhh_c [nc, 4H, H], dwo_c [nc, C, H], dbo_c [nc, C] (dcx_c unused). gh unused."""
     YES, NO, ZERO, ONE = _consts()
     b0, b1 = bounds[c], bounds[c + 1]
-    H, C = whh.shape[1], wo.shape[0]
-    Te, Td = enc_in.shape[0], dec_in.shape[0]
-    S, bc = Te + Td, b1 - b0
-    st = chunk_view(states, 2 * (S + 1), b0, b1, H)
-    hs, cs = st[:S + 1], st[S + 1:]
-    ac = chunk_view(acts, S, b0, b1, 5 * H)
-    dlt = chunk_view(dlogits_c, ONE, b0, b1, Td * C)[0].reshape((C, Td * bc))
+    H, Te, Td = whh.shape[1], enc_in.shape[0], dec_in.shape[0]
+    hs, cs, ac = _chunk_states(states, acts, Te + Td, b0, b1, H)
     dhs_c = chunk_view(dhs, Td, b0, b1, H)
     dsc = chunk_view(ds, np.int64(2), b0, b1, H)
     dh, dc = dsc[0], dsc[1]
     d = chunk_view(dgh, ONE, b0, b1, 4 * H)[0]
     dtable, dwhh = dtable_c[c], dwhh_c[c]
     dwhh[:, :] = 0
-    if use_ce:
-        lt = chunk_view(logits_c, ONE, b0, b1, Td * C)[0].reshape((C, Td * bc))
-        loss_c[c] = cross_entropy_chunk(lt, target, lmask, b0, inv_n, dlt)
-    else:
-        logits_from_batch(dlogits_in, b0, dlt)
-    head_backward_chunk(dlt, wo, hs[Te + 1:].reshape((Td * bc, H)), dhs_c.reshape((Td * bc, H)), dwo_c[c], dbo_c[c],
-                        param_grads)
+    head_backward(c, hs[Te + 1:], wo, b0, b1, use_ce, logits_c, target, lmask, inv_n, dlogits_in, dlogits_c, dhs_c,
+                  param_grads, loss_c, dwo_c, dbo_c)
     dh[:, :] = 0.0
     dc[:, :] = 0.0
     backward_steps(whh, dec_in, lmask, hold_dec, use_ce and not hold_dec, b0, hs, cs, ac, Te, dhs_c, dh, dc, d,
@@ -273,9 +257,8 @@ def train_chunk(c, bounds, table, whh, cx, kind, wo, bo, enc_in, mask, dec_in, l
     then `backward_chunk` from the cross-entropy: a training step, or stage 2's decode of a state s0 (Te = 0)."""
     forward_chunk(c, bounds, table, whh, cx, kind, wo, bo, enc_in, mask, dec_in, lmask, hold_dec, s0, states, acts, gh,
                   logits_c, logits_out, s_enc)
-    b0, b1, Td, C = bounds[c], bounds[c + 1], dec_in.shape[0], wo.shape[0]
-    lt = chunk_view(logits_c, np.int64(1), b0, b1, Td * C)[0].reshape((C, Td * (b1 - b0)))
-    exact_match_chunk(lt, target, lmask, b0, correct)
+    b0, b1 = bounds[c], bounds[c + 1]
+    exact_match_chunk(logits_view(logits_c, b0, b1, dec_in.shape[0], wo.shape[0]), target, lmask, b0, correct)
     backward_chunk(c, bounds, whh, cx, kind, wo, enc_in, mask, dec_in, lmask, target, inv_n, np.bool_(True),
                    logits_out[:0], param_grads, hold_dec, states, acts, gh, logits_c, dlogits_c, dhs, ds, dgh, ds0,
                    loss_c, dtable_c, dwhh_c, dcx_c, dwo_c, dbo_c)

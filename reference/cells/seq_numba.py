@@ -13,7 +13,8 @@ AL-RNN): seq2seq.py's contracts in float32, as cells/gru_numba.py gives them for
 
 Each cell's kernels live in their own file, next to its NumPy reference: lstm_numba.py (cells/lstm.py),
 elman_numba.py (cells/elman.py: φ = tanh, relu or identity, the linear RNN), alrnn_numba_seq.py
-(cells/alrnn_masked.py). They share this wrapper and one design, simpler than the GRU's:
+(cells/alrnn_masked.py). They share this wrapper, the head and row helpers of seq_numba_chunks.py, and one
+design, simpler than the GRU's:
   * the input projection is a table, table = E W_inᵀ + b [V, G] (G = 4H, H, H), computed once per call; its
     gradient dTable is a scatter-add, then dE = dTable W_in, dW_in = dTableᵀ E, db = Σ_v dTable;
   * one GEMM per time step forward (the state W_hhᵀ) and one backward, the element-wise work in row loops that
@@ -37,7 +38,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import (alrnn_numba, alrnn_numba_seq, elman_numba, gru_numba_chunks, gru_numba_kernels, head_numba, lstm,
-               lstm_numba)
+               lstm_numba, seq_numba_chunks)
 from .gru_numba import _check_shape, _in_batch_order, _in_order, _sorted_rows, _tokens
 from ..jit import blas, denormals, math32
 from ..jit.cache import drop_stale_cache
@@ -47,7 +48,8 @@ __all__ = ["fast_cell", "loss_and_grads", "predict", "encode", "decode_forward",
            "Weights"]
 F32 = np.float32
 for _k in (lstm_numba, elman_numba, alrnn_numba_seq):   # each kernel file with every file its kernels call
-    drop_stale_cache([math32, blas, denormals, gru_numba_kernels, gru_numba_chunks, head_numba, alrnn_numba, _k])
+    drop_stale_cache([math32, blas, denormals, gru_numba_kernels, gru_numba_chunks, head_numba, seq_numba_chunks,
+                      alrnn_numba, _k])
 
 
 def fast_cell(cell):

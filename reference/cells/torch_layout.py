@@ -22,3 +22,15 @@ def uniform_init(shapes: dict, hidden: int, rng: np.random.Generator, dtype=np.f
     """{name: array of shapes[name]}, each entry ~ U(−1/√hidden, 1/√hidden)."""
     k = 1.0 / np.sqrt(hidden)
     return {n: rng.uniform(-k, k, size=s).astype(dtype) for n, s in shapes.items()}
+
+
+def folded(p: dict, prefix: str):
+    """(W_ih, b_ih + b_hh, W_hh) of the cell under `prefix` in p: the two biases only ever add, so the fast paths
+    fold both into the input table (cells/seq_numba.py)."""
+    return p[prefix + "weight_ih_l0"], p[prefix + "bias_ih_l0"] + p[prefix + "bias_hh_l0"], p[prefix + "weight_hh_l0"]
+
+
+def unfolded_grads(prefix: str, db, dw_ih, dw_hh) -> dict:
+    """The cell's gradients under torch's names from those of `folded`'s three: each bias gets db."""
+    return {prefix + "weight_ih_l0": dw_ih, prefix + "bias_ih_l0": db, prefix + "weight_hh_l0": dw_hh,
+            prefix + "bias_hh_l0": db.copy()}
