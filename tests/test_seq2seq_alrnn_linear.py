@@ -16,60 +16,33 @@ import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from gradcheck import assert_grad
+from cellhelpers import check_decoder_state_gradient, check_whole_model_gradients, model_problem
 from onionref.cells import alrnn, alrnn_masked, choice
-from onionref.onion import seq2seq
 from onionref.onion.train import evaluate_run, load_run
-from onionref.tasks.repeat import make_batch, vocab_size
 from runhelpers import CLI
 
 
 @st.composite
 def problems(draw, max_H=4, max_symbols=4, max_B=3, max_L=4):
     """(cell, params float64, batch): an AL-RNN with P ∈ {0, 1, H} or the linear RNN, a mixed-length batch."""
-    H, n_symbols = draw(st.integers(1, max_H)), draw(st.integers(2, max_symbols))
+    H = draw(st.integers(1, max_H))
     kind = draw(st.sampled_from(["alrnn-0", "alrnn-1", "alrnn-H", "linear"]))
     cell = (choice.cell_of("linear") if kind == "linear" else
             choice.cell_of("alrnn", P={"0": 0, "1": 1, "H": H}[kind.split("-")[1]]))
-    no_input = draw(st.booleans())
-    lengths = np.array(draw(st.lists(st.integers(1, max_L), min_size=1, max_size=max_B)))
-    rng = np.random.default_rng(draw(st.integers(0, 2 ** 32 - 1)))
-    params = seq2seq.init_params(H, n_symbols, vocab_size(n_symbols, no_input), rng, np.float64, cell=cell)
-    pre = seq2seq.cell_prefix(cell)
     # O(1) cell parameters (the spec's init is 0.01-small): ReLU units on both sides of their kink
-    params = {k: (rng.uniform(-1, 1, v.shape) if k.startswith(pre) else v) for k, v in params.items()}
-    tokens = rng.integers(0, n_symbols, size=(len(lengths), max_L))
-    return cell, params, make_batch(tokens, lengths, n_symbols, no_input)
-
-
-def forward_loss(params, batch, cell) -> float:
-    return seq2seq.cross_entropy(seq2seq.predict(params, batch, cell), batch.target, batch.mask)[0]
+    return model_problem(draw, cell, H, max_symbols, max_B, max_L, lambda rng, v: rng.uniform(-1, 1, v.shape))
 
 
 @settings(max_examples=40, deadline=None)
 @given(problems())
 def test_whole_model_gradients_match_finite_differences(prob):
-    cell, params, batch = prob
-    loss, grads, logits = seq2seq.loss_and_grads(params, batch, cell)
-    assert set(grads) == set(params)
-    assert loss == forward_loss(params, batch, cell)
-    for k in params:
-        assert grads[k].shape == params[k].shape and grads[k].dtype == np.float64
-        if params[k].size:                        # (A is empty at P = 0)
-            assert_grad(lambda: forward_loss(params, batch, cell), params[k], grads[k], name=f"{cell} {k}")
+    check_whole_model_gradients(*prob)
 
 
 @settings(max_examples=15, deadline=None)
 @given(problems())
 def test_decoder_initial_state_gradient(prob):
-    cell, params, batch = prob
-    H = params["head.weight"].shape[1]
-    s0 = np.random.default_rng(0).uniform(-1, 1, size=(batch.enc_in.shape[1], cell.state_size(H)))
-    f = lambda: seq2seq.cross_entropy(seq2seq.decode_forward(params, s0, batch.dec_in, cell)[0],
-                                      batch.target, batch.mask)[0]
-    logits, cache = seq2seq.decode_forward(params, s0, batch.dec_in, cell)
-    ds0, _ = seq2seq.decode_backward(seq2seq.cross_entropy(logits, batch.target, batch.mask)[1], cache, cell)
-    assert_grad(f, s0, ds0, name=f"{cell} s0")
+    check_decoder_state_gradient(*prob)
 
 
 def test_the_adapter_is_alrnns_step_with_a_mask():

@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from gradcheck import assert_grad
+from cellhelpers import check_decoder_state_gradient, check_whole_model_gradients, model_problem
 from onionref.cells import choice, gru, lstm
 from onionref.onion import seq2seq
 from onionref.onion.train import evaluate_run, load_run
@@ -31,46 +31,20 @@ CELLS = {"lstm": ("lstm", "tanh"), "elman-tanh": ("elman", "tanh"), "elman-relu"
 def problems(draw, max_H=3, max_symbols=4, max_B=3, max_L=4):
     """(cell, params float64, batch) for a small model and a mixed-length batch."""
     cell = choice.cell_of(*CELLS[draw(st.sampled_from(sorted(CELLS)))])
-    H, n_symbols = draw(st.integers(1, max_H)), draw(st.integers(2, max_symbols))
-    no_input = draw(st.booleans())
-    lengths = np.array(draw(st.lists(st.integers(1, max_L), min_size=1, max_size=max_B)))
-    rng = np.random.default_rng(draw(st.integers(0, 2 ** 32 - 1)))
-    params = seq2seq.init_params(H, n_symbols, vocab_size(n_symbols, no_input), rng, np.float64, cell=cell)
-    pre = seq2seq.cell_prefix(cell)
-    params = {k: (2.0 * v if k.startswith(pre) else v) for k, v in params.items()}   # gates off-centre
-    tokens = rng.integers(0, n_symbols, size=(len(lengths), max_L))
-    return cell, params, make_batch(tokens, lengths, n_symbols, no_input)
-
-
-def forward_loss(params, batch, cell) -> float:
-    return seq2seq.cross_entropy(seq2seq.predict(params, batch, cell), batch.target, batch.mask)[0]
+    H = draw(st.integers(1, max_H))
+    return model_problem(draw, cell, H, max_symbols, max_B, max_L, lambda rng, v: 2.0 * v)   # gates off-centre
 
 
 @settings(max_examples=30, deadline=None)
 @given(problems())
 def test_whole_model_gradients_match_finite_differences(prob):
-    cell, params, batch = prob
-    loss, grads, logits = seq2seq.loss_and_grads(params, batch, cell)
-    assert set(grads) == set(params)
-    assert loss == forward_loss(params, batch, cell)
-    np.testing.assert_array_equal(logits, seq2seq.predict(params, batch, cell))
-    for k in params:
-        assert grads[k].shape == params[k].shape and grads[k].dtype == np.float64
-        assert_grad(lambda: forward_loss(params, batch, cell), params[k], grads[k], name=f"{cell} {k}")
+    check_whole_model_gradients(*prob)
 
 
 @settings(max_examples=10, deadline=None)
 @given(problems(max_H=4))
 def test_decoder_initial_state_gradient_covers_the_whole_state(prob):
-    cell, params, batch = prob
-    H = params["head.weight"].shape[1]
-    s0 = np.random.default_rng(0).uniform(-1, 1, size=(batch.enc_in.shape[1], cell.state_size(H)))
-    f = lambda: seq2seq.cross_entropy(seq2seq.decode_forward(params, s0, batch.dec_in, cell)[0],
-                                      batch.target, batch.mask)[0]
-    logits, cache = seq2seq.decode_forward(params, s0, batch.dec_in, cell)
-    ds0, _ = seq2seq.decode_backward(seq2seq.cross_entropy(logits, batch.target, batch.mask)[1], cache, cell)
-    assert ds0.shape == s0.shape
-    assert_grad(f, s0, ds0, name=f"{cell} s0")
+    check_decoder_state_gradient(*prob)
 
 
 def test_lstm_state_is_h_and_c_and_names_are_torchs():
