@@ -19,7 +19,7 @@ import pytest
 
 from runhelpers import _png_ok, run_cli, tree_hashes
 from onionref import runs
-from onionref.onion import methods, report
+from onionref.onion import methods, report, report_table
 from onionref.onion import sweep as sweep_mod
 from onionref.onion.analysis import AnalysisConfig
 from onionref.onion.train import TrainConfig, train
@@ -60,7 +60,7 @@ def test_table_statistics():
              "h48-ar-s1": {"hidden": 48, "variant": "ar", "seed": 1, "train": {"accuracy": 0.7},
                            "onion": res(0.4, 0.8, {"2": 0.5})},
              "h48-noinput-s3": {"hidden": 48, "variant": "noinput", "seed": 3, "train": {"accuracy": 0.5}}}
-    rows = report.table(cells)
+    rows = report_table.table(cells)
     assert [(r["hidden"], r["variant"], r["seeds"]) for r in rows] == [(48, "ar", [0, 1]), (48, "noinput", [3])]
     ar = rows[0]
     assert ar["accuracy"]["mean"] == pytest.approx(0.8) and ar["accuracy"]["std"] == pytest.approx(np.sqrt(0.02))
@@ -81,19 +81,19 @@ def test_cells_still_rising_are_counted_and_marked():
         return {"iia": v, "model_accuracy": 0.9, "per_length": {"9": v}, "steps": 20_000, "still_rising": rising}
     cells = {f"h256-ar-s{s}": {"hidden": 256, "variant": "ar", "seed": s, "train": {"accuracy": 0.99},
                                "bigram": res(0.5 + s / 10, s < 2)} for s in range(3)}
-    rows = report.table(cells)
+    rows = report_table.table(cells)
     assert rows[0]["bigram"]["still_rising"] == 2 and rows[0]["bigram"]["steps"] == [20_000]
     md = "\n".join(report._md_table(rows, report.INTERVENTIONS, with_model=True))
     assert "0.600 ± 0.100 (n=3) **↑2**; model 0.900" in md
     cells["h256-ar-s2"]["bigram"]["steps"] = 60_000                  # one seed extended past the budget
-    md = "\n".join(report._md_table(report.table(cells), report.INTERVENTIONS, with_model=True, show_steps=True))
+    md = "\n".join(report._md_table(report_table.table(cells), report.INTERVENTIONS, with_model=True, show_steps=True))
     assert "0.600 ± 0.100 (n=3) **↑2** @20k–60k; model 0.900" in md
 
 
 def test_read_sweep_applies_the_rule_to_each_analysis_curve(sweep, tmp_path):
     """read_sweep marks an analysis by convergence.still_rising on its own metrics.jsonl."""
     from onionref.onion.convergence import still_rising
-    data = report.read_sweep(sweep)
+    data = report_table.read_sweep(sweep)
     for name, cell in data["cells"].items():
         for q in ANALYSES.get(name, ()):
             group, dname = ("probe", q[6:]) if q.startswith("probe-") else ("intervene", q)
@@ -111,7 +111,7 @@ def test_report_of_a_sweep(sweep):
     md = (sweep / "report.md").read_text()
     for name, analyses in ANALYSES.items():
         H, variant, _ = sweep_mod.CELL_NAME.match(name).groups()
-        label = report.VARIANTS[variant]
+        label = report_table.VARIANTS[variant]
         assert f"| {H} | {label} |" in md
     # h4 autoregressive onion IIA: recompute from the cells' own result.json files
     vals = [runs.read_json(sweep / f"h4-ar-s{s}" / "intervene/onion/result.json") for s in (0, 1)]
@@ -252,7 +252,7 @@ def test_one_report_of_several_sweeps_equals_the_report_of_their_union(sweep, tm
     r = run_cli(["report", a, b, "--out", tmp_path / "joint", "--json", "--quiet"])
     assert r.returncode == 0, r.stderr
     joint = json.loads((tmp_path / "joint" / "report.json").read_text())
-    whole = report.table(report.read_sweep(sweep)["cells"])
+    whole = report_table.table(report_table.read_sweep(sweep)["cells"])
     assert json.loads(runs.to_json(joint["rows"])) == json.loads(runs.to_json(whole))
     md = (tmp_path / "joint" / "report.md").read_text()
     assert "`a`: Grid:" in md and "`b`: Grid:" in md and "†" not in md

@@ -32,7 +32,7 @@ def _done(fig) -> bytes:
 
 
 def metric_vs_hidden(rows: list, quantities: dict, ylabel: str, title: str) -> bytes:
-    """rows: report.table rows; quantities: {key: label}. One line per quantity × variant, error bars = std."""
+    """rows: report_table.table rows; quantities: {key: label}. One line per quantity × variant, error bars = std."""
     plt = pyplot()
     fig, ax = plt.subplots(figsize=(6, 3.6))
     hidden = sorted({r["hidden"] for r in rows})
@@ -54,7 +54,7 @@ def metric_vs_hidden(rows: list, quantities: dict, ylabel: str, title: str) -> b
 
 
 def metric_by_cell(rows: list, quantities: dict) -> bytes:
-    """rows: report.table rows of several cells; quantities: {key: label}. One panel per (hidden size, variant),
+    """rows: report_table.table rows of several cells; quantities: {key: label}. One panel per (hidden size, variant),
     one group of bars per cell (in the rows' order), one bar per quantity; error bars = std over seeds."""
     plt = pyplot()
     panels = list(dict.fromkeys((r["hidden"], r["variant"]) for r in rows))

@@ -1,6 +1,7 @@
-"""The paper's tables from one sweep directory or several (spec §5): every cell's result.json, mean ± std over seeds.
+"""The paper's tables from one sweep directory or several (spec §5) as report.md, report.json and figures; the
+numbers themselves (every cell's result.json, mean ± std over seeds) come from report_table.py.
 
-A sweep directory (sweep/sweepdir.py) holds one run directory per cell, DIR/h{H}-{variant}-s{seed}/, with its
+A sweep directory (sweep/sweepdir.py) holds one run directory per cell, DIR/h{H}-{variant}[-{cell}]-s{seed}/, with its
 analyses under RUN/intervene/{linear,bigram,onion,onion-noscale,onion-free}/ and RUN/probe/{linear,mlp,onion,gru-ar,
 gru-noinput}/. Only finished pieces (a DONE marker) are read. For every row (hidden size × decoder variant) and
 quantity we report mean ± std over the seeds (std with ddof = 1; 0 for one seed), the number of seeds n, and the
@@ -16,9 +17,9 @@ import numpy as np
 
 from .. import runs
 from ..errors import UserError
-from ..sweep.sweepdir import SWEEP_FORMAT
-from .convergence import RISE, WINDOW, still_rising
-from .sweep import ANALYSES, ANY_CELL_NAME, cell_name, metric_of, task_of
+from .convergence import RISE, WINDOW
+from .report_table import VARIANTS, carried_rows, read_sweeps, row_order, table
+from .sweep import ANALYSES, cell_name
 
 # name in the sweep grid (sweep.ANALYSES) -> table label
 LABELS = {"linear": "Linear Unigram", "bigram": "Linear Bigram", "onion": "Onion Unigram",
@@ -27,8 +28,6 @@ LABELS = {"linear": "Linear Unigram", "bigram": "Linear Bigram", "onion": "Onion
           "probe-onion": "Onion", "probe-gru-ar": "GRU-AR", "probe-gru-noinput": "GRU-no-input"}
 INTERVENTIONS = tuple(a for a, (group, _) in ANALYSES.items() if group == "intervene")
 PROBES = tuple(a for a, (group, _) in ANALYSES.items() if group == "probe")
-VARIANTS = {"ar": "Autoregressive", "noinput": "No input"}
-CELL_ORDER = ("gru", "lstm", "elman", "elman-relu", "linear")   # then alrnn-p<P> by P (sweep --cells' names)
 TASK_TEXT = {"repeat": "output x_1 … x_L", "reverse": "output x_L … x_1",
              "lookup": "the decoder is given a position i and outputs x_i"}
 COUNTERFACTUAL = {"reverse": "the intervened input position p is the output of decoder step L−1−p.",
@@ -55,144 +54,6 @@ def kind_of(path: Path) -> str:
         return "run"
     raise UserError(f"{path} is neither a sweep directory (sweep.json) nor a trained run directory "
                     f"(config.json and weights.safetensors)")
-
-
-def read_sweep(sweep_dir: Path) -> dict:
-    """{"sweep": sweep.json, "cells": {name: {"hidden", "variant", "cell", "seed", "train": result, <analysis>:
-    result}}} for every finished cell of any recurrent cell (`cell`: gru, lstm, …, alrnn-p4; sweep --cells); raises UserError if DIR is not an onion sweep or nothing in it has finished."""
-    sweep_dir = Path(sweep_dir)
-    rec = runs.read_json(sweep_dir / "sweep.json")
-    if rec.get("format") != SWEEP_FORMAT or rec.get("kind") != "onion":
-        raise UserError(f"{sweep_dir / 'sweep.json'} is not an onion sweep (format {rec.get('format')!r}, "
-                        f"kind {rec.get('kind')!r})")
-    cells = {}
-    for d in sorted(p for p in sweep_dir.iterdir() if p.is_dir() and ANY_CELL_NAME.match(p.name)):
-        train = runs.finished_result(d)
-        if train is None:
-            continue
-        H, variant, kind, seed = ANY_CELL_NAME.match(d.name).groups()
-        cell = {"hidden": int(H), "variant": variant, "cell": kind or "gru", "seed": int(seed), "train": train}
-        for name, (group, method) in ANALYSES.items():
-            res = runs.finished_result(d / group / method)
-            if res is not None:
-                metric = metric_of(name)
-                rows = runs.read_metrics(d / group / method / "metrics.jsonl", metric)
-                cell[name] = {**res, "still_rising": still_rising(rows, metric)}
-        cells[d.name] = cell
-    if not cells:
-        raise UserError(f"{sweep_dir} holds no finished cell yet (no h<H>-<variant>-s<seed>/DONE); nothing to report")
-    return {"sweep": rec, "cells": cells}
-
-
-def read_sweeps(sweep_dirs: list) -> dict:
-    """read_sweep of every directory, merged: {"sweeps": {dir: sweep.json}, "cells": {name: cell + {"dir"}}}. A cell
-    name found in two directories is refused (one cell, one place)."""
-    sweeps, cells, tasks = {}, {}, {}
-    for d in sweep_dirs:
-        data = read_sweep(d)
-        sweeps[str(d)] = data["sweep"]
-        tasks[str(d)] = task_of(data["sweep"])
-        for name, cell in data["cells"].items():
-            if name in cells:
-                raise UserError(f"cell {name} is in both {cells[name]['dir']} and {d}; report each sweep alone")
-            cells[name] = {**cell, "dir": str(d)}
-    if len(set(tasks.values())) > 1:
-        raise UserError("these sweeps are of different tasks (" + ", ".join(f"{Path(d).name}: {t}" for d, t in
-                                                                    tasks.items()) + "); report one task at a time")
-    return {"sweeps": sweeps, "cells": cells, "task": next(iter(tasks.values()))}
-
-
-def carried_rows(path: Path, have: list) -> list:
-    """The rows of an earlier report.json for (hidden, variant) pairs that `have` (this report's rows) lacks, each
-    marked {"carried_from": path}: a report can keep sizes whose cells are no longer on this machine. A row without
-    "cell" (a report from before sweep --cells) is a GRU row."""
-    path = Path(path)
-    try:
-        rows = runs.read_json(path)["rows"]
-        keys = {row_key(r) for r in have}
-        out = []
-        for r in rows:
-            r = {"cell": "gru", **r}
-            if row_key(r) in keys:
-                continue
-            if not isinstance(r["hidden"], int) or r["variant"] not in VARIANTS or "accuracy" not in r:
-                raise KeyError("hidden")
-            r = {**r, "carried_from": str(path)}
-            for q in ANALYSES:
-                if q in r:
-                    r[q] = {**r[q], "per_length": {int(L): v for L, v in r[q].get("per_length", {}).items()}}
-            out.append(r)
-    except (KeyError, TypeError, ValueError, AttributeError) as e:
-        raise UserError(f"{path} is not an onionref report.json with rows (bad {e})") from None
-    return out
-
-
-def _number(x, where: str) -> float:
-    if isinstance(x, bool) or not isinstance(x, (int, float)) or not np.isfinite(x):
-        raise UserError(f"{where}: expected a number, got {x!r:.40}")
-    return float(x)
-
-
-def stats(values: list) -> dict:
-    """{"mean", "std" (ddof 1; 0 for one value), "n"} of a list of numbers."""
-    v = np.asarray(values, dtype=np.float64)
-    return {"mean": float(v.mean()), "std": float(v.std(ddof=1)) if len(v) > 1 else 0.0, "n": len(v)}
-
-
-def cell_rank(cell: str) -> tuple:
-    """Sort key of a cell name: CELL_ORDER, then the AL-RNNs by their number of ReLU units."""
-    return (CELL_ORDER.index(cell), 0) if cell in CELL_ORDER else (len(CELL_ORDER), int(cell.rsplit("p", 1)[1]))
-
-
-def row_key(r: dict) -> tuple:
-    """(hidden, variant, cell) of a row or cell; its sort order: size, the autoregressive decoder first, cell."""
-    return r["hidden"], r["variant"], r.get("cell", "gru")
-
-
-def row_order(r: dict) -> tuple:
-    return r["hidden"], r["variant"] != "ar", cell_rank(r.get("cell", "gru"))
-
-
-def table(cells: dict) -> list:
-    """One row per (hidden, variant, cell), sorted: {"hidden", "variant", "cell", "seeds", "accuracy": stats, <quantity>:
-    {**stats, "model_accuracy": mean of the model's own accuracy on the analysis's split, "per_length": {L:
-    stats}}}. Quantities missing from every seed are left out."""
-    groups = {}
-    for name, c in cells.items():
-        groups.setdefault(row_key(c), []).append((name, c))
-    rows = []
-    for (H, variant, kind), members in groups.items():
-        row = {"hidden": H, "variant": variant, "cell": kind, "seeds": sorted(c["seed"] for _, c in members),
-               "accuracy": stats([_number(c["train"].get("accuracy"), f"{n}/result.json accuracy")
-                                  for n, c in members])}
-        for q, (group, method) in ANALYSES.items():
-            got = [(n, c[q]) for n, c in members if q in c]
-            if not got:
-                continue
-            key = "iia" if group == "intervene" else "accuracy"
-            where = [f"{n}/{group}/{method}/result.json" for n, _ in got]
-            entry = stats([_number(r.get(key), w) for (_, r), w in zip(got, where)])
-            own = [_number(r.get("model_accuracy"), w) for (_, r), w in zip(got, where)]
-            entry["model_accuracy"] = stats(own)["mean"]
-            entry["per_length"] = per_length_stats([r.get("per_length") for _, r in got], where)
-            entry["still_rising"] = sum(bool(r.get("still_rising")) for _, r in got)
-            entry["steps"] = sorted({r.get("steps") for _, r in got if isinstance(r.get("steps"), int)})
-            row[q] = entry
-        rows.append(row)
-    return sorted(rows, key=row_order)
-
-
-def per_length_stats(dicts: list, where: list) -> dict:
-    """{L: stats} over the per_length objects {"L": score} of several result.json files (`where` names them)."""
-    by_len = {}
-    for d, w in zip(dicts, where):
-        if not isinstance(d, dict):
-            raise UserError(f"{w}: no per_length object")
-        for L, v in d.items():
-            if not str(L).isdigit():
-                raise UserError(f"{w}: per_length key {L!r:.20} is not a length")
-            by_len.setdefault(int(L), []).append(_number(v, w))
-    return {L: stats(v) for L, v in sorted(by_len.items())}
 
 
 def fmt(s: dict | None) -> str:
@@ -242,7 +103,8 @@ def markdown(sweep_dirs: list, data: dict, rows: list, figures: list) -> str:
     n_grid = 0
     for d, rec in data["sweeps"].items():
         grid = rec.get("grid", {})
-        n_grid += int(np.prod([len(grid.get(k, ["gru"] if k == "cell" else [])) for k in ("hidden", "variant", "seed", "cell")])) if grid else 0
+        axes = [grid.get(k, ["gru"] if k == "cell" else []) for k in ("hidden", "variant", "seed", "cell")]
+        n_grid += int(np.prod([len(a) for a in axes])) if grid else 0
         head = f"`{Path(d).name}`: " if len(data["sweeps"]) > 1 else ""
         out += [f"{head}Grid: {runs.to_json(grid)}  ", f"{head}Budget: {runs.to_json(rec.get('budget', {}))}  "]
     carried = sorted({r["carried_from"] for r in rows if r.get("carried_from")})

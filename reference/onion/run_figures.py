@@ -20,7 +20,7 @@ from ..tasks.repeat import ALPHABET, decode_tokens
 from . import figures, inspect
 from .interventions.onion import scale_table
 from .methods import INTERVENTIONS, PROBES
-from .report import per_length_stats
+from .report_table import per_length_stats
 from .train import load_run
 
 PAPER_INPUT = "a b 1 c a d f 2"

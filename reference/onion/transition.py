@@ -1,6 +1,6 @@
 """Where the onion ends (issue 21 part 1): the three hypotheses' IIA and the gates' synchrony against hidden size.
 
-From one or more sweep directories (report.read_sweeps), autoregressive cells only, per hidden size over its seeds
+From one or more sweep directories (report_table.read_sweeps), autoregressive cells only, per hidden size over its seeds
 (mean ± std, n):
     linear, bigram, onion           the interventions' IIA (unigram subspaces, bigram subspaces, onion)
     probe-linear, probe-mlp, probe-onion   the probes' accuracy
@@ -22,7 +22,7 @@ from .. import runs
 from ..errors import UserError
 from .gate_timing import KEEP, gate_synchrony
 from .interventions.onion import scale_table
-from .report import read_sweeps, stats
+from .report_table import read_sweeps, stats
 from .train import load_run
 
 HYPOTHESES = ("linear", "bigram", "onion")
