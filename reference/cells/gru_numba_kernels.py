@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from ..jit.blas import gemm, gemm_rows, row_blocks
+from ..jit.blas import gemm, gemm_nt, gemm_rows, transpose_plan
 from ..jit.math32 import sigmoid32, tanh32
 
 # error_model="numpy": no zero-divisor checks (they block vectorisation); "contract": FMA fusion only, so results
@@ -62,18 +62,12 @@ def gru_forward_chunk(table, whh, bhh, tok, msk, use_mask, b0, hall, gates, s0, 
     With the mask, rows past the chunk's last active one only copy their state (their gates are not written): with
     the chunk's rows sorted by decreasing length, a step computes only the sequences still running."""
     bc, ns = gh.shape[0], hall.shape[0]
-    # Where gemm_rows would split the product (small H), gh = h W_hhᵀ goes through a copy of W_hhᵀ [H, 3H] (no
-    # transpose flag); at large H the copy costs more than it saves (5 ms at H = 512) and the flag is faster.
-    split = row_blocks(bc, whh.shape[0], whh.shape[1]) > 1
-    whh_t = np.ascontiguousarray(whh.T) if split else whh
+    split, whh_op = transpose_plan(bc, whh)
     for t in range(tok.shape[0]):
         s = s0 + t
         h, h_out, g = hall[s % ns], hall[(s + 1) % ns], gates[s if keep_gates else 0]
         n = active_rows(msk, t, b0, bc) if use_mask else bc
-        if split:
-            gemm_rows(_F(1.0), h[:n], whh_t, _F(0.0), gh[:n])  # gh = h W_hhᵀ
-        else:
-            gemm(False, True, _F(1.0), h[:n], whh, _F(0.0), gh[:n])
+        gemm_nt(h[:n], whh, split, whh_op, gh[:n])  # gh = h W_hhᵀ
         for b in range(n):
             if use_mask and not msk[t, b0 + b]:
                 copy_row(h, h_out, b)  # held (its gates are not read by the backward pass)

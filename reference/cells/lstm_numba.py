@@ -19,7 +19,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from ..jit.blas import gemm, gemm_rows, row_blocks
+from ..jit.blas import gemm, gemm_nt, gemm_rows, transpose_plan
 from ..jit.math32 import sigmoid32, tanh32
 from .gru_numba_chunks import _consts
 from .gru_numba_kernels import JIT, active_rows, add2, chunk_view, copy_row, zero_row
@@ -100,19 +100,13 @@ def forward_steps(table, whh, tok, msk, use_mask, b0, hs, cs, acts, s0, gh, keep
     s % len, writes (s+1) % len), acts [S or 1, bc, 5H] (keep False: every step writes slot 0), gh [bc, 4H].
     With the mask (rows sorted by decreasing length), rows past the last active one only copy their state."""
     bc, ns = gh.shape[0], hs.shape[0]
-    # As gru_numba_kernels.gru_forward_chunk: where gemm_rows would split the product (small H, for OpenBLAS's
-    # small-matrix kernel), it multiplies by a copy of W_hhᵀ [H, 4H]; else one call with the transpose flag.
-    split = row_blocks(bc, whh.shape[0], whh.shape[1]) > 1
-    whh_t = np.ascontiguousarray(whh.T) if split else whh
+    split, whh_op = transpose_plan(bc, whh)
     for t in range(tok.shape[0]):
         s = s0 + t
         h, c, h_out, c_out = hs[s % ns], cs[s % ns], hs[(s + 1) % ns], cs[(s + 1) % ns]
         g = acts[s if keep else 0]
         n = active_rows(msk, t, b0, bc) if use_mask else bc
-        if split:
-            gemm_rows(_F(1.0), h[:n], whh_t, _F(0.0), gh[:n])    # gh = h W_hhᵀ
-        else:
-            gemm(False, True, _F(1.0), h[:n], whh, _F(0.0), gh[:n])
+        gemm_nt(h[:n], whh, split, whh_op, gh[:n])    # gh = h W_hhᵀ
         for b in range(n):
             if use_mask and not msk[t, b0 + b]:
                 copy_row(h, h_out, b)

@@ -97,3 +97,22 @@ def row_blocks(m, n, k):
     if m * n * k <= SMALL_MNK or rows < MIN_ROWS:
         return 1
     return (m + rows - 1) // rows
+
+
+@njit(cache=True, nogil=True)
+def transpose_plan(m, w):
+    """How `gemm_nt` multiplies m rows by wᵀ (w [n, k]): (True, a contiguous copy of wᵀ [k, n]) where gemm_rows would
+    split the product (small H: OpenBLAS's small-matrix kernel takes no transpose flag), else (False, w), since at
+    large H the copy costs more than it saves (5 ms at H = 512) and the transpose flag is faster. Made once per call
+    of a time loop, used at every step."""
+    split = row_blocks(m, w.shape[0], w.shape[1]) > 1
+    return split, (np.ascontiguousarray(w.T) if split else w)
+
+
+@njit(cache=True, nogil=True)
+def gemm_nt(a, w, split, w_op, c):
+    """c ← a wᵀ (a [m', k] with m' ≤ the plan's m, w [n, k], c [m', n]); (split, w_op) = transpose_plan(m, w)."""
+    if split:
+        gemm_rows(np.float32(1.0), a, w_op, np.float32(0.0), c)
+    else:
+        gemm(False, True, np.float32(1.0), a, w, np.float32(0.0), c)
