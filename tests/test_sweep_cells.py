@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import asdict
 from pathlib import Path
 
+import numpy as np
 import pytest
 from threadpoolctl import threadpool_limits
 
@@ -84,3 +85,13 @@ def test_a_sweep_of_a_gru_and_an_lstm_is_what_the_single_commands_write(tmp_path
     md = (out / "report.md").read_text()
     assert "| N | decoder | cell | Linear Unigram |" in md and "| 8 | Autoregressive | lstm | " in md
     assert (out / "figures" / "by_cell.png").is_file() and not (out / "figures" / "h8-ar-lstm-s0").exists()
+    # every cell's learned onion scale per position, beside the GRU's (figure and table), from its own parameters
+    from onionref.onion.interventions.onion import scale_table
+    params = runs.load_arrays(cell / "intervene/onion/params.safetensors")[0]
+    s = np.median(np.abs(scale_table({k: np.asarray(v, np.float64) for k, v in params.items()}, 9)), axis=1)
+    lstm = rep["rows"][1]["onion"]
+    assert [e["mean"] for e in lstm["scales"]] == s.tolist() and lstm["scales"][0]["n"] == 1
+    assert lstm["scale_ratio"]["mean"] == (s[8] / s[0]) ** (1 / 8)
+    assert "## The learned onion's scale per position" in md and "| 8 | Autoregressive | lstm | " in md.split(
+        "scale per position")[1]
+    assert (out / "figures" / "onion_scales_by_cell.png").stat().st_size > 0

@@ -3,6 +3,7 @@
     metric_vs_hidden     IIA or probe accuracy against the hidden size, mean ± std over seeds, both decoder variants
     per_length_by_hidden a score per sequence length, one line per hidden size, one panel per variant
     metric_by_cell       accuracy, IIA and probes of every recurrent cell side by side (sweep --cells)
+    onion_scales_by_cell the learned onion's scale per position of every cell, mean ± std over seeds (sweep --cells)
     gate_heatmap         1 − z (how much each step overwrites each channel) over encoder and decoder steps
     pair_difference      |h'(t) − h(t)| of two inputs differing in one token, over encoder and decoder steps
     state_differences    |h(x') − h(x)| for x' = x with token i changed, for every i (log scale: the onion's layers)
@@ -72,6 +73,27 @@ def metric_by_cell(rows: list, quantities: dict) -> bytes:
         ax.set(ylabel="score", ylim=(0, 1.03), title=f"N = {H}, {LABEL[variant]} decoder")
         ax.grid(alpha=0.3, axis="y")
     axes[0, 0].legend(fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5))
+    return _done(fig)
+
+
+def onion_scales_by_cell(rows: list) -> bytes:
+    """rows: report_table.table rows whose onion entry has "scales" (s_p = median over channels of |g ⊙ γ^p + p·ℓ +
+    b|, stats over seeds). One panel per (hidden size, variant), one line per cell against p, log axis."""
+    plt = pyplot()
+    rows = [r for r in rows if "scales" in r.get("onion", {})]
+    panels = list(dict.fromkeys((r["hidden"], r["variant"]) for r in rows))
+    fig, axes = plt.subplots(1, max(len(panels), 1), figsize=(5.2 * max(len(panels), 1), 3.6), squeeze=False)
+    for ax, (H, variant) in zip(axes[0], panels):
+        for i, r in enumerate(r for r in rows if (r["hidden"], r["variant"]) == (H, variant)):
+            s = r["onion"]["scales"]
+            ax.errorbar(range(len(s)), [e["mean"] for e in s], yerr=[e["std"] for e in s], marker="o", ms=3,
+                        capsize=2, color=f"C{i % 10}", linestyle="-" if i < 10 else "--",
+                        label=f"{r.get('cell', 'gru')} (IIA {r['onion']['mean']:.2f}, n={r['onion']['n']})")
+        ax.set_yscale("log")
+        ax.set(xlabel="position p (0-based)", ylabel="median over channels of |scale(p)|",
+               title=f"learned onion scale, N = {H}, {LABEL[variant]}")
+        ax.grid(alpha=0.3, which="both")
+        ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5))
     return _done(fig)
 
 

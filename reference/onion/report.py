@@ -95,6 +95,25 @@ def _md_table(rows: list, quantities: tuple, with_model: bool, show_steps: bool 
     return lines
 
 
+def _scales_table(rows: list) -> list:
+    """A sweep --cells report's section: each cell's learned onion scale per position (mean over seeds) and ratio."""
+    rows = [r for r in rows if "scales" in r.get("onion", {})]
+    if not any(r.get("cell", "gru") != "gru" for r in rows):
+        return []
+    L = max(len(r["onion"]["scales"]) for r in rows)
+    out = ["", "## The learned onion's scale per position (sweep --cells)", "",
+           "s_p = median over the state's channels of |g ⊙ γ^p + p·ℓ + b| of the trained onion intervention (mean "
+           "over seeds); ratio = (s_{L−1} / s_0)^{1/(L−1)}, mean ± std over seeds. An onion stores position p at "
+           "a scale s_p that changes steadily with p; read it beside the onion IIA.", "",
+           "| N | decoder | cell | onion IIA | " + " | ".join(f"s_{p}" for p in range(L)) + " | ratio |",
+           "|" + "---|" * (L + 5)]
+    for r in rows:
+        s = [f"{e['mean']:.3g}" for e in r["onion"]["scales"]] + [""] * (L - len(r["onion"]["scales"]))
+        out.append(f"| {r['hidden']} | {VARIANTS[r['variant']]} | {r.get('cell', 'gru')} | "
+                   f"{r['onion']['mean']:.3f} | " + " | ".join(s) + f" | {fmt(r['onion'].get('scale_ratio'))} |")
+    return out
+
+
 def markdown(sweep_dirs: list, data: dict, rows: list, figures: list) -> str:
     """report.md: the budget, the three tables of the paper (plus the ablation), and links to the figures."""
     cells, task = data["cells"], data.get("task", "repeat")
@@ -133,6 +152,7 @@ def markdown(sweep_dirs: list, data: dict, rows: list, figures: list) -> str:
     if task != "repeat":
         out += ["The probes read the stored input sequence x_1..x_L from the final encoder state whatever the task.", ""]
     out += _md_table(rows, PROBES, with_model=True, show_steps=show, paper=paper)
+    out += _scales_table(rows)
     if figures:
         out += ["", "## Figures"]
         for group in dict.fromkeys(str(Path(f).parent) for f in figures):
@@ -176,6 +196,8 @@ def write_sweep_report(sweep_dirs, sequence: str | None = None, progress: bool =
     if len(gru) < len(rows):                                      # sweep --cells: every cell side by side
         figs["by_cell.png"] = figures.metric_by_cell(rows, {"accuracy": "model accuracy", **iv, **{
             q: f"{label} probe" for q, label in pr.items()}})
+        if any("scales" in r.get("onion", {}) for r in rows):
+            figs["onion_scales_by_cell.png"] = figures.onion_scales_by_cell(rows)
     per_cell = {}
     for r in tqdm([r for r in gru if not r.get("carried_from")], desc="report: run figures", disable=not progress,
                   dynamic_ncols=True):

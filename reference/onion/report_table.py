@@ -3,7 +3,8 @@
     read_sweep(DIR) / read_sweeps(DIRS) -> {"sweep(s)", "cells": {name: {"hidden", "variant", "cell", "seed",
                                              "train": result, <analysis>: result + still_rising}}}
     table(cells) -> rows, one per (hidden, variant, cell): accuracy and every analysis as stats (mean, std with
-                    ddof 1, n), the model's own accuracy on the analysis's split, per-length stats, steps
+                    ddof 1, n), the model's own accuracy on the analysis's split, per-length stats, steps; the onion's
+                    learned scale per position and its ratio (onion_scales)
     carried_rows(report.json, rows) -> the rows of an earlier report for the sizes these sweeps lack
 
 report.py writes them as markdown and figures; transition.py and run_figures.py read the same rows.
@@ -18,6 +19,7 @@ from .. import runs
 from ..errors import UserError
 from ..sweep.sweepdir import SWEEP_FORMAT
 from .convergence import still_rising
+from .interventions.onion import scale_table
 from .sweep import ANALYSES, ANY_CELL_NAME, metric_of, task_of
 
 VARIANTS = {"ar": "Autoregressive", "noinput": "No input"}
@@ -45,10 +47,26 @@ def read_sweep(sweep_dir: Path) -> dict:
                 metric = metric_of(name)
                 rows = runs.read_metrics(d / group / method / "metrics.jsonl", metric)
                 cell[name] = {**res, "still_rising": still_rising(rows, metric)}
+        if "onion" in cell:
+            cell["onion"]["scales"] = onion_scales(d, runs.read_config(d)["max_len"])
         cells[d.name] = cell
     if not cells:
         raise UserError(f"{sweep_dir} holds no finished cell yet (no h<H>-<variant>-s<seed>/DONE); nothing to report")
     return {"sweep": rec, "cells": cells}
+
+
+def onion_scales(run_dir: Path, max_len: int) -> dict | None:
+    """The learned onion of RUN/intervene/onion (None if unfinished): {"s": [s_0 .. s_{L−1}], "ratio"} with s_p the
+    median over the state's channels of |g ⊙ γ^p + p·ℓ + b| and ratio = (s_{L−1} / s_0)^{1/(L−1)}, the geometric mean
+    of s_{p+1} / s_p (None when s_0 = 0)."""
+    d = Path(run_dir) / "intervene" / "onion"
+    if runs.finished_result(d) is None:
+        return None
+    params, _ = runs.load_arrays(d / "params.safetensors")
+    table = scale_table({k: np.asarray(v, np.float64) for k, v in params.items()}, max_len)
+    s = np.median(np.abs(table), axis=1)
+    ratio = float((s[-1] / s[0]) ** (1.0 / (len(s) - 1))) if s[0] > 0 else None
+    return {"s": s.tolist(), "ratio": ratio}
 
 
 def read_sweeps(sweep_dirs: list) -> dict:
@@ -144,6 +162,12 @@ def table(cells: dict) -> list:
             entry["per_length"] = per_length_stats([r.get("per_length") for _, r in got], where)
             entry["still_rising"] = sum(bool(r.get("still_rising")) for _, r in got)
             entry["steps"] = sorted({r.get("steps") for _, r in got if isinstance(r.get("steps"), int)})
+            scales = [r.get("scales") for _, r in got]
+            if q == "onion" and all(scales):
+                entry["scales"] = [stats(list(s)) for s in zip(*(c["s"] for c in scales))]
+                ratios = [c["ratio"] for c in scales if c["ratio"] is not None]
+                if ratios:
+                    entry["scale_ratio"] = stats(ratios)
             row[q] = entry
         rows.append(row)
     return sorted(rows, key=row_order)

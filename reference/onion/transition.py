@@ -16,12 +16,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
-
 from .. import runs
 from ..errors import UserError
 from .gate_timing import KEEP, gate_synchrony
-from .interventions.onion import scale_table
 from .report_table import read_sweeps, stats
 from .train import load_run
 
@@ -43,18 +40,6 @@ def cell_synchrony(run_dir: Path, cfg, params: dict, keep: float = KEEP) -> dict
     return res
 
 
-def onion_scales(run_dir: Path, max_len: int) -> dict | None:
-    """{"s": [s_0 .. s_{L−1}], "ratio"} of the run's finished onion intervention (None if there is none)."""
-    d = Path(run_dir) / "intervene" / "onion"
-    if runs.finished_result(d) is None:
-        return None
-    params, _ = runs.load_arrays(d / "params.safetensors")
-    table = scale_table({k: np.asarray(v, np.float64) for k, v in params.items()}, max_len)
-    s = np.median(np.abs(table), axis=1)
-    ratio = float((s[-1] / s[0]) ** (1.0 / (len(s) - 1))) if s[0] > 0 else None
-    return {"s": s.tolist(), "ratio": ratio}
-
-
 def transition(sweep_dirs: list, keep: float = KEEP) -> dict:
     """{"keep", "rows": [{"hidden", "seeds", q: stats for q in HYPOTHESES + PROBES + spread, modal_fraction,
     scale_ratio}]} over the autoregressive cells of the sweeps (rows sorted by hidden size)."""
@@ -66,7 +51,7 @@ def transition(sweep_dirs: list, keep: float = KEEP) -> dict:
         run = Path(cell["dir"]) / name
         cfg, params = load_run(run)
         sync = cell_synchrony(run, cfg, params, keep)
-        scales = onion_scales(run, cfg.max_len)
+        scales = cell.get("onion", {}).get("scales")
         by_h.setdefault(cell["hidden"], []).append({
             **{q: cell[q][("iia" if q in HYPOTHESES else "accuracy")] for q in HYPOTHESES + PROBES if q in cell},
             "spread": sync["std"], "modal_fraction": sync["modal_fraction"],
