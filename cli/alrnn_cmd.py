@@ -1,4 +1,4 @@
-"""`onionref alrnn`: the almost-linear RNN lab (train, regions, sweep)."""
+"""`onionref alrnn`: the almost-linear RNN lab (train, regions, dynamics, gradients, sweep, groups)."""
 from __future__ import annotations
 
 from dataclasses import asdict, replace
@@ -118,6 +118,46 @@ def regions_cmd(run, as_json):
         if k in res:
             click.echo(f"  {k}: {to_json(res[k])}")
     click.echo(f"figures in {Path(run) / 'regions'}")
+
+
+@alrnn.command("dynamics")
+@click.argument("run", type=click.Path(path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print the analysis as one JSON line.")
+def dynamics_cmd(run, as_json):
+    """What the ReLU units do in a copy run's delay and recall: codes per step and phase, the delay's period of
+    regions, the dominant regions' Jacobian spectra (RUN/dynamics.json, RUN/dynamics.png)."""
+    from onionref.alrnn.dynamics import run_dynamics
+
+    res = run_dynamics(run)
+    if as_json:
+        click.echo(to_json(res))
+        return
+    click.echo(f"copy M={res['hidden']} P={res['P']}, seq_len {res['seq_len']}, delay {res['delay']}, "
+               f"{res['trials']} test trials: {res['codes_used']} codes of 2^{res['P']}")
+    if "note" in res:
+        click.echo(f"  {res['note']}")
+    for name, ph in res["phases"].items():
+        top = ", ".join(f"{h['code']} {100 * h['freq']:.0f}%" for h in ph["histogram"][:3])
+        click.echo(f"  {name:6s} steps {ph['steps'][0]}-{ph['steps'][1] - 1}: {ph['distinct_codes']} codes ({top}), "
+                   f"{ph['bit_flips_per_step']:.2f} bit flips per step")
+    dp, T = res["delay_period"], res["phase_bounds"]["recall"][1]
+    click.echo(f"  delay period of regions: fixed {100 * dp['fraction_fixed']:.0f}%, cycle "
+               f"{100 * dp['fraction_cycle']:.0f}% (modal period {dp['modal_cycle_period']}), none "
+               f"{100 * dp['fraction_aperiodic']:.0f}%; ReLU activity ACF first peak at lag "
+               f"{res['relu_acf']['first_peak_lag']}")
+    if res["relu_growth"] and res["relu_growth"]["growth_per_step"] is not None:
+        click.echo(f"  ReLU activity about its trial mean grows by {res['relu_growth']['growth_per_step']:.3f} per step "
+                   f"over the delay (rms {res['relu_growth']['rms_first_half']:.2f} -> "
+                   f"{res['relu_growth']['rms_second_half']:.2f}; a limit cycle would keep it at 1)")
+    for name in ("delay_region", "recall_region", "delay_cycle"):
+        if name in res:
+            r = res[name]
+            rot = "; ".join(f"|λ| {x['modulus']:.3f} θ {x['angle']:.3f} ({x['steps_per_turn']:.2f} steps per turn)"
+                            for x in r["rotations"][:8] if x["modulus"] > 0.9 and x["steps_per_turn"] <= 2 * T)
+            label = r["code"] if "code" in r else " -> ".join(r["codes"])
+            click.echo(f"  {name} {label}: spectral radius {r['spectral_radius']:.3f}, "
+                       f"{len(r['above_min'])} eigenvalues above 0.9; rotations (a turn within {2 * T} steps): {rot or 'none'}")
+    click.echo(f"dynamics.json and dynamics.png in {run}")
 
 
 @alrnn.command("gradients")

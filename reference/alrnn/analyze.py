@@ -33,6 +33,9 @@ def load_run(run_dir: Path) -> tuple[ALRNNConfig, dict]:
         raise UserError(f"no run directory {run_dir}")
     if not (run_dir / "DONE").exists():
         raise UserError(f"run {run_dir} has not finished (no DONE marker)")
+    kind = runs.read_json(run_dir / "config.json").get("kind")
+    if kind != "alrnn":
+        raise UserError(f"{run_dir} is not an AL-RNN run (its config.json says kind {kind!r})")
     cfg = ALRNNConfig.from_dict(runs.read_config(run_dir))
     return cfg, load_weights(run_dir, cfg)
 

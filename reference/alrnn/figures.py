@@ -8,6 +8,8 @@
     groups_P<P>.png   the seed-mean JSD matrix between tasks in dendrogram order, with the dendrogram (task_groups.py)
     vs_P.png          a metric against P, mean ± std over seeds
     gradients.png     ‖∂L/∂z_t‖ per step t of a few gradient profiles (alrnn/gradflow.py), log scale
+    dynamics.png      a copy run's code occupancy over time, the delay / recall regions' eigenvalues, ReLU activity
+                      (alrnn/dynamics.py)
 """
 from __future__ import annotations
 
@@ -153,5 +155,44 @@ def plot_groups(mean, names: list, Z, path: Path, title: str) -> None:
     ax.set_xticks(range(n), labels, rotation=90, fontsize=7)
     ax.set_yticks(range(n), labels, fontsize=7)
     fig.colorbar(im, cax=fig.add_axes([0.85, 0.16, 0.03, 0.6]), label="JSD (bits)")
+    save_png(fig, Path(path))
+    plt.close(fig)
+
+
+def plot_dynamics(occupancy, labels: list, bounds: dict, eigs: dict, relu, path: Path, title: str) -> None:
+    """Three panels: occupancy [T, k + 1] stacked over the steps with the phase boundaries (bounds: {phase: (start,
+    stop)}) dashed; eigs {label: complex eigenvalues} with the unit circle; relu [T, n, P] (the ReLU units' state z_t
+    of n trials, one colour per trial, one line style per unit; P = 0: a note)."""
+    plt = _plt()
+    fig, ax = plt.subplots(1, 3, figsize=(14, 3.8), gridspec_kw={"width_ratios": [1.3, 1, 1.3]})
+    T = occupancy.shape[0]
+    shown = occupancy.shape[1] - (occupancy[:, -1].max() == 0)          # no "other" band if it is empty
+    ax[0].stackplot(np.arange(T), occupancy[:, :shown].T, labels=labels[:shown], step="mid", alpha=0.85)
+    ax[0].set(xlabel="step t", ylabel="fraction of trials", title=f"{title}: code occupancy", xlim=(0, T - 1),
+              ylim=(0, 1))
+    ax[0].legend(fontsize=6, title="bitcode", title_fontsize=7, loc="lower left")
+    t = np.linspace(0, 2 * np.pi, 200)
+    ax[1].plot(np.cos(t), np.sin(t), "k-", lw=0.7)
+    for (label, ev), marker in zip(eigs.items(), "o^sD"):
+        ax[1].scatter(np.real(ev), np.imag(ev), s=18, marker=marker, alpha=0.6, label=label[:32])
+    ax[1].set(xlabel="Re λ", ylabel="Im λ", title="J_Ω eigenvalues", aspect="equal")
+    ax[1].legend(fontsize=6)
+    ax[1].grid(alpha=0.3)
+    n, P = relu.shape[1], relu.shape[2]
+    for u, ls in zip(range(min(P, 3)), ("-", "--", ":")):
+        for b in range(n):
+            ax[2].plot(relu[:, b, u], ls, color=f"C{b}", marker=".", ms=3, lw=1, label=f"trial {b}" if u == 0 else None)
+    if P == 0:
+        ax[2].text(0.5, 0.5, "P = 0: no ReLU units", transform=ax[2].transAxes, ha="center")
+    ax[2].axhline(0, color="k", lw=0.7)
+    ax[2].set(xlabel="step t", ylabel="ReLU unit state z_t (on if > 0)", title="ReLU units, a few trials")
+    if P:
+        ax[2].legend(fontsize=6)
+    for a in (ax[0], ax[2]):
+        for name, (lo, hi) in bounds.items():
+            a.axvline(lo - 0.5, color="k", ls="--", lw=0.7)
+            a.text((lo + hi - 1) / 2, 1.0, name, transform=a.get_xaxis_transform(), fontsize=7, va="bottom",
+                   ha="center")
+        a.set_title(a.get_title(), pad=14)
     save_png(fig, Path(path))
     plt.close(fig)
