@@ -72,6 +72,15 @@ def test_jsd_is_a_symmetric_divergence_in_bits(a, b):
     assert np.isclose(regions.jsd([1, 0], [0, 1]), 1.0)
 
 
+def test_jsd_of_nearly_equal_distributions_is_not_negative():
+    # the rounded sum of the two KL terms was −1.7e-17 for this pair (found by a random search)
+    p = [0.1660168350147427, 0.09389198301055937, 0.03277165590687201, 0.17397316174775085, 0.12674464152057935,
+         0.07494616888176472, 0.11722858614412414, 0.21442696777360676]
+    q = [0.16601683501494352, 0.09389198301053676, 0.03277165590686412, 0.17397316174770897, 0.12674464152054885,
+         0.07494616888174668, 0.1172285861440959, 0.2144269677735551]
+    assert regions.jsd(p, q) == 0.0
+
+
 def test_fixed_points_real_and_virtual():
     # M = P = 1: z' = a z + w relu(z) + h, a = 0.5, w = −1. On (z > 0): J = −0.5, z* = h / 1.5; off: J = 0.5, z* = 2h.
     p = {"A": np.array([0.5]), "W": np.array([[-1.0]]), "C": np.zeros((1, 1)), "h": np.array([1.0])}

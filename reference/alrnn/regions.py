@@ -71,14 +71,15 @@ def distribution(ids, n_codes: int) -> np.ndarray:
 
 
 def jsd(p, q) -> float:
-    """Jensen–Shannon divergence of two distributions on the same support, log base 2."""
+    """Jensen–Shannon divergence of two distributions on the same support, log base 2; ∈ [0, 1] (the sum of
+    rounded terms can fall an ulp below 0 for equal distributions: clamped)."""
     p, q = np.asarray(p, float), np.asarray(q, float)
     m = 0.5 * (p + q)
 
     def kl(a):
         nz = a > 0
         return float(np.sum(a[nz] * np.log2(a[nz] / m[nz])))
-    return 0.5 * kl(p) + 0.5 * kl(q)
+    return max(0.0, 0.5 * kl(p) + 0.5 * kl(q))
 
 
 def jacobian(params: dict, code) -> np.ndarray:
