@@ -10,7 +10,8 @@ from onionref.cells.choice import CELLS
 from onionref.onion.analysis import AnalysisConfig
 from onionref.cli import cli
 from onionref.errors import UserError
-from onionref.onion.methods import INTERVENTIONS, PROBES, analyse, intervention, intervention_name, probe
+from onionref.onion.frozen import VIEWS
+from onionref.onion.methods import INTERVENTIONS, PROBES, analyse, intervention, intervention_name, probe, view_name
 from onionref.onion.interventions import rotation
 from onionref.onion.train import load_run
 from onionref.runs import read_config, to_json
@@ -26,6 +27,10 @@ def _analysis_options(f):
         click.option("--wd", type=float, default=D.wd, show_default=True, help="AdamW weight decay."),
         click.option("--eval-every", type=int, default=D.eval_every, show_default=True, help="Evaluate every N."),
         click.option("--seed", type=int, default=D.seed, show_default=True, help="Init and batch-order seed."),
+        click.option("--state", type=click.Choice(VIEWS), default="all", show_default=True,
+                     help="The part of the encoder's final state the analysis sees and edits: all of it, or an LSTM "
+                          "run's h or c alone (the decoder gets the rest from the base sequence's own state; results "
+                          "go to <name>-h / <name>-c)."),
         click.option("--backend", type=click.Choice(["numba", "numpy"]), default=None,
                      help="Backend of the frozen model [default: the run's]."),
         click.option("--resume", is_flag=True, help="Continue an interrupted analysis from its last checkpoint."),
@@ -36,13 +41,14 @@ def _analysis_options(f):
     return f
 
 
-def _run(run_dir, kind, name, method, backend, as_json, quiet, resume, **kw):
+def _run(run_dir, kind, name, method, backend, as_json, quiet, resume, state, **kw):
     cfg = AnalysisConfig(**kw).validate()
-    model_cfg, params = load_run(run_dir, cells=CELLS)   # any cell: the analyses act on its whole state
+    model_cfg, params = load_run(run_dir, cells=CELLS)   # any cell: the analyses act on its whole state, or h or c
+    name = view_name(name, state)
     if resume and (run_dir / kind / name / "checkpoint.safetensors").exists():
         cfg = _resumed_config(run_dir / kind / name, cfg)
     result = analyse(run_dir, kind, name, method, cfg, backend, progress=not quiet, resume=resume,
-                     model=(model_cfg, params))
+                     model=(model_cfg, params), view=state)
     if as_json:
         click.echo(to_json(result))
     else:

@@ -2,7 +2,7 @@
 
 Both use H = L·C channels (L positions, C symbols) and expose what analysis methods need from a frozen model:
 n_symbols, no_input, hidden, state (= hidden: the state is h), dtype, encode(enc_in, mask) -> h,
-decode(h0, dec_in, target, mask, need_grad).
+decode(h0, dec_in, target, mask, need_grad), part / complete (view "all": the whole state).
     OnionModel: h = Σ_i γ^i e(x_i), e(c) = one-hot of c in the first C channels; decoding peels
                 h_t = h − Σ_{j<t} γ^j e(x_j) (x_j from the teacher-forced inputs), logits_t = h_t[:C] / γ^t.
     SlotModel:  h = Σ_i onehot(i·C + x_i) (one subspace per position); logits_t = h[t·C:(t+1)·C].
@@ -34,6 +34,12 @@ class _Hand:
     @property
     def state(self):   # as Frozen.state: the length of the state the methods act on (h itself here)
         return self.hidden
+
+    def part(self, s):           # as Frozen with view "all": the methods see and edit the whole state
+        return s
+
+    def complete(self, v, s):
+        return v
 
     def batch(self, tokens, lengths, queries=None):
         return access.batch(self.task, tokens, lengths, self.n_symbols, self.no_input, queries)

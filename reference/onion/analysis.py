@@ -8,7 +8,8 @@ trains only the method's parameters for 60,000 steps of batch 256. A *method* is
     backward(cache) -> grads
 Evaluation draws its random corruptions from a fixed seed, so evaluating twice gives the same number.
 Every method decodes for the frozen model's task (frozen.task; config.json records it), see interventions/*.py; the
-probes read the input sequence whatever the task. Results land in RUN/<kind>/<name>/: config.json, metrics.jsonl, params.safetensors, checkpoint.safetensors,
+probes read the input sequence whatever the task. Every method sees the part of the state frozen.view shows it (the
+whole state, or an LSTM's h or c alone: frozen.py; config.json records it as "state"). Results land in RUN/<kind>/<name>/: config.json, metrics.jsonl, params.safetensors, checkpoint.safetensors,
 result.json, DONE. The randomness of step s depends only on (seed, s), so a resumed analysis is bit-identical to an
 uninterrupted one.
 """
@@ -63,7 +64,8 @@ def score(method, params, buffers, frozen, tokens, lengths, batch: int = 256) ->
 
 
 def model_accuracy(frozen, tokens, lengths) -> float:
-    """The frozen model's own exact-match accuracy on a set (reported next to every analysis score)."""
+    """The frozen model's own exact-match accuracy on a set (reported next to every analysis score): the decode of
+    the whole encoded state, whatever part of it the analysis sees."""
     def predict(b):
         h = frozen.encode(b.enc_in, b.mask)
         return frozen.decode(h, b.dec_in, b.target, b.mask, need_grad=False)[2]
@@ -134,6 +136,7 @@ def run(method, frozen, model_cfg, cfg: AnalysisConfig, out_dir: Path, name: str
         runs.write_json(out_dir / "config.json", {"format": runs.RUN_FORMAT, "analysis": name, "task": frozen.task,
                                                   "method": {"class": type(method).__name__, **asdict(method)},
                                                   "config": asdict(cfg), "backend": frozen.backend,
+                                                  "state": frozen.view,
                                                   "versions": runs.package_versions(),
                                                   "threads": thread_record(frozen.backend)})
         batches = epoch_batches(len(train[1]), cfg.batch, cfg.seed, start)

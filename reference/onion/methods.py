@@ -6,6 +6,8 @@
                                                            --ngram 3, "linear-cayley" for the Cayley rotation
     analyse(run_dir, group, name, method, cfg, ...)        train a method on a run's frozen model (the CLI's and
                                                            the Python API's one way to run an analysis)
+    view_name(name, view) -> name, or name-h / name-c      the directory of an analysis of the LSTM's h or c alone
+                                                           (`--state`, frozen.py), beside the whole state's
 """
 from __future__ import annotations
 
@@ -64,15 +66,21 @@ def intervention_name(mode: str, ngram: int | None = None, orthogonal_map: str =
     return (name if orthogonal_map == "matrix_exp" else f"{name}-{orthogonal_map}"), n
 
 
+def view_name(name: str, view: str = "all") -> str:
+    """The directory name of an analysis that sees `view` of the state: name itself for all, name-h / name-c."""
+    return name if view == "all" else f"{name}-{view}"
+
+
 def analyse(run_dir: Path, group: str, name: str, method, cfg, backend: str | None = None, progress: bool = True,
-            resume: bool = False, model: tuple | None = None) -> dict:
+            resume: bool = False, model: tuple | None = None, view: str = "all") -> dict:
     """Train `method` on the frozen model of run_dir into run_dir/<group>/<name>/ (group: intervene | probe) and
-    return its result dict. backend None: the run's own; model: its (config, params) if already loaded."""
+    return its result dict. backend None: the run's own; model: its (config, params) if already loaded; view: the
+    part of the state the method sees and edits (frozen.py; UserError for h or c on a run that is not an LSTM)."""
     from .analysis import run
     from .frozen import Frozen
     from .train import load_run
 
     model_cfg, params = load_run(Path(run_dir), cells=CELLS) if model is None else model
-    frozen = Frozen.of_run(model_cfg, params, backend)
+    frozen = Frozen.of_run(model_cfg, params, backend, view)
     return run(fitted(method, model_cfg), frozen, model_cfg, cfg.validate(), Path(run_dir) / group / name, name,
                progress=progress, resume=resume)

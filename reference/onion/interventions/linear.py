@@ -34,7 +34,7 @@ class LinearIntervention:
 
     def init(self, frozen, rng):
         """(trainable params {"X", "M"}, fixed buffers {"base"})."""
-        params, base = autosegment.init(frozen.state, self.n_vars, rng)   # the whole state (LSTM: [h; c])
+        params, base = autosegment.init(frozen.state, self.n_vars, rng)   # the state it sees (LSTM: [h; c], h or c)
         return {k: v.astype(np.float32) for k, v in params.items()}, {"base": base}
 
     def forward(self, params, buffers, frozen, tokens, lengths, rng, train: bool):
@@ -43,16 +43,17 @@ class LinearIntervention:
         if self.ngram == 1:
             inputs, partner, m = corrupt.unigram_pairs(tokens, lengths, self.n_vars, rng, fast)
             queries = corrupt.swapped_queries(m, lengths, rng) if frozen.task == "lookup" else None
-            h, src = frozen.encode(*_enc(inputs, lengths)), partner
+            s, src = frozen.encode(*_enc(inputs, lengths)), partner
         else:
             base, src, m, queries = corrupt.ngram_window(tokens, lengths, self.ngram, self.n_vars, frozen.n_symbols,
                                                          rng, fast)
-            h = frozen.encode(*_enc(np.concatenate([base, src]), np.concatenate([lengths, lengths])))
+            s = frozen.encode(*_enc(np.concatenate([base, src]), np.concatenate([lengths, lengths])))
             src = np.arange(len(lengths), 2 * len(lengths))
         orig = targets.target_batch(frozen, tokens, lengths, queries, rng)
         noise = gumbel.sample_noise(params["M"].shape, rng) if train else None
-        h_new, reg, c = autosegment.forward(params, buffers["base"], h, src, m, noise, self.orthogonal_map, fast)
-        loss, dh, correct = targets.decode(frozen, h_new, orig, train, frozen.dtype)
+        h_new, reg, c = autosegment.forward(params, buffers["base"], frozen.part(s), src, m, noise,
+                                            self.orthogonal_map, fast)
+        loss, dh, correct = targets.decode(frozen, h_new, s[:len(h_new)], orig, train, frozen.dtype)
         return loss + reg, correct, (c, dh, params["M"].dtype)
 
     def backward(self, cache):

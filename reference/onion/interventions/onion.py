@@ -90,7 +90,7 @@ class OnionIntervention:
     def init(self, frozen, rng):
         if self.form not in FORMS:
             raise ValueError(f"unknown onion form {self.form!r}; known: {', '.join(FORMS)}")
-        H, C = frozen.state, frozen.n_symbols     # H: the length of the state (2H for the LSTM)
+        H, C = frozen.state, frozen.n_symbols     # H: the length of the state it sees (LSTM: 2H, or H for h or c)
         params = {"E": rng.standard_normal((C, H)).astype(np.float32)}
         if self.form == "free":
             q = np.arange(self.max_len, dtype=np.float64)[:, None]
@@ -106,16 +106,17 @@ class OnionIntervention:
         x_t, p, xo, xn = corrupt.single_token(tokens, lengths, frozen.n_symbols, rng)
         orig = targets.target_batch(frozen, tokens, lengths, p, rng)
         tb = make_batch(x_t, lengths, frozen.n_symbols, frozen.no_input)
-        h_t = frozen.encode(tb.enc_in, tb.mask)
+        s_t = frozen.encode(tb.enc_in, tb.mask)
+        h_t = frozen.part(s_t)
         if frozen.backend == "numba":
-            return self._fast_forward(params, frozen, orig, h_t, p, xo, xn, tokens.shape[1], train)
+            return self._fast_forward(params, frozen, orig, s_t, h_t, p, xo, xn, tokens.shape[1], train)
         to, tn = np.tanh(params["E"][xo]), np.tanh(params["E"][xn])
         sc, sc_cache = scale_forward(params, p, self.form)
         h_new = h_t + (to - tn) * sc
-        loss, dh, correct = targets.decode(frozen, h_new, orig, train, frozen.dtype)
+        loss, dh, correct = targets.decode(frozen, h_new, s_t, orig, train, frozen.dtype)
         return loss, correct, (dh, params, p, xo, xn, to, tn, sc, sc_cache)
 
-    def _fast_forward(self, params, frozen, orig, h_t, p, xo, xn, T, train):
+    def _fast_forward(self, params, frozen, orig, s_t, h_t, p, xo, xn, T, train):
         """The edit on the kernels of onion_numba.py, from tables of tanh E and of the scale at positions 0..T−1."""
         tE = np.tanh(params["E"])
         sc, sc_cache = scale_forward(params, np.arange(T), self.form)
@@ -123,7 +124,7 @@ class OnionIntervention:
         ids = tuple(np.ascontiguousarray(a, np.int64) for a in (p, xo, xn))
         h_new = np.empty_like(h_t)
         onion_numba.edit_forward(h_t, tE, sc, *ids, h_new)
-        loss, dh, correct = targets.decode(frozen, h_new, orig, train)
+        loss, dh, correct = targets.decode(frozen, h_new, s_t, orig, train)
         return loss, correct, _Tables(dh, params, ids, tE, sc, sc_cache)
 
     def backward(self, cache):

@@ -13,9 +13,9 @@ from ...tasks.repeat import make_batch
 
 
 def encoded_batch(frozen, tokens, lengths):
-    """(batch, h_enc [B, H]) of the original sequences."""
+    """(batch, h_enc [B, V]) of the original sequences: the part of the state the probe sees (V = frozen.state)."""
     b = make_batch(tokens, lengths, frozen.n_symbols, frozen.no_input)
-    return b, frozen.encode(b.enc_in, b.mask)
+    return b, frozen.part(frozen.encode(b.enc_in, b.mask))
 
 
 def loss_and_correct(logits, batch, backend: str = "numpy"):

@@ -26,7 +26,7 @@ class GruDecoderProbe:
     metric: str = "accuracy"
 
     def init(self, frozen, rng):
-        H, C = frozen.state, frozen.n_symbols     # H: the length of the state (2H for the LSTM)
+        H, C = frozen.state, frozen.n_symbols     # H: the length of the state it sees (LSTM: 2H, or H for h or c)
         params = {}
         if self.autoregressive:
             params["embedding.weight"] = rng.standard_normal((C + 1, H)).astype(np.float32)

@@ -24,7 +24,7 @@ class OnionProbe:
     metric: str = "accuracy"
 
     def init(self, frozen, rng):
-        H, C = frozen.state, frozen.n_symbols     # H: the length of the state (2H for the LSTM)
+        H, C = frozen.state, frozen.n_symbols     # H: the length of the state it sees (LSTM: 2H, or H for h or c)
         params = {"E": rng.standard_normal((C, H)).astype(np.float32), "gamma": np.full(H, 0.9, np.float32),
                   "g": np.ones(H, np.float32), "b": np.zeros(H, np.float32), "lin": np.full(H, 0.1, np.float32)}
         params.update(layers.layer_norm_init("ln.", H))

@@ -24,7 +24,7 @@ class StateDecoderProbe:
     metric: str = "accuracy"
 
     def init(self, frozen, rng):
-        H, C = frozen.state, frozen.n_symbols     # H: the length of the state (2H for the LSTM)
+        H, C = frozen.state, frozen.n_symbols     # H: the length of the state it sees (LSTM: 2H, or H for h or c)
         params = layers.linear_init("hidden.", H, H, rng) if self.n_layers == 2 else {}
         params.update(layers.linear_init("out.", H, C * self.max_len, rng))
         return params, {}
