@@ -109,7 +109,7 @@ class Run:
     def lookup(self, seqs, positions) -> list:
         """A lookup run's answers: for each sequence, the symbol it outputs when asked for its 0-based position
         (one int for all, or one per sequence). UserError (one line) for a position outside its sequence."""
-        from .onion.train import predict_fn
+        from .onion.backends import predict_fn
         from .tasks.lookup import make_batch
 
         require_task(self.config, "Run.lookup", ("lookup",))

@@ -100,7 +100,7 @@ def test_loss_grads_and_logits_match_reference(name, seed, H, n_symbols, no_inpu
 @settings(max_examples=30, deadline=None)
 @given(**shapes)
 def test_the_training_loops_step_without_logits_is_the_same(name, seed, H, n_symbols, no_input, B, T, n_threads):
-    """with_logits=False (train.loss_and_grads_fn's): the decoder holds finished rows; loss and gradients agree."""
+    """with_logits=False (backends.loss_and_grads_fn's): the decoder holds finished rows; loss and gradients agree."""
     cell, params, batch, _ = _problem(name, seed, H, n_symbols, no_input, B, T)
     with threads(n_threads):
         loss, grads, _ = sn.loss_and_grads(params, batch, cell)

@@ -26,7 +26,8 @@ import pytest
 
 from importhelpers import Args, ExecPayload, Payload, paper_model, save_safetensors, state_numpy
 from onionref import runs
-from onionref.onion.train import load_run, predict_fn
+from onionref.onion.backends import predict_fn
+from onionref.onion.train import load_run
 from onionref.tasks.repeat import load_set, make_batch
 from runhelpers import assert_one_line_error, call_main, no_plots, run_cli, tree_hashes
 

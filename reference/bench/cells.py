@@ -1,7 +1,7 @@
 """`onionref bench --cells`: milliseconds per training step of the repeat model with each cell, numpy vs numba.
 
 A step is stage 1's loss and gradients (no optimizer): batch 256, lengths drawn uniformly from 2..9 (T = the batch's
-longest, 9), 30 symbols, the autoregressive decoder, the functions `onionref train` calls (train.loss_and_grads_fn:
+longest, 9), 30 symbols, the autoregressive decoder, the functions `onionref train` calls (backends.loss_and_grads_fn:
 cells/gru_numba.py for the GRU, cells/seq_numba.py for the others). Both backends run in this process on one
 thread (the numba path pins BLAS to one thread for the whole process, so a multi-threaded NumPy could not be timed
 beside it), interleaved: `rounds` rounds of `steps` timed steps each, after one untimed step; the reported time is the
@@ -40,7 +40,7 @@ def run(hiddens, cells=CELLS, steps: int = 10, rounds: int = 3, progress=None) -
     from ..jit.threads import get_threads, set_threads
     from ..onion import seq2seq
     from ..onion.sweep import cell_config
-    from ..onion.train import loss_and_grads_fn
+    from ..onion.backends import loss_and_grads_fn
     from ..tasks.repeat import vocab_size
 
     old = get_threads()

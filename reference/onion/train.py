@@ -15,6 +15,7 @@ import numpy as np
 
 from .. import adamw, configs, divergence, runs
 from . import seq2seq
+from .backends import loss_and_grads_fn, predict_fn
 from ..cells import choice
 from ..errors import UserError
 from ..jit.threads import thread_record
@@ -84,35 +85,6 @@ class TrainConfig:
     def from_dict(cls, d: dict) -> "TrainConfig":
         """A config from its JSON form; every key must be known and of its field's type."""
         return configs.from_dict(cls, d).validate()
-
-
-def loss_and_grads_fn(backend: str, cell: str = "gru", nonlinearity: str = "tanh", P: int | None = None):
-    """The (params, batch) -> (loss, grads, logits) function of a backend and cell (numba: cells/gru_numba.py for
-    the GRU, cells/seq_numba.py for every other cell)."""
-    c = choice.cell_of(cell, nonlinearity, P)
-    if backend == "numba":
-        if cell == "gru":
-            from ..cells import gru_numba
-            return gru_numba.loss_and_grads
-        from ..cells import seq_numba   # logits None: the training loop does not read them (see with_logits)
-        return lambda params, batch: seq_numba.loss_and_grads(params, batch, c, with_logits=False)
-    if cell == "gru":
-        return seq2seq.loss_and_grads
-    return lambda params, batch: seq2seq.loss_and_grads(params, batch, c)
-
-
-def predict_fn(backend: str, cell: str = "gru", nonlinearity: str = "tanh", P: int | None = None):
-    """The (params, batch) -> logits function of a backend and cell (as `loss_and_grads_fn`)."""
-    c = choice.cell_of(cell, nonlinearity, P)
-    if backend == "numba":
-        if cell == "gru":
-            from ..cells import gru_numba
-            return gru_numba.predict
-        from ..cells import seq_numba
-        return lambda params, batch: seq_numba.predict(params, batch, c)
-    if cell == "gru":
-        return seq2seq.predict
-    return lambda params, batch: seq2seq.predict(params, batch, c)
 
 
 def train_batch(cfg: TrainConfig, tokens, lengths, step: int):
