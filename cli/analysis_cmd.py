@@ -44,15 +44,15 @@ def _analysis_options(f):
 def _run(run_dir, kind, name, method, backend, as_json, quiet, resume, state, **kw):
     cfg = AnalysisConfig(**kw).validate()
     model_cfg, params = load_run(run_dir, cells=CELLS)   # any cell: the analyses act on its whole state, or h or c
-    name = view_name(name, state)
-    if resume and (run_dir / kind / name / "checkpoint.safetensors").exists():
-        cfg = _resumed_config(run_dir / kind / name, cfg)
+    out_dir = run_dir / kind / view_name(name, state)
+    if resume and (out_dir / "checkpoint.safetensors").exists():
+        cfg = _resumed_config(out_dir, cfg)
     result = analyse(run_dir, kind, name, method, cfg, backend, progress=not quiet, resume=resume,
                      model=(model_cfg, params), view=state)
     if as_json:
         click.echo(to_json(result))
     else:
-        click.echo(f"{name}: {method.metric} = {result[method.metric]:.4f} on {result['set']} "
+        click.echo(f"{out_dir.name}: {method.metric} = {result[method.metric]:.4f} on {result['set']} "
                    f"(the model's own accuracy there: {result['model_accuracy']:.4f})")
 
 

@@ -52,7 +52,7 @@ class Run:
         """`onionref intervene RUN --mode MODE [--state h|c]`: train the intervention; cfg = AnalysisConfig fields
         (steps, batch, lr, wd, eval_every, seed). Returns its result.json dict (IIA and the model's own accuracy)."""
         name, n = methods.intervention_name(mode, ngram)
-        return methods.analyse(self.path, "intervene", methods.view_name(name, state), methods.intervention(mode, n),
+        return methods.analyse(self.path, "intervene", name, methods.intervention(mode, n),
                                _analysis_config(cfg), backend, progress, resume, view=state)
 
     def probe(self, kind: str, backend: str | None = None, progress: bool = True, resume: bool = False,
@@ -60,7 +60,7 @@ class Run:
         """`onionref probe RUN --kind KIND [--state h|c]`; as `intervene`."""
         if kind not in methods.PROBES:
             raise UserError(f"unknown probe {kind!r}; known: {', '.join(methods.PROBES)}")
-        return methods.analyse(self.path, "probe", methods.view_name(kind, state), methods.probe(kind),
+        return methods.analyse(self.path, "probe", kind, methods.probe(kind),
                                _analysis_config(cfg), backend, progress, resume, view=state)
 
     def analysis_result(self, group: str, name: str) -> dict | None:

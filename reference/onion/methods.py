@@ -73,14 +73,16 @@ def view_name(name: str, view: str = "all") -> str:
 
 def analyse(run_dir: Path, group: str, name: str, method, cfg, backend: str | None = None, progress: bool = True,
             resume: bool = False, model: tuple | None = None, view: str = "all") -> dict:
-    """Train `method` on the frozen model of run_dir into run_dir/<group>/<name>/ (group: intervene | probe) and
-    return its result dict. backend None: the run's own; model: its (config, params) if already loaded; view: the
-    part of the state the method sees and edits (frozen.py; UserError for h or c on a run that is not an LSTM)."""
+    """Train `method` on the frozen model of run_dir into run_dir/<group>/<view_name(name, view)>/ (group:
+    intervene | probe) and return its result dict. backend None: the run's own; model: its (config, params) if
+    already loaded; view: the part of the state the method sees and edits (frozen.py; UserError for h or c on a run
+    that is not an LSTM)."""
     from .analysis import run
     from .frozen import Frozen
     from .train import load_run
 
     model_cfg, params = load_run(Path(run_dir), cells=CELLS) if model is None else model
     frozen = Frozen.of_run(model_cfg, params, backend, view)
+    name = view_name(name, view)
     return run(fitted(method, model_cfg), frozen, model_cfg, cfg.validate(), Path(run_dir) / group / name, name,
                progress=progress, resume=resume)
