@@ -19,8 +19,8 @@ from ..errors import UserError
 from . import data, model
 from .config import ALRNNConfig
 from .figures import plot_eigenvalues, plot_histogram, plot_matrix, plot_transitions
-from .regions import (all_fixed_points, bit_flips, bitcodes, code_strings, distribution, fixed_point, jacobian, jsd,
-                      transitions, unique_codes)
+from .regions import (all_fixed_points, bit_flips, bitcodes, code_strings, complex_pair, distribution, fixed_point,
+                      jacobian, jsd, transitions, unique_codes)
 
 TOP_REGIONS = 4      # regions whose Jacobian spectra are reported and drawn
 MAX_P_FIXED = 12     # enumerate every region's fixed point up to this P
@@ -68,8 +68,8 @@ def analyze_model(cfg: ALRNNConfig, params: dict, out: Path, extra: dict | None 
         eigs[labels[i] or "(linear)"] = ev
         real = fixed_point(params, uniq[i])[1]
         res["regions"].append({"code": labels[i], "freq": float(freqs[i]), "max_abs_eig": float(np.abs(ev).max()),
-                               "eig_nearest_1": _complex(ev[np.argmin(np.abs(ev - 1))]),
-                               "eigenvalues": [_complex(e) for e in ev[np.argsort(-np.abs(ev))]],
+                               "eig_nearest_1": complex_pair(ev[np.argmin(np.abs(ev - 1))]),
+                               "eigenvalues": [complex_pair(e) for e in ev[np.argsort(-np.abs(ev))]],
                                "fixed_point_real": real})
     if cfg.P <= MAX_P_FIXED:
         res["fixed_points"] = all_fixed_points(params)
@@ -79,10 +79,6 @@ def analyze_model(cfg: ALRNNConfig, params: dict, out: Path, extra: dict | None 
     plot_eigenvalues(eigs, out / "eigenvalues.png", f"{title}: J_Ω eigenvalues")
     runs.write_json(out / "regions.json", res)
     return res
-
-
-def _complex(e) -> list:
-    return [float(np.real(e)), float(np.imag(e))]
 
 
 def _top_edges(C, labels, n: int = 12) -> list:

@@ -33,7 +33,7 @@ import numpy as np
 from .. import runs
 from ..errors import UserError
 from . import data, model
-from .regions import bitcodes, code_strings, jacobian, unique_codes
+from .regions import bitcodes, code_strings, complex_pair, jacobian, unique_codes
 
 PHASES = ("input", "cue", "delay", "recall")
 TOP_CODES = 8        # codes shown by name in the occupancy; the rest are "other"
@@ -136,13 +136,15 @@ def spectrum(J, delay: int | None = None) -> dict:
     pairs = []
     for e in ev[ev.imag > 1e-9]:
         theta = float(np.angle(e))
-        pair = {"eigenvalue": _c(e), "modulus": float(abs(e)), "angle": theta, "steps_per_turn": 2 * np.pi / theta}
+        pair = {"eigenvalue": complex_pair(e), "modulus": float(abs(e)), "angle": theta,
+                "steps_per_turn": 2 * np.pi / theta}
         if delay:
             pair["turns_per_delay"] = delay * theta / (2 * np.pi)
         pairs.append(pair)
-    return {"eigenvalues": [_c(e) for e in ev], "moduli": np.abs(ev).tolist(), "angles": np.angle(ev).tolist(),
+    return {"eigenvalues": [complex_pair(e) for e in ev], "moduli": np.abs(ev).tolist(),
+            "angles": np.angle(ev).tolist(),
             "spectral_radius": float(np.abs(ev).max()) if len(ev) else 0.0,
-            "above_min": [_c(e) for e in ev if abs(e) > EIG_MIN], "rotations": pairs}
+            "above_min": [complex_pair(e) for e in ev if abs(e) > EIG_MIN], "rotations": pairs}
 
 
 def cycle_product(params: dict, codes) -> np.ndarray:
@@ -152,10 +154,6 @@ def cycle_product(params: dict, codes) -> np.ndarray:
     for c in codes:
         prod = jacobian(params, c) @ prod
     return prod
-
-
-def _c(e) -> list:
-    return [float(np.real(e)), float(np.imag(e))]
 
 
 def copy_dynamics(cfg, params: dict, trials, top: int = TOP_CODES) -> tuple[dict, dict]:

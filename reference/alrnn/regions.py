@@ -114,3 +114,8 @@ def all_fixed_points(params: dict, s=None) -> dict:
         if ok:
             real.append("".join(map(str, code)))
     return {"regions": 2 ** P, "real": len(real), "virtual": 2 ** P - len(real), "real_codes": real}
+
+
+def complex_pair(e) -> list:
+    """[re, im] of a (complex) eigenvalue: its JSON form."""
+    return [float(np.real(e)), float(np.imag(e))]
