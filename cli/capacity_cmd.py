@@ -23,15 +23,15 @@ def _fmt(s: dict | None) -> str:
               help="Directory for capacity.json and capacity.png.")
 @click.option("--threshold", type=float, default=THRESHOLD, show_default=True,
               help="A length is held when the seeds' mean exact match reaches it; the measured capacity is the "
-                   "longest L held together with every shorter length. In (0, 1].")
+                   "longest length held. In (0, 1].")
 @click.option("--n", "n", type=int, default=N_SEQUENCES, show_default=True,
               help="Sequences of each run's valid set for its precision report (RUN/precision.json is reused when "
                    "made with the same number).")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as one JSON line.")
 def capacity_cmd(run_dirs, out, threshold, n, as_json):
     """Exact match per length in bfloat16 / float16 / float32 / float64 and the onion intervention's IIA per
-    length, per (hidden size, maximum length) over seeds; the measured capacity (longest L whose float64 exact
-    match is >= THRESHOLD at every length up to L) against the predicted one (positions whose footprint stays above
+    length, per (hidden size, maximum length) over seeds; the measured capacity (the longest L whose float64 exact
+    match is >= THRESHOLD) against the predicted one (positions whose footprint stays above
     the type's unit roundoff, fewest over seeds). Unfinished runs (no RUN/DONE) are skipped. Computes and writes
     RUN/precision.json where missing or made otherwise."""
     res = capacity(list(run_dirs), threshold, n)
@@ -43,12 +43,12 @@ def capacity_cmd(run_dirs, out, threshold, n, as_json):
         click.echo(runs.to_json(res))
         return
     short = {"bfloat16": "bf16", "float16": "f16", "float32": "f32", "float64": "f64"}
-    click.echo(f"   H  max_len  n   exact f64        exact bf16       measured (longest)  predicted "
+    click.echo(f"   H  max_len  n   exact f64        exact bf16       measured f64/bf16  predicted "
                f"{'/'.join(short[k] for k in TYPES)}   min footprint / u_bf16")
     for g in res["groups"]:
         pred = "/".join(str(g["predicted"][k]) for k in TYPES)
         click.echo(f"{g['hidden']:4d} {g['max_len']:8d} {len(g['runs']):2d}   {_fmt(g['accuracy']['float64']):15}  "
-                   f"{_fmt(g['accuracy']['bfloat16']):15}  {g['measured']:8d} ({g['longest']['float64']:2d})"
+                   f"{_fmt(g['accuracy']['bfloat16']):15}  {g['measured']['float64']:8d}/{g['measured']['bfloat16']:<2d}"
                    f"       {pred:>18}   {_fmt(g['min_footprint_over_u_bf16'])}")
     for s in res["skipped"]:
         click.echo(f"skipped (unfinished, no DONE): {s}")

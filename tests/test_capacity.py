@@ -4,8 +4,8 @@ measured capacity against the footprint's prediction.
 - on three tiny trained runs (two seeds at max_len 5, one at max_len 6, an onion intervention on one): the groups,
   every statistic equal to the hand computation from the runs' own precision.json and onion result.json files,
   precision.json written when missing, reused when made with the same n, recomputed when made with another;
-- the measured-capacity rule on a run whose precision.json holds known per-length values; its monotonicity in the
-  threshold (hypothesis);
+- the measured-capacity rule (the longest length at or above the threshold) on a run whose precision.json holds
+  known per-length values; its monotonicity in the threshold (hypothesis);
 - the CLI writes capacity.json and capacity.png, --json is one JSON line, unfinished runs are skipped.
 """
 from __future__ import annotations
@@ -18,7 +18,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from onionref.onion.capacity import capacity, longest_above, measured_capacity
+from onionref.onion.capacity import capacity, measured_capacity
 from onionref.onion.precision import TYPES
 from runhelpers import analysis_args, call_main, no_plots, train_args
 
@@ -88,13 +88,7 @@ def test_groups_and_stats_are_the_files_own_numbers(runs_copy):
             _close(g["accuracy"][t], _stats([p["types"][t]["accuracy"] for p in ps]))
             assert g["predicted"][t] == min(p["predicted_positions"][t] for p in ps)
             mean = {L: statistics.fmean(p["types"][t]["per_length"][str(L)] for p in ps) for L in lengths}
-            want = 0
-            for L in lengths:
-                if mean[L] < 0.5:
-                    break
-                want = L
-            assert g["measured_by_type"][t] == want
-        assert g["measured"] == g["measured_by_type"]["float64"]
+            assert g["measured"][t] == max((L for L in lengths if mean[L] >= 0.5), default=0)
         _close(g["min_footprint"], _stats([min(p["footprint"]) for p in ps]))
         _close(g["min_footprint_over_u_bf16"], _stats([min(p["footprint"]) * 256 for p in ps]))
         if "a" in names:
@@ -125,11 +119,10 @@ def test_measured_capacity_rule_on_known_values(runs_copy):
         p["types"][t]["per_length"] = pl
     (run / "precision.json").write_text(json.dumps(p))
     g = capacity([run], 0.5, N)["groups"][0]
-    assert g["measured"] == 3 and g["longest"]["float64"] == 5
-    assert g["measured_by_type"]["bfloat16"] == 0 and g["longest"]["bfloat16"] == 4
-    assert capacity([run], 0.3, N)["groups"][0]["measured"] == 5
-    assert capacity([run], 0.85, N)["groups"][0]["measured"] == 2
-    assert capacity([run], 0.95, N)["groups"][0]["measured"] == 0
+    assert g["measured"]["float64"] == 5 and g["measured"]["bfloat16"] == 4     # L 4 (0.4) does not end float64's
+    assert capacity([run], 0.75, N)["groups"][0]["measured"]["float64"] == 3
+    assert capacity([run], 0.85, N)["groups"][0]["measured"]["float64"] == 2
+    assert capacity([run], 0.95, N)["groups"][0]["measured"]["float64"] == 0
 
 
 PER_LENGTH = st.dictionaries(st.integers(1, 30), st.floats(0, 1), min_size=1, max_size=12)
@@ -139,12 +132,9 @@ PER_LENGTH = st.dictionaries(st.integers(1, 30), st.floats(0, 1), min_size=1, ma
 def test_measured_capacity_falls_as_the_threshold_rises(pl, t1, t2):
     lo, hi = sorted((t1, t2))
     assert measured_capacity(pl, hi) <= measured_capacity(pl, lo)
-    assert longest_above(pl, hi) <= longest_above(pl, lo)
     m = measured_capacity(pl, lo)
-    assert m <= longest_above(pl, lo)
-    assert all(v >= lo for L, v in pl.items() if L <= m)                         # every length up to m is held
-    later = [L for L in pl if L > m]
-    assert not later or pl[min(later)] < lo                                      # the next length is not
+    assert m == 0 or pl[m] >= lo                                                 # m is held
+    assert all(v < lo for L, v in pl.items() if L > m)                           # no longer length is
     assert measured_capacity({str(k): v for k, v in pl.items()}, lo) == m        # JSON's string keys
 
 

@@ -10,10 +10,9 @@ Over finished GRU runs (RUN/DONE), grouped by (hidden size H, maximum training l
     predicted[type]        min over seeds of precision's predicted_positions: the positions whose footprint
                            (median ‖Δh‖∞ / ‖h‖∞ at L = max_len) exceeds the type's unit roundoff u. The footprint is
                            only measured up to max_len, so predicted = max_len reads "at least max_len".
-    measured_by_type[type] the longest L such that the seeds' mean exact match is ≥ threshold at every length
-                           min_len … L (0: not even the shortest length); measured = measured_by_type["float64"]
-    longest[type]          the longest L whose mean exact match is ≥ threshold, shorter lengths regardless (the
-                           `valid` set's L = 2 is a data artefact at max_len 12: docs/beyond-onion.md section 2)
+    measured[type]         the longest L whose seeds' mean exact match is ≥ threshold, shorter lengths regardless
+                           (0: none). Not "every length up to L": the `valid` set's L = 2 is a data artefact at max_len
+                           12 (0.39; docs/beyond-onion.md section 2) and would end such a rule at the first length
     min_footprint          min over positions of the footprint, stats over seeds; min_footprint_over_u_bf16 the
                            same divided by bfloat16's u = 2⁻⁸ (how far the smallest layer is above bfloat16)
 
@@ -39,18 +38,8 @@ SAME_TASK = ("task", "no_input", "symbols", "min_len")   # what the runs of one 
 
 
 def measured_capacity(per_length: dict, threshold: float = THRESHOLD) -> int:
-    """The longest L with per_length[l] ≥ threshold for every length l ≤ L present (lengths as int or str keys);
-    0 when the shortest length already fails (or there is none)."""
-    held = 0
-    for L in sorted(int(k) for k in per_length):
-        if _get(per_length, L) < threshold:
-            break
-        held = L
-    return held
-
-
-def longest_above(per_length: dict, threshold: float = THRESHOLD) -> int:
-    """The longest L with per_length[L] ≥ threshold, shorter lengths regardless; 0 if none."""
+    """The longest L with per_length[L] ≥ threshold (lengths as int or str keys), shorter lengths regardless; 0 if
+    none."""
     return max((int(k) for k, v in per_length.items() if v >= threshold), default=0)
 
 
@@ -110,7 +99,7 @@ def load_runs(run_dirs: list) -> tuple:
 def capacity(run_dirs: list, threshold: float = THRESHOLD, n: int = N_SEQUENCES) -> dict:
     """{"threshold", "sequences", "skipped", "groups": [group]} over finished runs, groups sorted by (H, max_len);
     a group is {"hidden", "max_len", "seeds", "runs", "per_length": {str(L): {type: stats, "onion": stats}},
-    "accuracy", "onion", "predicted", "measured", "measured_by_type", "longest", "min_footprint",
+    "accuracy", "onion", "predicted", "measured", "min_footprint",
     "min_footprint_over_u_bf16"} (see the module docstring)."""
     if not (isinstance(threshold, (int, float)) and 0 < threshold <= 1):
         raise UserError(f"--threshold must be in (0, 1], got {threshold}")
@@ -153,11 +142,9 @@ def summarise(rows: list, threshold: float) -> dict:
     out = {"per_length": per_length,
            "accuracy": {kind: stats([p["types"][kind]["accuracy"] for p, _ in rows]) for kind in TYPES},
            "predicted": {kind: min(int(p["predicted_positions"][kind]) for p, _ in rows) for kind in TYPES},
-           "measured_by_type": {kind: measured_capacity(mean[kind], threshold) for kind in TYPES},
-           "longest": {kind: longest_above(mean[kind], threshold) for kind in TYPES},
+           "measured": {kind: measured_capacity(mean[kind], threshold) for kind in TYPES},
            "min_footprint": stats(smallest),
            "min_footprint_over_u_bf16": stats([s / UNIT_ROUNDOFF["bfloat16"] for s in smallest])}
-    out["measured"] = out["measured_by_type"]["float64"]
     iia = [float(o["iia"]) for _, o in rows if o and o.get("iia") is not None and math.isfinite(float(o["iia"]))]
     if iia:
         out["onion"] = stats(iia)

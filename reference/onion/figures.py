@@ -286,7 +286,7 @@ def capacity(res: dict) -> bytes:
             a.errorbar(Ls, [pl[str(L)][kind]["mean"] for L in Ls], yerr=[pl[str(L)][kind]["std"] for L in Ls],
                        color=c, linestyle=style, marker="o" if kind == "float64" else None, ms=3, capsize=2,
                        label=label if kind == "float64" else None)
-        m = g["measured"]
+        m = g["measured"]["float64"]
         if str(m) in pl:
             a.plot([m], [pl[str(m)]["float64"]["mean"]], marker="*", ms=12, color=c, markeredgecolor="k",
                    linestyle="none")
@@ -299,7 +299,7 @@ def capacity(res: dict) -> bytes:
     a.axhline(res["threshold"], color="grey", linewidth=0.8)
     a.plot([], [], "k-", label="float64")
     a.plot([], [], "k--", label="bfloat16")
-    a.plot([], [], "k*", ms=9, linestyle="none", label=f"measured (≥ {res['threshold']:g} up to L)")
+    a.plot([], [], "k*", ms=9, linestyle="none", label=f"measured: longest L ≥ {res['threshold']:g}")
     a.plot([], [], "k:", label="predicted, bfloat16")
     a.set(xlabel="sequence length L", ylabel="exact match", ylim=(-0.03, 1.03), title="exact match per length")
     a.grid(alpha=0.3)
