@@ -14,6 +14,8 @@
     transition           the three hypotheses' IIA and the gates' synchrony against hidden size (transition.py)
     precision            exact match per length in each number type, and each position's footprint against the
                          types' unit roundoff (precision.py)
+    capacity             exact match (float64, bfloat16) and onion IIA per length, one colour per (H, max_len),
+                         with the measured and the predicted capacity (capacity.py)
 """
 from __future__ import annotations
 
@@ -266,4 +268,47 @@ def precision(res: dict, title: str) -> bytes:
     b.set(xlabel="position i", ylabel="‖Δh‖∞ / ‖h‖∞ (median)", title="each position's trace in the final state")
     b.grid(alpha=0.3, which="both")
     b.legend(fontsize=7)
+    return _done(fig)
+
+
+def capacity(res: dict) -> bytes:
+    """capacity.py's groups: exact match per length, float64 solid and bfloat16 dashed, mean ± std over seeds, one
+    colour per (H, max_len), a star at the measured capacity and a dotted vertical line at bfloat16's predicted one
+    (capped at max_len) (left); the onion intervention's IIA per length where there is one (right)."""
+    plt = pyplot()
+    fig, (a, b) = plt.subplots(1, 2, figsize=(10, 3.8), sharex=True)
+    any_onion = False
+    for i, g in enumerate(res["groups"]):
+        c, pl = f"C{i % 10}", g["per_length"]
+        Ls = sorted(int(L) for L in pl)
+        label = f"H {g['hidden']}, L ≤ {g['max_len']} (n {len(g['runs'])})"
+        for kind, style in (("float64", "-"), ("bfloat16", "--")):
+            a.errorbar(Ls, [pl[str(L)][kind]["mean"] for L in Ls], yerr=[pl[str(L)][kind]["std"] for L in Ls],
+                       color=c, linestyle=style, marker="o" if kind == "float64" else None, ms=3, capsize=2,
+                       label=label if kind == "float64" else None)
+        m = g["measured"]["float64"]
+        if str(m) in pl:
+            a.plot([m], [pl[str(m)]["float64"]["mean"]], marker="*", ms=12, color=c, markeredgecolor="k",
+                   linestyle="none")
+        a.axvline(min(g["predicted"]["bfloat16"], g["max_len"]) + 0.05 * i, color=c, linestyle=":", linewidth=1.2)
+        on = [L for L in Ls if "onion" in pl[str(L)]]
+        if on:
+            any_onion = True
+            b.errorbar(on, [pl[str(L)]["onion"]["mean"] for L in on], yerr=[pl[str(L)]["onion"]["std"] for L in on],
+                       color=c, marker="o", ms=3, capsize=2, label=label)
+    a.axhline(res["threshold"], color="grey", linewidth=0.8)
+    a.plot([], [], "k-", label="float64")
+    a.plot([], [], "k--", label="bfloat16")
+    a.plot([], [], "k*", ms=9, linestyle="none", label=f"measured: longest L ≥ {res['threshold']:g}")
+    a.plot([], [], "k:", label="predicted, bfloat16")
+    a.set(xlabel="sequence length L", ylabel="exact match", ylim=(-0.03, 1.03), title="exact match per length")
+    a.grid(alpha=0.3)
+    a.legend(fontsize=6, loc="best")
+    a.xaxis.get_major_locator().set_params(integer=True)
+    b.set(xlabel="sequence length L", ylabel="onion IIA", ylim=(-0.03, 1.03), title="onion intervention per length")
+    b.grid(alpha=0.3)
+    if any_onion:
+        b.legend(fontsize=6, loc="lower left")
+    else:
+        b.text(0.5, 0.5, "no finished onion intervention", ha="center", va="center", transform=b.transAxes)
     return _done(fig)
