@@ -65,6 +65,7 @@ def test_groups_and_stats_are_the_files_own_numbers(runs_copy):
     assert not any((d / "precision.json").exists() for d in dirs)
     res = capacity(dirs, 0.5, N)
     assert all((d / "precision.json").is_file() for d in dirs)                   # cached where missing
+    assert all((d / "precision.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" for d in dirs)   # with its figure
     assert [(g["hidden"], g["max_len"], g["seeds"]) for g in res["groups"]] == [(8, 5, [3, 4]), (8, 6, [3])]
     assert res["threshold"] == 0.5 and res["skipped"] == []
     prec = {k: json.loads((runs_copy / k / "precision.json").read_text()) for k in RUNS}
@@ -105,6 +106,7 @@ def test_precision_json_reused_when_same_n_recomputed_otherwise(runs_copy):
     assert (run / "precision.json").stat().st_mtime_ns == first
     res = capacity([run], 0.5, N // 2)
     assert json.loads((run / "precision.json").read_text())["types"]["float64"]["n"] == N // 2
+    assert (run / "precision.png").stat().st_mtime_ns > first                    # the figure redrawn with it
     assert res["groups"][0]["per_length"]["5"]["float64"]["n"] == 1
 
 

@@ -26,6 +26,7 @@ import math
 from pathlib import Path
 
 from .. import runs
+from . import figures
 from ..errors import UserError
 from ..tasks.repeat import load_set
 from .precision import TYPES, UNIT_ROUNDOFF, precision_report
@@ -49,7 +50,7 @@ def _get(d: dict, L: int):
 
 def run_precision(run_dir: Path, cfg, params: dict, n: int = N_SEQUENCES) -> dict:
     """precision.precision_report of a run with `onionref precision`'s extra keys, cached in RUN/precision.json
-    (reused when its set, max_len, hidden and number of sequences per type match)."""
+    and drawn in RUN/precision.png (reused when its set, max_len, hidden and number of sequences per type match)."""
     path = Path(run_dir) / "precision.json"
     tokens, _ = load_set("valid", cfg.symbols, cfg.min_len, cfg.max_len)
     n_used = min(n, len(tokens))
@@ -62,6 +63,8 @@ def run_precision(run_dir: Path, cfg, params: dict, n: int = N_SEQUENCES) -> dic
             return got
     res = {"run": str(run_dir), "hidden": cfg.hidden, **precision_report(params, cfg, n)}
     runs.write_json(path, res)
+    runs.atomic_write_bytes(path.with_suffix(".png"),          # RUN/precision.png, as `onionref precision` keeps it
+                            figures.precision(res, f"H={cfg.hidden}, max length {cfg.max_len}"))
     return runs.read_json(path)          # the file's form (string length keys), as a cached report would be
 
 
