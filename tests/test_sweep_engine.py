@@ -7,7 +7,7 @@ import cloudpickle
 import pytest
 
 from onionref.errors import UserError
-from onionref.sweep.engine import Job, ordered, run_jobs
+from onionref.sweep.engine import WORKER_PRE_SPAWN_ENV, Job, ordered, run_jobs
 from onionref.sweep.sweepdir import open_sweep
 
 cloudpickle.register_pickle_by_value(sys.modules[__name__])   # workers cannot import a test module by name
@@ -23,7 +23,8 @@ def write_job(path, value, read=None):
     with open(path, "w") as f:
         json.dump({"value": value + got}, f)
     blas = [p["num_threads"] for p in threadpool_info() if p["user_api"] == "blas"]
-    return {"value": value + got, "threads": get_threads(), "blas": blas, "pid": os.getpid()}
+    malloc = {k: os.environ.get(k) for k in ("MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_")}
+    return {"value": value + got, "threads": get_threads(), "blas": blas, "pid": os.getpid(), "malloc": malloc}
 
 
 def failing_job():
@@ -50,6 +51,8 @@ def test_run_jobs_on_a_local_cluster_respects_dependencies_and_pins_threads(tmp_
     assert [out[k]["value"] for k in "abc"] == [1, 11, 111]
     assert all(r["threads"] == 1 and r["blas"] and set(r["blas"]) == {1} for r in out.values())
     assert all(r["pid"] != os.getpid() for r in out.values())
+    want = {k: str(v) for k, v in WORKER_PRE_SPAWN_ENV.items()}                 # glibc's, set before the spawn
+    assert all(r["malloc"] == want for r in out.values())
 
 
 def test_a_job_with_a_known_result_is_not_submitted_and_its_dependents_still_run(tmp_path, capsys):

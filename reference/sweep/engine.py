@@ -24,6 +24,13 @@ from ..errors import UserError
 # parallelism is its batch chunks on `threads_per_job` Python threads (jit/threads.py), BLAS on one under them.
 ONE_THREAD_ENV = {k: "1" for k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
                                    "NUMBA_NUM_THREADS")}
+# glibc's allocator in a worker, set before its process starts. Dask sets MALLOC_TRIM_THRESHOLD_=65536 there, and
+# setting any such variable freezes glibc's mmap threshold at 128 KiB: every array above that (a step's states,
+# gradients) is then a fresh mmap, page-faulted in and unmapped each step. Measured on a full-task copy sweep (150
+# epochs, two sweeps side by side on the loaded 2-core machine): 9.9 s of system time against 1.8 with these, CPU
+# time 48.0 s against 37.5, bit-identical weights. Dask's statistical profiler (every 10 ms, for the dashboard,
+# which a sweep does not show) cost about 7% more CPU in the same test.
+WORKER_PRE_SPAWN_ENV = {"MALLOC_MMAP_THRESHOLD_": 32 * 2**20, "MALLOC_TRIM_THRESHOLD_": 2**30}
 
 
 @dataclass(frozen=True)
@@ -102,7 +109,9 @@ def _client(workers: int | None, scheduler: str | None, threads_per_job: int = 1
         raise UserError(f"--workers must be >= 1, got {n}")
     # Saturation 1.0: the scheduler hands a worker its next job only when it is free, so a late or rescheduled job
     # goes to whichever worker frees first, and `processing` is exactly the job each worker is on.
-    with dask.config.set({"distributed.scheduler.worker-saturation": 1.0}):
+    with dask.config.set({"distributed.scheduler.worker-saturation": 1.0,
+                          "distributed.worker.profile.enabled": False,
+                          **{f"distributed.nanny.pre-spawn-environ.{k}": v for k, v in WORKER_PRE_SPAWN_ENV.items()}}):
         # dashboard_address ":0": the scheduler's HTTP server on a free port (None means 8787, which a second
         # sweep on the machine finds taken, and says so on stderr)
         cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=":0",
