@@ -11,10 +11,7 @@ from onionref.cli import cli
 from onionref.onion import figures
 from onionref.onion.capacity import N_SEQUENCES, THRESHOLD, capacity
 from onionref.onion.precision import TYPES
-
-
-def _fmt(s: dict | None) -> str:
-    return "–" if s is None else f"{s['mean']:.3f} ± {s['std']:.3f}"
+from onionref.onion.report_table import mean_std
 
 
 @cli.command("capacity")
@@ -47,9 +44,9 @@ def capacity_cmd(run_dirs, out, threshold, n, as_json):
                f"{'/'.join(short[k] for k in TYPES)}   min footprint / u_bf16")
     for g in res["groups"]:
         pred = "/".join(str(g["predicted"][k]) for k in TYPES)
-        click.echo(f"{g['hidden']:4d} {g['max_len']:8d} {len(g['runs']):2d}   {_fmt(g['accuracy']['float64']):15}  "
-                   f"{_fmt(g['accuracy']['bfloat16']):15}  {g['measured']['float64']:8d}/{g['measured']['bfloat16']:<2d}"
-                   f"       {pred:>18}   {_fmt(g['min_footprint_over_u_bf16'])}")
+        click.echo(f"{g['hidden']:4d} {g['max_len']:8d} {len(g['runs']):2d}   {mean_std(g['accuracy']['float64']):15}  "
+                   f"{mean_std(g['accuracy']['bfloat16']):15}  {g['measured']['float64']:8d}/{g['measured']['bfloat16']:<2d}"
+                   f"       {pred:>18}   {mean_std(g['min_footprint_over_u_bf16'])}")
     for s in res["skipped"]:
         click.echo(f"skipped (unfinished, no DONE): {s}")
     click.echo(f"threshold {res['threshold']:g}; wrote {out / 'capacity.json'} and {out / 'capacity.png'}")

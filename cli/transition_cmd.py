@@ -10,11 +10,8 @@ from onionref.cli import cli
 from onionref.errors import UserError
 from onionref.onion import figures
 from onionref.onion.gate_timing import KEEP
+from onionref.onion.report_table import mean_std
 from onionref.onion.transition import HYPOTHESES, transition
-
-
-def _fmt(s: dict | None) -> str:
-    return "–" if s is None else f"{s['mean']:.3f} ± {s['std']:.3f}"
 
 
 @cli.command("transition")
@@ -41,6 +38,6 @@ def transition_cmd(sweep_dirs, out, keep, as_json):
         return
     click.echo("   N  n   " + "".join(f"{q:>17}" for q in HYPOTHESES) + "   freeze-step std   modal fraction")
     for r in res["rows"]:
-        click.echo(f"{r['hidden']:4d} {r['seeds']:2d}   " + "".join(f"{_fmt(r.get(q)):>17}" for q in HYPOTHESES)
-                   + f"   {_fmt(r.get('spread')):>15}   {_fmt(r.get('modal_fraction')):>14}")
+        click.echo(f"{r['hidden']:4d} {r['seeds']:2d}   " + "".join(f"{mean_std(r.get(q)):>17}" for q in HYPOTHESES)
+                   + f"   {mean_std(r.get('spread')):>15}   {mean_std(r.get('modal_fraction')):>14}")
     click.echo(f"wrote {out / 'transition.json'} and {out / 'transition.png'}")

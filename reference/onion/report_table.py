@@ -124,6 +124,11 @@ def stats(values: list) -> dict:
     return {"mean": float(v.mean()), "std": float(v.std(ddof=1)) if len(v) > 1 else 0.0, "n": len(v)}
 
 
+def mean_std(s: dict | None) -> str:
+    """"mean ± std" of a `stats` dict to 3 decimals, "–" for None (the terminal tables' short form)."""
+    return "–" if s is None else f"{s['mean']:.3f} ± {s['std']:.3f}"
+
+
 def cell_rank(cell: str) -> tuple:
     """Sort key of a cell name: CELL_ORDER, then the AL-RNNs by their number of ReLU units."""
     return (CELL_ORDER.index(cell), 0) if cell in CELL_ORDER else (len(CELL_ORDER), int(cell.rsplit("p", 1)[1]))
