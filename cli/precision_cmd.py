@@ -9,8 +9,7 @@ import click
 from onionref import runs
 from onionref.cli import cli
 from onionref.errors import UserError
-from onionref.onion import figures
-from onionref.onion.precision import precision_report
+from onionref.onion.precision import write_report
 from onionref.onion.train import load_run
 
 
@@ -26,10 +25,7 @@ def precision_cmd(run_dir, n, as_json):
     if n < 1:
         raise UserError(f"--n must be >= 1, got {n}")
     cfg, params = load_run(run_dir)
-    res = {"run": str(run_dir), "hidden": cfg.hidden, **precision_report(params, cfg, n)}
-    png = figures.precision(res, f"H={cfg.hidden}, max length {cfg.max_len}")
-    runs.write_json(run_dir / "precision.json", res)
-    runs.atomic_write_bytes(run_dir / "precision.png", png)
+    res = write_report(run_dir, cfg, params, n)
     if as_json:
         click.echo(runs.to_json(res))
         return

@@ -26,10 +26,9 @@ import math
 from pathlib import Path
 
 from .. import runs
-from . import figures
 from ..errors import UserError
 from ..tasks.repeat import load_set
-from .precision import TYPES, UNIT_ROUNDOFF, precision_report
+from .precision import TYPES, UNIT_ROUNDOFF, write_report
 from .report_table import stats
 from .train import load_run
 
@@ -42,10 +41,6 @@ def measured_capacity(per_length: dict, threshold: float = THRESHOLD) -> int:
     """The longest L with per_length[L] ≥ threshold (lengths as int or str keys), shorter lengths regardless; 0 if
     none."""
     return max((int(k) for k, v in per_length.items() if v >= threshold), default=0)
-
-
-def _get(d: dict, L: int):
-    return d[L] if L in d else d[str(L)]
 
 
 def run_precision(run_dir: Path, cfg, params: dict, n: int = N_SEQUENCES) -> dict:
@@ -61,10 +56,7 @@ def run_precision(run_dir: Path, cfg, params: dict, n: int = N_SEQUENCES) -> dic
                 and isinstance(types, dict) and set(types) == set(TYPES)
                 and all(isinstance(t, dict) and t.get("n") == n_used for t in types.values())):
             return got
-    res = {"run": str(run_dir), "hidden": cfg.hidden, **precision_report(params, cfg, n)}
-    runs.write_json(path, res)
-    runs.atomic_write_bytes(path.with_suffix(".png"),          # RUN/precision.png, as `onionref precision` keeps it
-                            figures.precision(res, f"H={cfg.hidden}, max length {cfg.max_len}"))
+    write_report(run_dir, cfg, params, n)
     return runs.read_json(path)          # the file's form (string length keys), as a cached report would be
 
 
@@ -127,16 +119,17 @@ def capacity(run_dirs: list, threshold: float = THRESHOLD, n: int = N_SEQUENCES)
 
 
 def summarise(rows: list, threshold: float) -> dict:
-    """One group's numbers from its runs' [(precision report, onion result or None)]."""
+    """One group's numbers from its runs' [(precision report, onion result or None)], both as read from their JSON
+    files (lengths as string keys)."""
     per_length: dict[str, dict] = {}
     lengths = sorted({int(L) for p, _ in rows for L in p["types"]["float64"]["per_length"]})
     for L in lengths:
         cell = {}
         for kind in TYPES:
-            vals = [_get(p["types"][kind]["per_length"], L) for p, _ in rows
+            vals = [p["types"][kind]["per_length"][str(L)] for p, _ in rows
                     if str(L) in p["types"][kind]["per_length"]]
             cell[kind] = stats(vals)
-        onion = [_get(o["per_length"], L) for _, o in rows if o and str(L) in o.get("per_length", {})]
+        onion = [o["per_length"][str(L)] for _, o in rows if o and str(L) in o.get("per_length", {})]
         if onion:
             cell["onion"] = stats(onion)
         per_length[str(L)] = cell

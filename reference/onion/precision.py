@@ -16,10 +16,14 @@ positions whose share of the state stays above u. Two measurements of a trained 
 """
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 
+from .. import runs
 from ..cells import gru
 from ..tasks.repeat import load_set
+from . import figures
 from .evaluate import evaluate
 from .inspect import single_token_differences
 from .seq2seq import cell_params
@@ -80,3 +84,12 @@ def precision_report(params: dict, cfg, n: int = 2000, seed: int = 0) -> dict:
             "footprint": fp.tolist(),
             "predicted_positions": {k: int((fp > u).sum()) for k, u in UNIT_ROUNDOFF.items()}}
 
+
+def write_report(run_dir, cfg, params: dict, n: int = 2000) -> dict:
+    """precision_report of a run with its "run" and "hidden", written to RUN/precision.json and drawn in
+    RUN/precision.png (`onionref precision`, and capacity.py where a run has none made with n)."""
+    res = {"run": str(run_dir), "hidden": cfg.hidden, **precision_report(params, cfg, n)}
+    runs.write_json(Path(run_dir) / "precision.json", res)
+    runs.atomic_write_bytes(Path(run_dir) / "precision.png",
+                            figures.precision(res, f"H={cfg.hidden}, max length {cfg.max_len}"))
+    return res
