@@ -1,7 +1,7 @@
 """`onionref alrnn`: the almost-linear RNN lab (train, regions, dynamics, gradients, sweep, groups)."""
 from __future__ import annotations
 
-from dataclasses import asdict, replace
+from dataclasses import MISSING, asdict, fields, replace
 from pathlib import Path
 
 import click
@@ -233,7 +233,8 @@ def sweep_cmd(task, Ps, seeds, out, per_task, workers, scheduler, collect, as_js
     axis = {"per_task": sizes} if sizes else {}
     vary = ("P", "seed") + (("per_task", "n_train", "epochs", "eval_every") if sizes else ())
     budget = {k: v for k, v in asdict(base).items() if k not in vary}
-    open_sweep(out, {"kind": f"alrnn-{task}", "grid": {**axis, "P": P_list, "seed": list(range(seeds))}}, budget)
+    open_sweep(out, {"kind": f"alrnn-{task}", "grid": {**axis, "P": P_list, "seed": list(range(seeds))}}, budget,
+               defaults={f.name: f.default for f in fields(base) if f.default is not MISSING})
     # The grid asked for now (sweep.json keeps the union of every grid asked for in OUT; --collect with a wider
     # grid reports runs finished by earlier, narrower commands).
     bases = [resolve(task, {**given, "P": 0, "per_task": n}) for n in sizes] or [base]

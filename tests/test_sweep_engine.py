@@ -101,3 +101,18 @@ def test_open_sweep_merges_grids_and_refuses_another_budget(tmp_path):
     with pytest.raises(UserError, match="not a sweep directory"):
         open_sweep(other, {"kind": "onion", "grid": {}}, {})
     assert sorted(p.name for p in other.iterdir()) == ["notes.txt"]
+
+
+def test_a_budget_key_added_later_reads_as_its_default_in_an_old_sweep(tmp_path):
+    """A sweep written before a config field existed reopens when the field has its default, and only then."""
+    out = tmp_path / "sw"
+    open_sweep(out, {"kind": "alrnn-copy", "grid": {"P": [0]}}, {"steps": 100})
+    new = {"steps": 100, "until_solved": False}
+    with pytest.raises(UserError, match=r"another budget \(until_solved None -> False\)"):
+        open_sweep(out, {"kind": "alrnn-copy", "grid": {"P": [1]}}, new)
+    with pytest.raises(UserError, match=r"another budget \(until_solved False -> True\)"):
+        open_sweep(out, {"kind": "alrnn-copy", "grid": {"P": [1]}}, {**new, "until_solved": True},
+                   defaults={"until_solved": False})
+    rec = open_sweep(out, {"kind": "alrnn-copy", "grid": {"P": [1]}}, new, defaults={"until_solved": False, "x": 3})
+    assert rec["grid"] == {"P": [0, 1]} and rec["budget"] == new
+    assert open_sweep(out, {"kind": "alrnn-copy", "grid": {"P": [1]}}, new) == rec
