@@ -20,7 +20,8 @@ D = Budget()
 @click.option("--variants", default="ar", show_default=True, help=f"Decoder variants: {', '.join(VARIANTS)}.")
 @click.option("--cells", default="gru", show_default=True,
               help="Recurrent cells, comma-separated: gru, lstm, elman, elman-relu, linear, alrnn-p<N> (an AL-RNN "
-                   "with N ReLU units, e.g. alrnn-p4) or alrnn-pH (P = the hidden size). A GRU cell's directory is "
+                   "with N ReLU units, e.g. alrnn-p4) or alrnn-pH (P = the hidden size), an AL-RNN with -uniform appended "
+                   "for torch's uniform init (alrnn-p4-uniform). A GRU cell's directory is "
                    "h<H>-<variant>-s<seed>, another's h<H>-<variant>-<cell>-s<seed> (alrnn-pH: alrnn-p<H>).")
 @click.option("--analyses", default="all", show_default=True,
               help=f"all, or comma-separated from: {', '.join(ANALYSES)}.")

@@ -40,6 +40,9 @@ D = TrainConfig()
               help="--cell elman's nonlinearity: tanh or relu.")
 @click.option("--P", "P", type=int, default=None,
               help="--cell alrnn's number of ReLU units, 0..H (required with it).")
+@click.option("--init", type=click.Choice(["sequence", "uniform"]), default=None,
+              help="--cell alrnn's initialisation: sequence (the AL-RNN spec's small init; the default) or uniform "
+                   "(torch's U(−1/√H, 1/√H) for every parameter).")
 @click.option("--task", type=click.Choice(TASKS), default=D.task, show_default=True,
               help="Output order: repeat (x_1..x_L), reverse (x_L..x_1), lookup (the decoder is given a position i "
                    "and outputs x_i; not with --no-input).")
@@ -56,11 +59,14 @@ def train_cmd(ctx, out, resume, as_json, quiet, **kw):
     given = lambda k: ctx.get_parameter_source(k) == click.core.ParameterSource.COMMANDLINE
     if given("nonlinearity") and kw["cell"] != "elman":
         raise UserError(f"--nonlinearity is the Elman cell's: give it with --cell elman (not {kw['cell']})")
+    if kw["init"] is not None and kw["cell"] != "alrnn":
+        raise UserError(f"--init is the AL-RNN's: give it with --cell alrnn (not {kw['cell']})")
+    kw["init"] = None if kw["init"] == "sequence" else kw["init"]   # the default init is recorded as null
     cfg = TrainConfig(**kw)
     if out is None:
         task = "" if cfg.task == "repeat" else f"-{cfg.task}"
         cell = {"gru": "", "lstm": "-lstm", "elman": f"-elman-{cfg.nonlinearity}", "linear": "-linear",
-                "alrnn": f"-alrnn-p{cfg.P}"}.get(cfg.cell, "")
+                "alrnn": f"-alrnn-p{cfg.P}{'' if cfg.init is None else '-' + cfg.init}"}.get(cfg.cell, "")
         out = Path("runs") / f"h{cfg.hidden}{cell}{'-noinput' if cfg.no_input else ''}{task}-s{cfg.seed}"
     if resume:
         cfg = resumed_config(ctx, out, cfg, changeable=("steps", "backend"))

@@ -154,6 +154,9 @@ def test_default_run_is_bit_identical_to_cell_gru(tmp_path):
     (["--nonlinearity", "relu"], "--nonlinearity"),
     (["--cell", "lstm", "--nonlinearity", "tanh"], "--nonlinearity"),
     (["--cell", "elman", "--nonlinearity", "gelu"], "--nonlinearity"),
+    (["--init", "uniform"], "--init is the AL-RNN's"),
+    (["--cell", "lstm", "--init", "sequence"], "--init is the AL-RNN's"),
+    (["--cell", "alrnn", "--P", "2", "--init", "normal"], "--init"),
 ])
 def test_bad_cell_flags_are_one_line_exit_2(tmp_path, flags, msg):
     r = run_cli(["train", *SMALL, *flags, "--out", tmp_path / "run"])

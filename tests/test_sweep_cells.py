@@ -35,7 +35,11 @@ def test_cell_names_and_configs():
     assert (c.cell, c.P, c.backend) == ("alrnn", 48, "numba")   # every cell has a fast path
     c = b.train_config(16, "ar", 0, "elman-relu")
     assert (c.cell, c.nonlinearity, c.P) == ("elman", "relu", None)
-    for name in ("h48-ar-s0", "h48-ar-lstm-s1", "h8-noinput-alrnn-p0-s0", "h8-ar-linear-s0"):
+    assert cell_name(48, "ar", 1, "alrnn-p4-uniform") == "h48-ar-alrnn-p4-uniform-s1"
+    assert cell_name(48, "ar", 0, "alrnn-pH-uniform") == "h48-ar-alrnn-p48-uniform-s0"
+    c, d = b.train_config(48, "ar", 0, "alrnn-p4-uniform"), b.train_config(48, "ar", 0, "alrnn-p4")
+    assert (c.cell, c.P, c.init, d.init) == ("alrnn", 4, "uniform", None)
+    for name in ("h48-ar-s0", "h48-ar-lstm-s1", "h8-noinput-alrnn-p0-s0", "h8-ar-linear-s0", "h8-ar-alrnn-p4-uniform-s0"):
         assert sweep.ANY_CELL_NAME.match(name)
     assert not sweep.CELL_NAME.match("h48-ar-lstm-s1")        # report / transition read the GRU's cells only
     keys = [j.key for j in plan(Path("/nonexistent"), [(8, "ar", 0), (8, "ar", 0, "linear")], ["onion"], Budget())]
@@ -44,7 +48,8 @@ def test_cell_names_and_configs():
 
 @pytest.mark.parametrize("cells,needle", [("gru,transformer", "unknown cell 'transformer'"),
                                           ("alrnn", "unknown cell 'alrnn'"), ("alrnn-p9", "--P must be in 0..8"),
-                                          ("gru,,lstm", "--cells")])
+                                          ("gru,,lstm", "--cells"), ("lstm-uniform", "unknown cell"),
+                                          ("alrnn-p2-normal", "unknown cell")])
 def test_bad_cells_are_one_line(tmp_path, capsys, cells, needle):
     argv = ["sweep", "--out", tmp_path / "s", "--hidden", "8", "--cells", cells, "--quiet", "--train-steps", "4"]
     assert_one_line_error(*call_main(argv, capsys), needle)

@@ -11,6 +11,8 @@ report.py writes them as markdown and figures; transition.py and run_figures.py 
 """
 from __future__ import annotations
 
+import re
+
 from pathlib import Path
 
 import numpy as np
@@ -130,8 +132,12 @@ def mean_std(s: dict | None) -> str:
 
 
 def cell_rank(cell: str) -> tuple:
-    """Sort key of a cell name: CELL_ORDER, then the AL-RNNs by their number of ReLU units."""
-    return (CELL_ORDER.index(cell), 0) if cell in CELL_ORDER else (len(CELL_ORDER), int(cell.rsplit("p", 1)[1]))
+    """Sort key of a cell name: CELL_ORDER, then the AL-RNNs by their number of ReLU units (alrnn-p<P>, each before
+    its alrnn-p<P>-uniform)."""
+    if cell in CELL_ORDER:
+        return CELL_ORDER.index(cell), 0, 0
+    P, uniform = re.match(r"^alrnn-p(\d+)(-uniform)?$", cell).groups()
+    return len(CELL_ORDER), int(P), uniform is not None
 
 
 def row_key(r: dict) -> tuple:

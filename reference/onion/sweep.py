@@ -35,9 +35,11 @@ ANALYSES = {**{m: ("intervene", m) for m in methods.INTERVENTIONS},
             **{f"probe-{k}": ("probe", k) for k in methods.PROBES}}
 PAPER_ANALYSES = tuple(a for a in ANALYSES if a != "onion-free")
 CELL_NAME = re.compile(r"^h(\d+)-(ar|noinput)-s(\d+)$")          # a GRU cell (what report / transition read)
-# --cells: gru, lstm, elman (tanh), elman-relu, linear, alrnn-p<N> (N ReLU units) or alrnn-pH (P = the hidden size)
-CELL_SPEC = re.compile(r"^(gru|lstm|elman|elman-relu|linear|alrnn-p(\d+|H))$")
-ANY_CELL_NAME = re.compile(r"^h(\d+)-(ar|noinput)(?:-(lstm|elman|elman-relu|linear|alrnn-p\d+))?-s(\d+)$")
+# --cells: gru, lstm, elman (tanh), elman-relu, linear, alrnn-p<N> (N ReLU units) or alrnn-pH (P = the hidden size),
+# an AL-RNN entry with -uniform appended for torch's uniform init (alrnn-p4-uniform)
+CELL_SPEC = re.compile(r"^(gru|lstm|elman|elman-relu|linear|alrnn-p(\d+|H)(-uniform)?)$")
+ANY_CELL_NAME = re.compile(
+    r"^h(\d+)-(ar|noinput)(?:-(lstm|elman|elman-relu|linear|alrnn-p\d+(?:-uniform)?))?-s(\d+)$")
 LOCK_POLL_S = 0.5
 
 
@@ -59,10 +61,11 @@ class Budget:
         """The run of one grid cell; `cell` a --cells entry (CELL_SPEC), on the budget's backend (every cell has a
         Numba fast path: cells/gru_numba.py, cells/seq_numba.py)."""
         name, nonlinearity, P = cell_config(cell, hidden)
+        init = "uniform" if cell.endswith("-uniform") else None
         return TrainConfig(hidden=hidden, steps=self.train_steps, batch=self.batch, lr=self.lr, wd=self.wd,
                            eval_every=self.eval_every, seed=seed, no_input=variant == "noinput",
                            n_train=self.n_train, backend=self.backend, task=self.task,
-                           cell=name, nonlinearity=nonlinearity, P=P)
+                           cell=name, nonlinearity=nonlinearity, P=P, init=init)
 
     def analysis_config(self) -> AnalysisConfig:
         return AnalysisConfig(steps=self.analysis_steps, batch=self.batch, lr=self.lr, wd=self.wd,
@@ -71,20 +74,24 @@ class Budget:
 
 def cell_config(cell: str, hidden: int) -> tuple[str, str, int | None]:
     """(TrainConfig's cell, nonlinearity, P) of a --cells entry at a hidden size: "alrnn-p4" -> ("alrnn", "tanh", 4),
-    "alrnn-pH" -> P = hidden, "elman-relu" -> ("elman", "relu", None)."""
+    "alrnn-pH" -> P = hidden, "elman-relu" -> ("elman", "relu", None); "alrnn-p4-uniform" as "alrnn-p4" (its init
+    is TrainConfig's `init`, set by Budget.train_config)."""
     m = CELL_SPEC.match(cell)
     if m is None:
         raise UserError(f"unknown cell {cell!r} in --cells; choose from gru, lstm, elman, elman-relu, linear, "
-                        "alrnn-p<N> (N ReLU units), alrnn-pH (P = the hidden size)")
+                        "alrnn-p<N> (N ReLU units), alrnn-pH (P = the hidden size), each AL-RNN with an optional "
+                        "-uniform (torch's init)")
     if m.group(2) is not None:
         return "alrnn", "tanh", hidden if m.group(2) == "H" else int(m.group(2))
     return ("elman", "relu", None) if cell == "elman-relu" else (cell, "tanh", None)
 
 
 def cell_tag(cell: str, hidden: int) -> str:
-    """The cell's part of a directory name: "" for the GRU (the paper's names), "-lstm", "-alrnn-p48" (pH at 48)."""
+    """The cell's part of a directory name: "" for the GRU (the paper's names), "-lstm", "-alrnn-p48" (pH at 48),
+    "-alrnn-p48-uniform"."""
     name, _, P = cell_config(cell, hidden)
-    return "" if name == "gru" else f"-{cell}" if P is None else f"-alrnn-p{P}"
+    init = "-uniform" if cell.endswith("-uniform") else ""
+    return "" if name == "gru" else f"-{cell}" if P is None else f"-alrnn-p{P}{init}"
 
 
 def cell_name(hidden: int, variant: str, seed: int, cell: str = "gru") -> str:
@@ -110,8 +117,8 @@ def _same_config(path_dir: Path, want: dict, cell: str, longer_ok: bool = False)
         return
     have = runs.read_config(path_dir)
     want = json.loads(runs.to_json(want))
-    for k, old in (("task", "repeat"), ("cell", "gru"), ("nonlinearity", "tanh"), ("P", None)):
-        if k in want and k not in have:   # a run trained before --task / --cell / --P existed: a repeat GRU run
+    for k, old in (("task", "repeat"), ("cell", "gru"), ("nonlinearity", "tanh"), ("P", None), ("init", None)):
+        if k in want and k not in have:   # a run trained before --task / --cell / --P / --init existed
             have = {**have, k: old}
     if longer_ok and isinstance(have.get("steps"), int) and have["steps"] > want["steps"]:
         want = {**want, "steps": have["steps"]}

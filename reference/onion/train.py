@@ -44,6 +44,7 @@ class TrainConfig:
     cell: str = "gru"           # gru | lstm | elman | linear | alrnn (cells/choice.py); older runs are GRU runs
     nonlinearity: str = "tanh"  # elman's φ: tanh | relu (the other cells: tanh, meaning nothing)
     P: int | None = None        # alrnn's number of ReLU units, 0..H (the other cells: None)
+    init: str | None = None     # alrnn's init: None (the spec's "sequence" init) or "uniform" (the others: None)
 
     def validate(self) -> "TrainConfig":
         """Raise UserError on an impossible configuration."""
@@ -72,6 +73,8 @@ class TrainConfig:
              f"--P is the AL-RNN's number of ReLU units (--cell alrnn), not the {self.cell}'s"),
             (self.P is not None or self.cell != "alrnn", "--cell alrnn needs --P N, its number of ReLU units (0..H)"),
             (self.P is None or 0 <= self.P <= self.hidden, f"--P must be in 0..{self.hidden} (--hidden), got {self.P}"),
+            (self.init is None or self.cell == "alrnn", f"--init is the AL-RNN's (--cell alrnn), not the {self.cell}'s"),
+            (self.init in (None, "uniform"), f"--init must be sequence or uniform, got {self.init}"),
         ]
         configs.require(checks)
         access.check(self.task, self.no_input)
@@ -79,7 +82,7 @@ class TrainConfig:
 
     def cell_module(self):
         """The cell seq2seq runs (cells/choice.py): the module cells/gru.py for a GRU run."""
-        return choice.cell_of(self.cell, self.nonlinearity, self.P)
+        return choice.cell_of(self.cell, self.nonlinearity, self.P, self.init)
 
     @classmethod
     def from_dict(cls, d: dict) -> "TrainConfig":
@@ -288,10 +291,11 @@ def _train_locked(cfg, run_dir, resume, progress, data):
     result = {"run": str(run_dir), "step": cfg.steps, "accuracy": final["accuracy"], "loss": final["loss"],
               "per_length": final["per_length"], "train_seconds_this_session": time.time() - t0,
               "hidden": cfg.hidden, "no_input": cfg.no_input, "backend": cfg.backend, "task": cfg.task,
-              "cell": cfg.cell, **({} if cfg.P is None else {"P": cfg.P})}
+              "cell": cfg.cell, **({} if cfg.P is None else {"P": cfg.P}),
+              **({} if cfg.init is None else {"init": cfg.init})}
     runs.write_json(run_dir / "result.json", result)
     name = {"gru": "GRU", "lstm": "LSTM", "elman": f"Elman-{cfg.nonlinearity}", "linear": "linear RNN",
-            "alrnn": f"AL-RNN P={cfg.P}"}[cfg.cell]
+            "alrnn": f"AL-RNN P={cfg.P}{'' if cfg.init is None else ' (' + cfg.init + ' init)'}"}[cfg.cell]
     plot_run(metrics, run_dir, "accuracy", f"{name} H={cfg.hidden}{' no-input' if cfg.no_input else ''}"
                                            f"{'' if cfg.task == 'repeat' else ' ' + cfg.task}")
     runs.atomic_write_bytes(run_dir / "DONE", b"")
