@@ -26,7 +26,7 @@ def main(argv=None) -> int:
     # importing a command module registers its commands on the group
     from onionref.cli import (alrnn_cmd, analysis_cmd, bench_cmd, eval_cmd, import_cmd,  # noqa: F401
                               positions_cmd, report_cmd, superposition_cmd, sweep_cmd, train_cmd,
-                              precision_cmd, transition_cmd, capacity_cmd)
+                              precision_cmd, transition_cmd, capacity_cmd, form_cmd)
     try:
         cli.main(args=argv, prog_name="onionref", standalone_mode=False)
     except UserError as e:

@@ -312,3 +312,26 @@ def capacity(res: dict) -> bytes:
     else:
         b.text(0.5, 0.5, "no finished onion intervention", ha="center", va="center", transform=b.transAxes)
     return _done(fig)
+
+
+def form_gap(res: dict) -> bytes:
+    """form.py's groups, one panel per hidden size: the model's exact match (dashed), the onion's and the onion-free
+    IIA per length, mean ± std over seeds."""
+    plt = pyplot()
+    groups = res["groups"]
+    fig, axes = plt.subplots(1, len(groups), figsize=(3.6 * len(groups) + 0.6, 3.4), sharey=True, squeeze=False)
+    for ax, g in zip(axes[0], groups):
+        Ls = sorted(g["per_length"], key=int)
+        x = [int(L) for L in Ls]
+        for q, style, label in (("model", "k--", "the model itself"), ("onion", "C0-", "onion"),
+                                ("free", "C1-", "onion-free")):
+            pl = [g["per_length"][L][q] for L in Ls]
+            ax.errorbar(x, [s["mean"] for s in pl], yerr=[s["std"] for s in pl], fmt=style,
+                        marker=None if q == "model" else "o", ms=3, capsize=2, lw=1 if q == "model" else 1.5,
+                        label=label)
+        ax.set(xlabel="sequence length", title=f"H {g['hidden']} (n {len(g['runs'])}, {g['steps']:,} steps)",
+               ylim=(-0.03, 1.03))
+        ax.grid(alpha=0.3)
+    axes[0][0].set_ylabel("exact match / IIA (valid)")
+    axes[0][-1].legend(fontsize=7, loc="lower left")
+    return _done(fig)
