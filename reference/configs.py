@@ -19,15 +19,18 @@ def require(checks) -> None:
 
 def from_dict(cls, d: dict):
     """An instance of the dataclass `cls` from its JSON form: every key must be a field, every value of the field's
-    type (an int is accepted for a float field, a bool never for a number; a field whose default is None, an
-    optional count, takes None or an int), numbers must fit a float. Not validated: callers chain `.validate()`."""
+    type (an int is accepted for a float field, a bool never for a number; a field whose default is None takes None
+    or, as its annotation says, a str (`str | None`) or an int (an optional count)), numbers must fit a float. Not
+    validated: callers chain `.validate()`."""
     kinds = {f.name: type(f.default) for f in fields(cls)}
+    optional_str = {f.name for f in fields(cls) if f.default is None and str(f.type).startswith("str")}
     unknown = set(d) - set(kinds)
     if unknown:
         raise UserError(f"config has unknown keys: {', '.join(sorted(unknown))}")
     for k, v in d.items():
         want = kinds[k]
         ok = (isinstance(v, bool) if want is bool else
+              v is None or isinstance(v, str) if k in optional_str else
               v is None or isinstance(v, int) and not isinstance(v, bool) if want is type(None) else
               isinstance(v, (int, float)) and not isinstance(v, bool) if want is float else
               isinstance(v, want) and not isinstance(v, bool))

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+from dataclasses import asdict
 
 import numpy as np
 import pytest
@@ -18,7 +19,8 @@ from hypothesis import given, settings, strategies as st
 
 from cellhelpers import check_decoder_state_gradient, check_whole_model_gradients, model_problem
 from onionref.cells import alrnn, alrnn_masked, choice
-from onionref.onion.train import evaluate_run, load_run
+from onionref.errors import UserError
+from onionref.onion.train import TrainConfig, evaluate_run, load_run
 from runhelpers import CLI
 
 
@@ -132,13 +134,20 @@ def test_init_uniform_is_recorded_named_and_learns_where_the_spec_init_is_slow(t
     res = json.loads(r.stdout.strip().splitlines()[-1])
     assert json.loads((out / "config.json").read_text())["config"]["init"] == "uniform" == res["init"]
     assert res["accuracy"] > 0.5, res
+    cfg, params = load_run(out, cells=choice.CELLS)       # the run reads back (TrainConfig.from_dict)
+    assert cfg.init == "uniform" and TrainConfig.from_dict(asdict(cfg)) == cfg
+    assert evaluate_run(cfg, params, names=["valid"])["valid"]["accuracy"] == res["accuracy"]
+    for key, bad in (("init", 3), ("P", "4")):             # an optional str is no count, and the reverse
+        with pytest.raises(UserError, match=f"config key '{key}'"):
+            TrainConfig.from_dict({**asdict(cfg), key: bad})
     p = choice.cell_of("alrnn", P=32, init="uniform").init(32, 32, np.random.default_rng(0), np.float64)
     assert all(np.abs(v).max() <= 1 / np.sqrt(32) for v in p.values()) and np.abs(p["W"]).max() > 0.1
     short = SMALL[:SMALL.index("--steps")] + ["--steps", "5", "--quiet", "--cell", "alrnn", "--P", "2"]
     for flags, d in (([], "a"), (["--init", "sequence"], "b")):
         assert run_cli(["train", *short, *flags, "--out", tmp_path / d]).returncode == 0
         assert json.loads((tmp_path / d / "config.json").read_text())["config"]["init"] is None
-    assert (tmp_path / "a" / "weights.safetensors").read_bytes() == (tmp_path / "b" / "weights.safetensors").read_bytes()
+    a, b = ((tmp_path / d / "weights.safetensors").read_bytes() for d in "ab")
+    assert a == b
 
 
 @pytest.mark.parametrize("flags,msg", [

@@ -8,6 +8,7 @@
 """
 from __future__ import annotations
 
+import json
 from dataclasses import asdict
 from pathlib import Path
 
@@ -39,7 +40,8 @@ def test_cell_names_and_configs():
     assert cell_name(48, "ar", 0, "alrnn-pH-uniform") == "h48-ar-alrnn-p48-uniform-s0"
     c, d = b.train_config(48, "ar", 0, "alrnn-p4-uniform"), b.train_config(48, "ar", 0, "alrnn-p4")
     assert (c.cell, c.P, c.init, d.init) == ("alrnn", 4, "uniform", None)
-    for name in ("h48-ar-s0", "h48-ar-lstm-s1", "h8-noinput-alrnn-p0-s0", "h8-ar-linear-s0", "h8-ar-alrnn-p4-uniform-s0"):
+    for name in ("h48-ar-s0", "h48-ar-lstm-s1", "h8-noinput-alrnn-p0-s0", "h8-ar-linear-s0",
+                 "h8-ar-alrnn-p4-uniform-s0"):
         assert sweep.ANY_CELL_NAME.match(name)
     assert not sweep.CELL_NAME.match("h48-ar-lstm-s1")        # report / transition read the GRU's cells only
     keys = [j.key for j in plan(Path("/nonexistent"), [(8, "ar", 0), (8, "ar", 0, "linear")], ["onion"], Budget())]
@@ -100,3 +102,25 @@ def test_a_sweep_of_a_gru_and_an_lstm_is_what_the_single_commands_write(tmp_path
     assert "## The learned onion's scale per position" in md and "| 8 | Autoregressive | lstm | " in md.split(
         "scale per position")[1]
     assert (out / "figures" / "onion_scales_by_cell.png").stat().st_size > 0
+
+
+def test_an_alrnn_cell_and_its_uniform_init_side_by_side(tmp_path):
+    """alrnn-p2 and alrnn-p2-uniform: two cells, their init recorded, analysed; an old spec-init cell (config.json
+    without "init") is adopted as it is; the report orders each AL-RNN before its uniform twin."""
+    out = tmp_path / "sweep"
+    kw = {**TINY_KW, "variants": ("ar",), "analyses": "probe-linear"}
+    res = run_sweep(out, workers=1, progress=False, cells=("alrnn-p2", "alrnn-p2-uniform"), **kw)
+    assert sorted(res["cells"]) == ["h8-ar-alrnn-p2-s0", "h8-ar-alrnn-p2-uniform-s0"] and res["jobs"] == 4
+    spec, uni = out / "h8-ar-alrnn-p2-s0", out / "h8-ar-alrnn-p2-uniform-s0"
+    assert runs.read_config(spec)["init"] is None and runs.read_config(uni)["init"] == "uniform"
+    assert runs.read_json(uni / "result.json")["init"] == "uniform"
+    w = [runs.load_arrays(d / "weights.safetensors")[0]["alrnn.W"] for d in (spec, uni)]
+    assert not np.array_equal(w[0], w[1])
+    rec = json.loads((spec / "config.json").read_text())
+    del rec["config"]["init"]                           # as written before --init existed
+    (spec / "config.json").write_text(json.dumps(rec))
+    again = run_sweep(out, workers=1, progress=False, cells=("alrnn-p2", "alrnn-p2-uniform"), **kw)
+    assert again["cells"] == res["cells"]
+    from onionref.onion.report import write_sweep_report
+    rows = write_sweep_report(out)["rows"]
+    assert [r["cell"] for r in rows] == ["alrnn-p2", "alrnn-p2-uniform"]
