@@ -84,7 +84,8 @@ def _resumed_config(out_dir: Path, cfg: AnalysisConfig) -> AnalysisConfig:
 @click.option("--mode", type=click.Choice(INTERVENTIONS), required=True,
               help="linear: unigram subspaces; bigram: n-gram subspaces; onion: per-position scale; "
                    "onion-noscale: the ablation without position; onion-free: one learned scale vector per "
-                   "position instead of the onion's g·γ^p + p·ℓ + b.")
+                   "position instead of the onion's g·γ^p + p·ℓ + b; onion-from-end: the onion with positions counted from "
+                   "the sequence's end, scale(L−1−p) (a reverse task's output order).")
 @click.option("--ngram", type=int, default=None, help="n of the n-gram intervention (with --mode bigram) [2].")
 @click.option("--orthogonal-map", type=click.Choice(rotation.MAPS), default="matrix_exp", show_default=True,
               help="The rotation of --mode linear / bigram: matrix_exp (the paper's) or cayley (one solve instead of "

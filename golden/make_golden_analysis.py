@@ -90,8 +90,9 @@ def linear_case(ngram: int, seed: int, orthogonal_map: str = "matrix_exp", x_sca
             "ngram": np.int64(ngram)}
 
 
-def onion_case(form: str, seed: int) -> dict:
-    """The onion intervention in one of its forms: onion (γ^p·g + p·ℓ + b), noscale (g + b), free (S[p])."""
+def onion_case(form: str, seed: int, from_end: bool = False) -> dict:
+    """The onion intervention in one of its forms: onion (γ^p·g + p·ℓ + b), noscale (g + b), free (S[p]); with
+    from_end the scale's position is counted from the sequence's end, q = L − 1 − p."""
     rng = np.random.default_rng(seed)
     mparams, model = frozen_model(rng)
     ln = rng.integers(1, L + 1, B)
@@ -109,10 +110,11 @@ def onion_case(form: str, seed: int) -> dict:
     xt_enc, _, _ = tm(x_t, ln)
     with torch.no_grad():
         h_t = model.encode(xt_enc, torch.tensor(ln))
-    pt = torch.tensor(p, dtype=torch.float64)[:, None]
+    q = ln - 1 - p if from_end else p
+    pt = torch.tensor(q, dtype=torch.float64)[:, None]
     sc = {"onion": lambda: P["g"] * P["gamma"] ** pt + pt * P["lin"] + P["b"],
           "noscale": lambda: (P["g"] + P["b"]).expand(B, H),
-          "free": lambda: P["S"][torch.tensor(p)]}[form]()
+          "free": lambda: P["S"][torch.tensor(q)]}[form]()
     h_new = h_t + (torch.tanh(P["E"][torch.tensor(xo)]) - torch.tanh(P["E"][torch.tensor(xn)])) * sc
     x, dec, mask = tm(tok, ln)
     loss = ce(model.decode(h_new, dec), x, mask)
@@ -179,6 +181,7 @@ CASES = {
     "analysis_onion": lambda: onion_case("onion", 13),
     "analysis_onion_noscale": lambda: onion_case("noscale", 14),
     "analysis_onion_free": lambda: onion_case("free", 17),
+    "analysis_onion_from_end": lambda: onion_case("onion", 19, from_end=True),
     **{f"analysis_probe_{k.replace('-', '_')}": (lambda k=k, s=s: probe_case(k, s))
        for s, k in enumerate(["linear", "mlp", "onion", "gru-ar", "gru-noinput"], start=20)},
 }

@@ -22,8 +22,8 @@ from onionref.tasks import access
 L = 5
 METHODS = [LinearIntervention(1, max_len=L), LinearIntervention(2, max_len=L),
            LinearIntervention(1, max_len=L, orthogonal_map="cayley"), OnionIntervention("onion"),
-           OnionIntervention("noscale"), OnionIntervention("free", max_len=L), StateDecoderProbe(1, max_len=L),
-           StateDecoderProbe(2, max_len=L), OnionProbe(),
+           OnionIntervention("noscale"), OnionIntervention("free", max_len=L), OnionIntervention("onion", count="end"),
+           StateDecoderProbe(1, max_len=L), StateDecoderProbe(2, max_len=L), OnionProbe(),
            GruDecoderProbe(True), GruDecoderProbe(False)]
 
 
@@ -67,7 +67,8 @@ def test_numba_analysis_matches_numpy(method, H, C, B, threads, train, seed):
 
 
 @pytest.mark.parametrize("task", ["reverse", "lookup"])
-@pytest.mark.parametrize("method", METHODS[:2] + [OnionIntervention("onion")],
+@pytest.mark.parametrize("method", METHODS[:2] + [OnionIntervention("onion"),
+                                                  OnionIntervention("onion", count="end")],
                          ids=lambda m: f"{type(m).__name__}-{list(m.__dict__.values())[0]}")
 @settings(max_examples=4, deadline=None)
 @given(H=st.integers(2, 12), C=st.integers(3, 7), B=st.integers(1, 9).map(lambda b: 2 * b), seed=st.integers(0, 2**31 - 1))

@@ -23,8 +23,9 @@ L = 4
 METHODS = [LinearIntervention(1, max_len=L), LinearIntervention(2, max_len=L), LinearIntervention(3, max_len=L),
            LinearIntervention(2, max_len=L, orthogonal_map="cayley"),
            OnionIntervention("onion"), OnionIntervention("noscale"),
-           OnionIntervention("free", max_len=L), StateDecoderProbe(1, max_len=L),
-           StateDecoderProbe(2, max_len=L), OnionProbe(), GruDecoderProbe(True), GruDecoderProbe(False)]
+           OnionIntervention("free", max_len=L), OnionIntervention("onion", count="end"),
+           StateDecoderProbe(1, max_len=L), StateDecoderProbe(2, max_len=L), OnionProbe(), GruDecoderProbe(True),
+           GruDecoderProbe(False)]
 
 
 def _check_against_differences(method, frozen, rng, seed, all_keys: bool = True):
@@ -70,7 +71,7 @@ def test_gradient_matches_finite_differences(method, H, C, seed):
     _check_against_differences(method, frozen, rng, seed)
 
 TASK_METHODS = [LinearIntervention(1, max_len=L), LinearIntervention(2, max_len=L), OnionIntervention("onion"),
-                OnionIntervention("free", max_len=L)]
+                OnionIntervention("free", max_len=L), OnionIntervention("onion", count="end")]
 
 
 @pytest.mark.parametrize("task", ["reverse", "lookup"])

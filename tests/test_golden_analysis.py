@@ -21,6 +21,7 @@ CASES = {
     "analysis_onion": lambda f: OnionIntervention("onion"),
     "analysis_onion_noscale": lambda f: OnionIntervention("noscale"),
     "analysis_onion_free": lambda f: OnionIntervention("free", max_len=L),
+    "analysis_onion_from_end": lambda f: OnionIntervention("onion", count="end"),
     "analysis_probe_linear": lambda f: StateDecoderProbe(1, max_len=L),
     "analysis_probe_mlp": lambda f: StateDecoderProbe(2, max_len=L),
     "analysis_probe_onion": lambda f: OnionProbe(),

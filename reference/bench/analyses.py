@@ -78,7 +78,7 @@ def nominal_flops(name: str, hidden: int) -> float:
     H, C, T = hidden, N_SYMBOLS, mean_length(name)
     G = H * H * B * T
     head = 4 * H * C * B * T
-    if name in ("onion", "onion-noscale", "onion-free"):
+    if name in ("onion", "onion-noscale", "onion-free", "onion-from-end"):
         return 36 * G + head
     if name in ("linear", "linear-cayley"):
         return 36 * G + head + 14 * B * H * H

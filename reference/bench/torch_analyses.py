@@ -60,9 +60,9 @@ def _tensors(tokens, lengths):
 
 
 class Onion(nn.Module):
-    def __init__(self, hidden: int, form: str):
+    def __init__(self, hidden: int, form: str, from_end: bool = False):
         super().__init__()
-        self.form = form
+        self.form, self.from_end = form, from_end
         self.E = nn.Parameter(torch.randn(C, hidden))
         if form == "free":
             q = torch.arange(L, dtype=torch.float32)[:, None]
@@ -76,9 +76,10 @@ class Onion(nn.Module):
         x_t, p, xo, xn = corrupt.single_token(tokens, lengths, C, rng)
         enc, dec, target, mask, ln = _tensors(tokens, lengths)
         h = model.encode(torch.from_numpy(np.ascontiguousarray(x_t[:, :enc.shape[0]].T)), ln)
-        pt = torch.from_numpy(p).float()[:, None]
+        q = lengths - 1 - p if self.from_end else p
+        pt = torch.from_numpy(q).float()[:, None]
         sc = {"onion": lambda: self.g * self.gamma ** pt + pt * self.lin + self.b, "noscale": lambda: self.g + self.b,
-              "free": lambda: self.S[torch.from_numpy(p)]}[self.form]()
+              "free": lambda: self.S[torch.from_numpy(q)]}[self.form]()
         h = h + (torch.tanh(self.E[torch.from_numpy(xo)]) - torch.tanh(self.E[torch.from_numpy(xn)])) * sc
         return _ce(model.decode(h, dec), target, mask)
 
@@ -155,7 +156,7 @@ class GruDecoder(nn.Module):
 
 
 ANALYSES = {"onion": lambda H: Onion(H, "onion"), "onion-noscale": lambda H: Onion(H, "noscale"),
-            "onion-free": lambda H: Onion(H, "free"),
+            "onion-free": lambda H: Onion(H, "free"), "onion-from-end": lambda H: Onion(H, "onion", from_end=True),
             "linear": lambda H: Subspace(H, 1), "bigram": lambda H: Subspace(H, 2),
             "linear-cayley": lambda H: Subspace(H, 1, "cayley"), "bigram-cayley": lambda H: Subspace(H, 2, "cayley"),
             "probe-linear": lambda H: StateDecoder(H, 1), "probe-mlp": lambda H: StateDecoder(H, 2),

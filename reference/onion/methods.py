@@ -23,18 +23,20 @@ from .probes.gru_decoder import GruDecoderProbe
 from .probes.onion import OnionProbe
 from .probes.state_decoder import StateDecoderProbe
 
-INTERVENTIONS = ("linear", "bigram", "onion", "onion-noscale", "onion-free")
+INTERVENTIONS = ("linear", "bigram", "onion", "onion-noscale", "onion-free", "onion-from-end")
 PROBES = ("linear", "mlp", "onion", "gru-ar", "gru-noinput")
 
 
 def intervention(mode: str, ngram: int = 2, orthogonal_map: str = "matrix_exp"):
     """linear: unigram subspaces; bigram: n-gram subspaces; onion: per-position scale; onion-noscale: ablation;
-    onion-free: a free scale vector per position instead of the onion's γ^p·g + p·ℓ + b.
+    onion-free: a free scale vector per position instead of the onion's γ^p·g + p·ℓ + b; onion-from-end: the onion
+    with positions counted from the sequence's end (scale(L−1−p)).
     orthogonal_map: the linear interventions' rotation (rotation.py; matrix_exp is the paper's)."""
     return {"linear": lambda: LinearIntervention(1, orthogonal_map=orthogonal_map),
             "bigram": lambda: LinearIntervention(ngram, orthogonal_map=orthogonal_map),
             "onion": lambda: OnionIntervention("onion"), "onion-noscale": lambda: OnionIntervention("noscale"),
-            "onion-free": lambda: OnionIntervention("free")}[mode]()
+            "onion-free": lambda: OnionIntervention("free"),
+            "onion-from-end": lambda: OnionIntervention("onion", count="end")}[mode]()
 
 
 def probe(kind: str):

@@ -2,7 +2,7 @@
 numbers themselves (every cell's result.json, mean ± std over seeds) come from report_table.py.
 
 A sweep directory (sweep/sweepdir.py) holds one run directory per cell, DIR/h{H}-{variant}[-{cell}]-s{seed}/, with its
-analyses under RUN/intervene/{linear,bigram,onion,onion-noscale,onion-free}/ and RUN/probe/{linear,mlp,onion,gru-ar,
+analyses under RUN/intervene/{linear,bigram,onion,onion-noscale,onion-free,onion-from-end}/ and RUN/probe/{linear,mlp,onion,gru-ar,
 gru-noinput}/. Only finished pieces (a DONE marker) are read. For every row (hidden size × decoder variant) and
 quantity we report mean ± std over the seeds (std with ddof = 1; 0 for one seed), the number of seeds n, and the
 model's own exact-match accuracy on the same split (mean over the same seeds). The paper's published values
@@ -24,6 +24,7 @@ from .sweep import ANALYSES, cell_name
 # name in the sweep grid (sweep.ANALYSES) -> table label
 LABELS = {"linear": "Linear Unigram", "bigram": "Linear Bigram", "onion": "Onion Unigram",
           "onion-noscale": "Onion, no position (ablation)", "onion-free": "Onion, free scale per position",
+          "onion-from-end": "Onion, positions from the end",
           "probe-linear": "Linear", "probe-mlp": "MLP",
           "probe-onion": "Onion", "probe-gru-ar": "GRU-AR", "probe-gru-noinput": "GRU-no-input"}
 INTERVENTIONS = tuple(a for a, (group, _) in ANALYSES.items() if group == "intervene")
@@ -145,8 +146,8 @@ def markdown(sweep_dirs: list, data: dict, rows: list, figures: list) -> str:
     show = len(steps) > 1        # analyses of different budgets side by side: each cell says its steps
     if task != "repeat":
         out += [f"Counterfactual targets follow the task: {COUNTERFACTUAL[task]}", ""]
-    # onion-free is not one of the paper's analyses: its column only when some row has it
-    shown = tuple(q for q in INTERVENTIONS if q != "onion-free" or any(q in r for r in rows))
+    # onion-free and onion-from-end are not the paper's analyses: their columns only when some row has them
+    shown = tuple(q for q in INTERVENTIONS if q not in ("onion-free", "onion-from-end") or any(q in r for r in rows))
     out += _md_table(rows, shown, with_model=True, show_steps=show, paper=paper)
     out += ["", "## Probe accuracy (decode the whole sequence from the final state, L 2–9)", ""]
     if task != "repeat":

@@ -30,10 +30,11 @@ from .convergence import still_rising
 from .train import TrainConfig
 
 VARIANTS = ("ar", "noinput")               # ar: the autoregressive decoder; noinput: `train --no-input`
-# analysis name in the grid -> (subdirectory of the cell, method name); `all` = the paper's nine (not onion-free)
+# analysis name in the grid -> (subdirectory of the cell, method name); `all` = the paper's nine (not onion-free or
+# onion-from-end)
 ANALYSES = {**{m: ("intervene", m) for m in methods.INTERVENTIONS},
             **{f"probe-{k}": ("probe", k) for k in methods.PROBES}}
-PAPER_ANALYSES = tuple(a for a in ANALYSES if a != "onion-free")
+PAPER_ANALYSES = tuple(a for a in ANALYSES if a not in ("onion-free", "onion-from-end"))
 CELL_NAME = re.compile(r"^h(\d+)-(ar|noinput)-s(\d+)$")          # a GRU cell (what report / transition read)
 # --cells: gru, lstm, elman (tanh), elman-relu, linear, alrnn-p<N> (N ReLU units) or alrnn-pH (P = the hidden size),
 # an AL-RNN entry with -uniform appended for torch's uniform init (alrnn-p4-uniform)

@@ -11,8 +11,9 @@ Two other forms of the scale, everything else the same:
 Data: lengths 2–9 (train / valid).
 The decode and its target follow the frozen model's task (targets.py): repeat x_1..x_L; reverse x_L..x_1 (input
 position p is the target of step L−1−p); lookup is asked position p, so the restored token x_orig itself must be
-output, and a control position, which must still give the stored token. The scale still indexes the INPUT position
-p in every task.
+output, and a control position, which must still give the stored token. The scale indexes the INPUT position p in
+every task, counted from the start (count "start", the paper's) or from the sequence's end (count "end": scale(L−1−p),
+the last token at 0; `--mode onion-from-end`): for a reverse task, the order in which the tokens are output.
 """
 from __future__ import annotations
 
@@ -83,13 +84,15 @@ class _Tables(NamedTuple):
 class OnionIntervention:
     form: str = "onion"     # onion | noscale (the ablation γ ≡ 1, ℓ ≡ 0) | free (a scale vector per position)
     max_len: int = 9        # positions of the free form's S
+    count: str = "start"    # the scale's position: p from the start (the paper's) | end (L−1−p)
     train_set: str = "train"
     valid_set: str = "valid"
     metric: str = "iia"
 
     def init(self, frozen, rng):
-        if self.form not in FORMS:
-            raise ValueError(f"unknown onion form {self.form!r}; known: {', '.join(FORMS)}")
+        if self.form not in FORMS or self.count not in ("start", "end"):
+            raise ValueError(f"unknown onion form {self.form!r} / count {self.count!r}; known: {', '.join(FORMS)} / "
+                             "start, end")
         H, C = frozen.state, frozen.n_symbols     # H: the length of the state it sees (LSTM: 2H, or H for h or c)
         params = {"E": rng.standard_normal((C, H)).astype(np.float32)}
         if self.form == "free":
@@ -105,16 +108,17 @@ class OnionIntervention:
     def forward(self, params, buffers, frozen, tokens, lengths, rng, train: bool):
         x_t, p, xo, xn = corrupt.single_token(tokens, lengths, frozen.n_symbols, rng)
         orig = targets.target_batch(frozen, tokens, lengths, p, rng)
+        q = p if self.count == "start" else lengths - 1 - p      # the scale's position
         tb = make_batch(x_t, lengths, frozen.n_symbols, frozen.no_input)
         s_t = frozen.encode(tb.enc_in, tb.mask)
         h_t = frozen.part(s_t)
         if frozen.backend == "numba":
-            return self._fast_forward(params, frozen, orig, s_t, h_t, p, xo, xn, tokens.shape[1], train)
+            return self._fast_forward(params, frozen, orig, s_t, h_t, q, xo, xn, tokens.shape[1], train)
         to, tn = np.tanh(params["E"][xo]), np.tanh(params["E"][xn])
-        sc, sc_cache = scale_forward(params, p, self.form)
+        sc, sc_cache = scale_forward(params, q, self.form)
         h_new = h_t + (to - tn) * sc
         loss, dh, correct = targets.decode(frozen, h_new, s_t, orig, train, frozen.dtype)
-        return loss, correct, (dh, params, p, xo, xn, to, tn, sc, sc_cache)
+        return loss, correct, (dh, params, q, xo, xn, to, tn, sc, sc_cache)
 
     def _fast_forward(self, params, frozen, orig, s_t, h_t, p, xo, xn, T, train):
         """The edit on the kernels of onion_numba.py, from tables of tanh E and of the scale at positions 0..T−1."""
