@@ -238,3 +238,18 @@ def assert_oracle_output_matches(fresh: dict, stored: dict, what: str, rel: floa
             assert err <= rel * scale, f"{what} {k}: |Δ| {err:.3g} > {rel:g} × max|x| {scale:.3g}"
         else:
             assert np.array_equal(a, b), (what, k)
+
+
+def hand_stats(values) -> dict:
+    """report_table.stats computed by hand (statistics module): {"mean", "std" (sample; 0 for one value), "n"}."""
+    import statistics
+    return {"mean": statistics.fmean(values), "std": statistics.stdev(values) if len(values) > 1 else 0.0,
+            "n": len(values)}
+
+
+def assert_stats_equal(got: dict, want: dict) -> None:
+    """Two {"mean", "std", "n"} dicts equal (n exactly, mean and std to 1e-12)."""
+    import pytest
+    assert got["n"] == want["n"]
+    assert got["mean"] == pytest.approx(want["mean"], abs=1e-12)
+    assert got["std"] == pytest.approx(want["std"], abs=1e-12)

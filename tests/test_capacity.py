@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 
 from onionref.onion.capacity import capacity, measured_capacity
 from onionref.onion.precision import TYPES
-from runhelpers import analysis_args, call_main, no_plots, train_args
+from runhelpers import analysis_args, assert_stats_equal, call_main, hand_stats, no_plots, train_args
 
 N = 120     # sequences per precision report: small, the tests are about the bookkeeping
 RUNS = {"a": dict(max_len=5, seed=3), "b": dict(max_len=5, seed=4), "c": dict(max_len=6, seed=3)}
@@ -49,17 +49,6 @@ def runs_copy(trained, tmp_path):
     return dst
 
 
-def _stats(values):
-    return {"mean": statistics.fmean(values), "std": statistics.stdev(values) if len(values) > 1 else 0.0,
-            "n": len(values)}
-
-
-def _close(got, want):
-    assert got["n"] == want["n"]
-    assert got["mean"] == pytest.approx(want["mean"], abs=1e-12)
-    assert got["std"] == pytest.approx(want["std"], abs=1e-12)
-
-
 def test_groups_and_stats_are_the_files_own_numbers(runs_copy):
     dirs = [runs_copy / k for k in RUNS]
     assert not any((d / "precision.json").exists() for d in dirs)
@@ -78,22 +67,22 @@ def test_groups_and_stats_are_the_files_own_numbers(runs_copy):
         assert sorted(map(int, g["per_length"])) == lengths
         for L in lengths:
             for t in TYPES:
-                _close(g["per_length"][str(L)][t],
-                       _stats([p["types"][t]["per_length"][str(L)] for p in ps
+                assert_stats_equal(g["per_length"][str(L)][t],
+                       hand_stats([p["types"][t]["per_length"][str(L)] for p in ps
                                if str(L) in p["types"][t]["per_length"]]))
             if "a" in names and str(L) in onion["per_length"]:
-                _close(g["per_length"][str(L)]["onion"], _stats([onion["per_length"][str(L)]]))
+                assert_stats_equal(g["per_length"][str(L)]["onion"], hand_stats([onion["per_length"][str(L)]]))
             else:
                 assert "onion" not in g["per_length"][str(L)]
         for t in TYPES:
-            _close(g["accuracy"][t], _stats([p["types"][t]["accuracy"] for p in ps]))
+            assert_stats_equal(g["accuracy"][t], hand_stats([p["types"][t]["accuracy"] for p in ps]))
             assert g["predicted"][t] == min(p["predicted_positions"][t] for p in ps)
             mean = {L: statistics.fmean(p["types"][t]["per_length"][str(L)] for p in ps) for L in lengths}
             assert g["measured"][t] == max((L for L in lengths if mean[L] >= 0.5), default=0)
-        _close(g["min_footprint"], _stats([min(p["footprint"]) for p in ps]))
-        _close(g["min_footprint_over_u_bf16"], _stats([min(p["footprint"]) * 256 for p in ps]))
+        assert_stats_equal(g["min_footprint"], hand_stats([min(p["footprint"]) for p in ps]))
+        assert_stats_equal(g["min_footprint_over_u_bf16"], hand_stats([min(p["footprint"]) * 256 for p in ps]))
         if "a" in names:
-            _close(g["onion"], _stats([onion["iia"]]))
+            assert_stats_equal(g["onion"], hand_stats([onion["iia"]]))
         else:
             assert "onion" not in g
 

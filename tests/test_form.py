@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import json
 import shutil
-import statistics
 
 import pytest
 
 from onionref.onion.form import MIN_GAP, closed_share, form_gap
-from runhelpers import analysis_args, assert_one_line_error, call_main, no_plots, train_args
+from runhelpers import (analysis_args, assert_one_line_error, assert_stats_equal, call_main, hand_stats, no_plots,
+                        train_args)
 
 RUNS = {"a": dict(hidden=8, seed=3), "b": dict(hidden=8, seed=4), "c": dict(hidden=10, seed=3)}
 
@@ -48,17 +48,6 @@ def _read(path):
     return json.loads(path.read_text())
 
 
-def _stats(values):
-    return {"mean": statistics.fmean(values), "std": statistics.stdev(values) if len(values) > 1 else 0.0,
-            "n": len(values)}
-
-
-def _close(got, want):
-    assert got["n"] == want["n"]
-    assert got["mean"] == pytest.approx(want["mean"], abs=1e-12)
-    assert got["std"] == pytest.approx(want["std"], abs=1e-12)
-
-
 def test_groups_equal_the_hand_computation(trained):
     res = form_gap([trained / n for n in RUNS])
     assert [g["hidden"] for g in res["groups"]] == [8, 10] and res["skipped"] == []
@@ -67,24 +56,24 @@ def test_groups_equal_the_hand_computation(trained):
     model = [_read(trained / n / "result.json") for n in "ab"]
     onion = [_read(trained / n / "intervene" / "onion" / "result.json") for n in "ab"]
     free = [_read(trained / n / "intervene" / "onion-free" / "result.json") for n in "ab"]
-    _close(g8["model"], _stats([m["accuracy"] for m in model]))
-    _close(g8["onion"], _stats([o["iia"] for o in onion]))
-    _close(g8["free"], _stats([f["iia"] for f in free]))
+    assert_stats_equal(g8["model"], hand_stats([m["accuracy"] for m in model]))
+    assert_stats_equal(g8["onion"], hand_stats([o["iia"] for o in onion]))
+    assert_stats_equal(g8["free"], hand_stats([f["iia"] for f in free]))
     for L, cell in g8["per_length"].items():
-        _close(cell["model"], _stats([m["per_length"][L] for m in model]))
-        _close(cell["onion"], _stats([o["per_length"][L] for o in onion]))
-        _close(cell["free"], _stats([f["per_length"][L] for f in free]))
+        assert_stats_equal(cell["model"], hand_stats([m["per_length"][L] for m in model]))
+        assert_stats_equal(cell["onion"], hand_stats([o["per_length"][L] for o in onion]))
+        assert_stats_equal(cell["free"], hand_stats([f["per_length"][L] for f in free]))
         shares = [s for s in (closed_share(m["per_length"][L], o["per_length"][L], f["per_length"][L])
                               for m, o, f in zip(model, onion, free)) if s is not None]
         if shares:
-            _close(g8["closed_per_length"][L], _stats(shares))
+            assert_stats_equal(g8["closed_per_length"][L], hand_stats(shares))
         else:
             assert L not in g8["closed_per_length"]
     shares = [s for s in (closed_share(m["accuracy"], o["iia"], f["iia"]) for m, o, f in zip(model, onion, free))
               if s is not None]
     assert (g8["closed"] is None) == (not shares)
     if shares:
-        _close(g8["closed"], _stats(shares))
+        assert_stats_equal(g8["closed"], hand_stats(shares))
 
 
 def test_closed_share():
