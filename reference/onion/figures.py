@@ -294,8 +294,10 @@ def capacity(res: dict) -> bytes:
         on = [L for L in Ls if "onion" in pl[str(L)]]
         if on:
             any_onion = True
+            n_onion = max(pl[str(L)]["onion"]["n"] for L in on)       # the seeds with a finished intervention
             b.errorbar(on, [pl[str(L)]["onion"]["mean"] for L in on], yerr=[pl[str(L)]["onion"]["std"] for L in on],
-                       color=c, marker="o", ms=3, capsize=2, label=label)
+                       color=c, marker="o", ms=3, capsize=2,
+                       label=f"H {g['hidden']}, L ≤ {g['max_len']} (n {n_onion})")
     a.axhline(res["threshold"], color="grey", linewidth=0.8)
     a.plot([], [], "k-", label="float64")
     a.plot([], [], "k--", label="bfloat16")
