@@ -36,8 +36,14 @@ def transition_cmd(sweep_dirs, out, keep, as_json):
     if as_json:
         click.echo(runs.to_json(res))
         return
-    click.echo("   N  n   " + "".join(f"{q:>17}" for q in HYPOTHESES) + "   freeze-step std   modal fraction")
+    click.echo("   N  n   " + "".join(f"{q:>20}" for q in HYPOTHESES) + "   freeze-step std   modal fraction")
     for r in res["rows"]:
-        click.echo(f"{r['hidden']:4d} {r['seeds']:2d}   " + "".join(f"{mean_std(r.get(q)):>17}" for q in HYPOTHESES)
+        click.echo(f"{r['hidden']:4d} {r['seeds']:2d}   " + "".join(f"{_iia(r.get(q)):>20}" for q in HYPOTHESES)
                    + f"   {mean_std(r.get('spread')):>15}   {mean_std(r.get('modal_fraction')):>14}")
-    click.echo(f"wrote {out / 'transition.json'} and {out / 'transition.png'}")
+    click.echo(f"↑k: still rising at the analysis budget in k seeds\nwrote {out / 'transition.json'} and "
+               f"{out / 'transition.png'}")
+
+
+def _iia(s: dict | None) -> str:
+    """mean ± std, with ↑k when k seeds' curves were still rising."""
+    return mean_std(s) + (f" ↑{s['still_rising']}" if s and s.get("still_rising") else "")

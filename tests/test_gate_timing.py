@@ -74,6 +74,9 @@ def _tiny_sweep(out, cells):
 def test_transition_of_a_tiny_sweep(tmp_path, capsys):
     sweep = tmp_path / "sweep"
     _tiny_sweep(sweep, {"h8-ar-s0": ("onion", "probe-linear"), "h8-ar-s1": ("onion",), "h8-noinput-s0": ()})
+    curve = sweep / "h8-ar-s1" / "intervene" / "onion" / "metrics.jsonl"       # still rising by the report's rule
+    curve.write_text("".join(json.dumps({"step": t, "valid": {"iia": 0.1 * t, "per_length": {"9": 0.1 * t}},
+                                         "train_loss": 1.0}) + "\n" for t in range(1, 6)))
     rc, out, err = call_main(["transition", sweep, "--out", tmp_path / "t", "--json"], capsys)
     assert rc == 0, err
     res = json.loads(out.strip().splitlines()[-1])
@@ -82,6 +85,7 @@ def test_transition_of_a_tiny_sweep(tmp_path, capsys):
     for q in ("onion", "spread", "modal_fraction", "scale_ratio", "accuracy"):
         assert row[q]["n"] == 2 and np.isfinite(row[q]["mean"]), q
     assert row["probe-linear"]["n"] == 1 and "linear" not in row and "bigram" not in row
+    assert row["onion"]["still_rising"] == 1 and row["probe-linear"]["still_rising"] == 0   # s1's curve rises
     for s in ("s0", "s1"):
         g = json.loads((sweep / f"h8-ar-{s}" / "gates.json").read_text())
         assert g["length"] == 9 and g["channels"] == 8 and len(g["freeze_step"]) == 8

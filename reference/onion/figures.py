@@ -233,7 +233,12 @@ def transition(res: dict) -> bytes:
         if pts:
             a.errorbar([h for h, _ in pts], [e["mean"] for _, e in pts], yerr=[e["std"] for _, e in pts],
                        color=f"C{i}", marker="o", ms=4, capsize=3, label=label)
-    a.set(ylabel="IIA", ylim=(-0.03, 1.03), title="where the onion ends (autoregressive GRUs)")
+            for h, e in pts:
+                if e.get("still_rising"):
+                    a.annotate(f"↑{e['still_rising']}", (h, e["mean"]), xytext=(3, 3), textcoords="offset points",
+                               fontsize=6, color=f"C{i}")
+    a.set(ylabel="IIA (↑k: still rising in k seeds)", ylim=(-0.03, 1.03),
+          title="where the onion ends (autoregressive GRUs)")
     a.grid(alpha=0.3)
     a.legend(fontsize=7)
     pts = [(r["hidden"], r["spread"]) for r in rows if "spread" in r]

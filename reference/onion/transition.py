@@ -6,6 +6,8 @@ From one or more sweep directories (report_table.read_sweeps), autoregressive ce
     probe-linear, probe-mlp, probe-onion   the probes' accuracy
     spread, modal_fraction          gate_timing.synchrony of the cell's encoder on 1 000 random length-L sequences:
                                     std of the channels' freeze steps, share of channels freezing at the modal step
+    (each of these six also carries still_rising: how many of its seeds' curves were still rising at their budget,
+     convergence.still_rising, the report's ↑)
     scale_ratio                     the learned onion's per-position scale ratio: s_p = median over channels of
                                     |scale_j(p)| (scale = g ⊙ γ^p + p·ℓ + b of RUN/intervene/onion), and
                                     ratio = (s_{L−1} / s_0)^{1/(L−1)}, the geometric mean of s_{p+1} / s_p
@@ -41,8 +43,8 @@ def cell_synchrony(run_dir: Path, cfg, params: dict, keep: float = KEEP) -> dict
 
 
 def transition(sweep_dirs: list, keep: float = KEEP) -> dict:
-    """{"keep", "rows": [{"hidden", "seeds", q: stats for q in HYPOTHESES + PROBES + spread, modal_fraction,
-    scale_ratio}]} over the autoregressive cells of the sweeps (rows sorted by hidden size)."""
+    """{"keep", "rows": [{"hidden", "seeds", q: stats for q in HYPOTHESES + PROBES (with still_rising: the count of
+    seeds) + spread, modal_fraction, scale_ratio}]} over the autoregressive cells of the sweeps (rows sorted by hidden size)."""
     data = read_sweeps([Path(d) for d in sweep_dirs])
     by_h: dict[int, list] = {}
     for name, cell in sorted(data["cells"].items()):
@@ -54,6 +56,7 @@ def transition(sweep_dirs: list, keep: float = KEEP) -> dict:
         scales = cell.get("onion", {}).get("scales")
         by_h.setdefault(cell["hidden"], []).append({
             **{q: cell[q][("iia" if q in HYPOTHESES else "accuracy")] for q in HYPOTHESES + PROBES if q in cell},
+            "rising": {q: bool(cell[q].get("still_rising")) for q in HYPOTHESES + PROBES if q in cell},
             "spread": sync["std"], "modal_fraction": sync["modal_fraction"],
             "scale_ratio": None if scales is None else scales["ratio"], "accuracy": cell["train"]["accuracy"]})
     if not by_h:
@@ -65,6 +68,8 @@ def transition(sweep_dirs: list, keep: float = KEEP) -> dict:
             vals = [c[q] for c in by_h[H] if c.get(q) is not None]
             if vals:
                 row[q] = stats(vals)
+            if q in HYPOTHESES + PROBES and vals:
+                row[q]["still_rising"] = sum(c["rising"].get(q, False) for c in by_h[H])
         rows.append(row)
     return {"keep": keep, "sequences": N_SEQUENCES, "rows": rows}
 

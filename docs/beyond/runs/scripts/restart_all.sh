@@ -6,4 +6,5 @@ for d in "$S"/../*/; do n=$(basename "$d"); [ "$n" = scripts ] && continue; mkdi
 nohup bash $S/run_transition.sh >> transition.log 2>&1 &
 nohup bash $S/run_form60k.sh >> form60k.log 2>&1 &
 nohup bash $S/run_access.sh >> access.log 2>&1 &
+nohup bash $S/run_capacity.sh >> capacity.log 2>&1 &
 nohup bash $S/run_cells.sh >> cells.log 2>&1 &
