@@ -40,6 +40,10 @@ def transition_cmd(sweep_dirs, out, keep, as_json):
     for r in res["rows"]:
         click.echo(f"{r['hidden']:4d} {r['seeds']:2d}   " + "".join(f"{_iia(r.get(q)):>20}" for q in HYPOTHESES)
                    + f"   {mean_std(r.get('spread')):>15}   {mean_std(r.get('modal_fraction')):>14}")
+    click.echo("freeze-step std against each score, over cells: Spearman ρ across sizes; Pearson r within a size")
+    for q, c in res["predicts"].items():
+        click.echo(f"  {q:>13}: ρ = {_r(c['across'])} (n {c['n']}), within a size r = {_r(c['within'])} "
+                   f"(n {c['n_within']})")
     click.echo(f"↑k: still rising at the analysis budget in k seeds\nwrote {out / 'transition.json'} and "
                f"{out / 'transition.png'}")
 
@@ -47,3 +51,7 @@ def transition_cmd(sweep_dirs, out, keep, as_json):
 def _iia(s: dict | None) -> str:
     """mean ± std, with ↑k when k seeds' curves were still rising."""
     return mean_std(s) + (f" ↑{s['still_rising']}" if s and s.get("still_rising") else "")
+
+
+def _r(v: float | None) -> str:
+    return "–" if v is None else f"{v:+.2f}"

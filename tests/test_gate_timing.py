@@ -12,10 +12,12 @@ import json
 import shutil
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from onionref.onion.gate_timing import freeze_steps, retention, synchrony, written_share
+from onionref.onion.transition import predicts
 from runhelpers import call_main
 
 
@@ -86,6 +88,8 @@ def test_transition_of_a_tiny_sweep(tmp_path, capsys):
         assert row[q]["n"] == 2 and np.isfinite(row[q]["mean"]), q
     assert row["probe-linear"]["n"] == 1 and "linear" not in row and "bigram" not in row
     assert row["onion"]["still_rising"] == 1 and row["probe-linear"]["still_rising"] == 0   # s1's curve rises
+    assert [c["cell"] for c in res["cells"]] == ["h8-ar-s0", "h8-ar-s1"]
+    assert res["predicts"]["onion"]["n"] == 2 and res["predicts"]["onion"]["within"] is None    # two cells: undefined
     for s in ("s0", "s1"):
         g = json.loads((sweep / f"h8-ar-{s}" / "gates.json").read_text())
         assert g["length"] == 9 and g["channels"] == 8 and len(g["freeze_step"]) == 8
@@ -100,3 +104,13 @@ def test_transition_of_a_tiny_sweep(tmp_path, capsys):
         rc, _, err = call_main(["transition", src, "--out", tmp_path / "bad", *args], capsys)
         assert rc == 2 and needle in err and len(err.strip().splitlines()) == 1
         assert not (tmp_path / "bad").exists()
+
+
+def test_predicts_separates_size_from_the_seeds_within_a_size():
+    # across sizes the spread and the score both grow with N; within each size the score falls as the spread grows
+    cells = [{"hidden": h, "spread": h / 10 + d, "bigram": h / 100 - d} for h in (48, 96, 192) for d in (-0.1, 0, 0.1)]
+    cells.append({"hidden": 256, "spread": 30.0, "bigram": 3.0})           # a lone size: across only
+    got = predicts(cells)["bigram"]
+    assert got["across"] > 0.8 and got["n"] == 10 and got["n_within"] == 9
+    assert got["within"] == pytest.approx(-1.0)
+    assert predicts(cells)["onion"] == {"across": None, "within": None, "n": 0, "n_within": 0}
