@@ -23,7 +23,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-from scipy.stats import spearmanr
 
 from .. import runs
 from ..errors import UserError
@@ -86,6 +85,7 @@ def predicts(cells: list) -> dict:
     """{q: {"across": ρ, "within": r, "n": cells, "n_within": cells in sizes with ≥ 2} for q in HYPOTHESES + PROBES}:
     the freeze-step std ("spread") of each cell against its score q (module docstring); None where fewer than three
     cells, or no variation, leave a correlation undefined."""
+    from scipy.stats import spearmanr  # scipy.stats takes ~0.5 s to import: only when asked
     out = {}
     for q in HYPOTHESES + PROBES:
         have = [c for c in cells if c.get(q) is not None and c.get("spread") is not None]
