@@ -8,7 +8,7 @@ import click
 
 from onionref import runs
 from onionref.cli import cli
-from onionref.onion import figures
+from onionref.onion import figures_beyond
 from onionref.onion.capacity import N_SEQUENCES, THRESHOLD, capacity
 from onionref.onion.precision import TYPES
 from onionref.onion.report_table import mean_std
@@ -32,7 +32,7 @@ def capacity_cmd(run_dirs, out, threshold, n, as_json):
     the type's unit roundoff, fewest over seeds). Unfinished runs (no RUN/DONE) are skipped. Computes and writes
     RUN/precision.json where missing or made otherwise."""
     res = capacity(list(run_dirs), threshold, n)
-    png = figures.capacity(res)
+    png = figures_beyond.capacity(res)
     out.mkdir(parents=True, exist_ok=True)
     runs.write_json(out / "capacity.json", res)
     runs.atomic_write_bytes(out / "capacity.png", png)

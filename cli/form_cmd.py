@@ -8,7 +8,7 @@ import click
 
 from onionref import runs
 from onionref.cli import cli
-from onionref.onion import figures
+from onionref.onion import figures_beyond
 from onionref.onion.form import form_gap
 from onionref.onion.report_table import mean_std
 
@@ -24,7 +24,7 @@ def form_cmd(run_dirs, out, as_json):
     free scale closes. Needs RUN/intervene/onion and RUN/intervene/onion-free finished at the same steps; other
     runs are skipped with the reason."""
     res = form_gap(list(run_dirs))
-    png = figures.form_gap(res)
+    png = figures_beyond.form_gap(res)
     out.mkdir(parents=True, exist_ok=True)
     runs.write_json(out / "form.json", res)
     runs.atomic_write_bytes(out / "form.png", png)

@@ -8,7 +8,7 @@ import click
 from onionref import runs
 from onionref.cli import cli
 from onionref.errors import UserError
-from onionref.onion import figures
+from onionref.onion import figures_beyond
 from onionref.onion.gate_timing import KEEP
 from onionref.onion.report_table import mean_std
 from onionref.onion.transition import HYPOTHESES, transition
@@ -29,7 +29,7 @@ def transition_cmd(sweep_dirs, out, keep, as_json):
     if not 0 < keep < 1:
         raise UserError(f"--keep must be in (0, 1), got {keep}")
     res = transition(list(sweep_dirs), keep)
-    png = figures.transition(res)
+    png = figures_beyond.transition(res)
     out.mkdir(parents=True, exist_ok=True)
     runs.write_json(out / "transition.json", res)
     runs.atomic_write_bytes(out / "transition.png", png)

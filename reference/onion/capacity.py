@@ -18,7 +18,7 @@ Over finished GRU runs (RUN/DONE), grouped by (hidden size H, maximum training l
 
 Each run's precision report is RUN/precision.json when that was made on the same set, max_len, hidden size and
 number of sequences (`onionref precision RUN --n N`), else it is computed and written there (as transition.py keeps
-RUN/gates.json). The CLI (`onionref capacity`) writes OUT/capacity.json and OUT/capacity.png (figures.capacity).
+RUN/gates.json). The CLI (`onionref capacity`) writes OUT/capacity.json and OUT/capacity.png (figures_beyond.capacity).
 """
 from __future__ import annotations
 

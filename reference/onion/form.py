@@ -14,7 +14,7 @@ same number of steps, grouped by hidden size H, seeds pooled (report_table.stats
                                    MIN_GAP (a share of a gap of nearly nothing is noise); absent if none
 Runs lacking either finished analysis, or whose two analyses ran different numbers of steps, are listed in
 "skipped" with the reason, never mixed in. The CLI (`onionref form`) writes OUT/form.json and OUT/form.png
-(figures.form_gap).
+(figures_beyond.form_gap).
 """
 from __future__ import annotations
 

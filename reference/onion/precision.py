@@ -23,7 +23,7 @@ import numpy as np
 from .. import runs
 from ..cells import gru
 from ..tasks.repeat import load_set
-from . import figures
+from . import figures_beyond
 from .evaluate import evaluate
 from .inspect import single_token_differences
 from .seq2seq import cell_params
@@ -91,5 +91,5 @@ def write_report(run_dir, cfg, params: dict, n: int = 2000) -> dict:
     res = {"run": str(run_dir), "hidden": cfg.hidden, **precision_report(params, cfg, n)}
     runs.write_json(Path(run_dir) / "precision.json", res)
     runs.atomic_write_bytes(Path(run_dir) / "precision.png",
-                            figures.precision(res, f"H={cfg.hidden}, max length {cfg.max_len}"))
+                            figures_beyond.precision(res, f"H={cfg.hidden}, max length {cfg.max_len}"))
     return res

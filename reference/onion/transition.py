@@ -16,7 +16,7 @@ Does synchrony predict the switch? `predicts` correlates each cell's freeze-step
     within      Pearson's r of the same after subtracting each size's mean (sizes with at least two cells): does
                 the seed whose gates spread more also store more linearly, at one size?
 Each cell's synchrony is kept in RUN/gates.json (recomputed when missing or made with another keep / length).
-The CLI (`onionref transition`) writes OUT/transition.json and OUT/transition.png (figures.transition).
+The CLI (`onionref transition`) writes OUT/transition.json and OUT/transition.png (figures_beyond.transition).
 """
 from __future__ import annotations
 
