@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Issue 22 part 4: the AL-RNN with torch's uniform init at H 48; then every cell at H 128 (the GRU cells copied from
-# the transition sweep when there), then matched parameter counts (LSTM H 42, the non-gated cells H 78).
+# the transition sweep: same budget, so the sweep adopts them and only adds what they lack), then matched parameter
+# counts (LSTM H 42, the non-gated cells H 78).
 # Resumable: rerun the same script.
 [ -n "$VENV" ] && . "$VENV/bin/activate"    # a frozen install for the runs (optional)
 R=${RUNS:-$HOME/onionref-runs}
@@ -8,7 +9,9 @@ A="--seeds 3 --variants ar --analyses linear,bigram,onion,probe-linear,probe-mlp
 N="nice -n ${NICE:-15}"
 $N onionref sweep --hidden 48 --cells alrnn-p0-uniform,alrnn-p1-uniform,alrnn-p4-uniform,alrnn-p16-uniform,alrnn-pH-uniform $A --out $R/cells48 || exit 1
 echo "$(date -u +%FT%TZ) cells48 uniform done"
-$N onionref sweep --hidden 128 --cells lstm,elman,linear,alrnn-p0,alrnn-p1,alrnn-p4,alrnn-p16,alrnn-pH $A --out $R/cells128 || exit 1
+mkdir -p $R/cells128
+for S in 0 1 2; do [ -f $R/transition/h128-ar-s$S/DONE ] && [ ! -e $R/cells128/h128-ar-s$S ] && cp -r $R/transition/h128-ar-s$S $R/cells128/; done
+$N onionref sweep --hidden 128 --cells gru,lstm,elman,linear,alrnn-p0,alrnn-p1,alrnn-p4,alrnn-p16,alrnn-pH $A --out $R/cells128 || exit 1
 echo "$(date -u +%FT%TZ) cells128 non-GRU done"
 $N onionref sweep --hidden 42 --cells lstm $A --out $R/cells-matched-42 || exit 1
 $N onionref sweep --hidden 78 --cells elman,linear,alrnn-p0,alrnn-p1,alrnn-p4,alrnn-p16,alrnn-pH $A --out $R/cells-matched-78 || exit 1
