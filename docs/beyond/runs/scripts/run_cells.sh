@@ -16,3 +16,8 @@ echo "$(date -u +%FT%TZ) cells128 non-GRU done"
 $N onionref sweep --hidden 42 --cells lstm $A --out $R/cells-matched-42 || exit 1
 $N onionref sweep --hidden 78 --cells elman,linear,alrnn-p0,alrnn-p1,alrnn-p4,alrnn-p16,alrnn-pH $A --out $R/cells-matched-78 || exit 1
 echo "$(date -u +%FT%TZ) matched done"
+# last: the H 48 grid of 2026-12-03 again (lost with that machine; its table is in docs/beyond-cells.md), so the
+# kept runs make the whole cells48 report; its GRU cells are the transition sweep's N 48 ones
+for S in 0 1 2; do [ -f $R/transition/h48-ar-s$S/DONE ] && [ ! -e $R/cells48/h48-ar-s$S ] && cp -r $R/transition/h48-ar-s$S $R/cells48/; done
+$N onionref sweep --hidden 48 --cells gru,lstm,elman,linear,alrnn-p0,alrnn-p1,alrnn-p4,alrnn-p16,alrnn-pH $A --out $R/cells48 || exit 1
+echo "$(date -u +%FT%TZ) cells48 grid remade"
