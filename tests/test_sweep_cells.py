@@ -18,6 +18,8 @@ from threadpoolctl import threadpool_limits
 
 from onionref import runs
 from onionref.onion import sweep
+from onionref.onion.interventions.onion import scale_table
+from onionref.onion.report import write_sweep_report
 from onionref.onion.sweep import Budget, cell_name, plan, run_sweep
 from onionref.onion.train import TrainConfig
 from runhelpers import assert_one_line_error, assert_same_outputs, call_main, no_plots, outputs
@@ -85,7 +87,6 @@ def test_a_sweep_of_a_gru_and_an_lstm_is_what_the_single_commands_write(tmp_path
     # the same command again redoes nothing (a GRU-only sweep.json has no cell axis: tests/test_sweep.py)
     assert run_sweep(out, workers=1, progress=False, cells=("gru", "lstm"), **kw)["cells"] == res["cells"]
     # the report reads every cell: one row per (hidden, variant, cell), a cell column, the cells side by side
-    from onionref.onion.report import write_sweep_report
     rep = write_sweep_report(out)
     assert [(r["hidden"], r["cell"], r["seeds"]) for r in rep["rows"]] == [(8, "gru", [0]), (8, "lstm", [0])]
     assert all("onion" in r and "probe-linear" in r for r in rep["rows"])
@@ -93,7 +94,6 @@ def test_a_sweep_of_a_gru_and_an_lstm_is_what_the_single_commands_write(tmp_path
     assert "| N | decoder | cell | Linear Unigram |" in md and "| 8 | Autoregressive | lstm | " in md
     assert (out / "figures" / "by_cell.png").is_file() and not (out / "figures" / "h8-ar-lstm-s0").exists()
     # every cell's learned onion scale per position, beside the GRU's (figure and table), from its own parameters
-    from onionref.onion.interventions.onion import scale_table
     params = runs.load_arrays(cell / "intervene/onion/params.safetensors")[0]
     s = np.median(np.abs(scale_table({k: np.asarray(v, np.float64) for k, v in params.items()}, 9)), axis=1)
     lstm = rep["rows"][1]["onion"]
@@ -121,6 +121,5 @@ def test_an_alrnn_cell_and_its_uniform_init_side_by_side(tmp_path):
     (spec / "config.json").write_text(json.dumps(rec))
     again = run_sweep(out, workers=1, progress=False, cells=("alrnn-p2", "alrnn-p2-uniform"), **kw)
     assert again["cells"] == res["cells"]
-    from onionref.onion.report import write_sweep_report
     rows = write_sweep_report(out)["rows"]
     assert [r["cell"] for r in rows] == ["alrnn-p2", "alrnn-p2-uniform"]
