@@ -23,6 +23,15 @@ def save_png(fig, path: Path) -> None:
     atomic_write_bytes(path, png_bytes(fig))
 
 
+def figure_png(fig, dpi: int = 100) -> bytes:
+    """Lay the figure out, return it as PNG bytes (png_bytes) and close it: the last line of every figure function
+    that returns bytes (onion/figures.py, onion/figures_beyond.py)."""
+    fig.tight_layout()
+    data = png_bytes(fig, dpi=dpi)
+    pyplot().close(fig)
+    return data
+
+
 def pyplot():
     """matplotlib.pyplot on the Agg backend (no display needed)."""
     import matplotlib

@@ -18,17 +18,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..plots import png_bytes, pyplot
+from ..plots import figure_png, pyplot
 
 STYLE = {"ar": "-", "noinput": "--"}
 LABEL = {"ar": "AR", "noinput": "no input"}
-
-
-def _done(fig) -> bytes:
-    fig.tight_layout()
-    data = png_bytes(fig, dpi=100)
-    pyplot().close(fig)
-    return data
 
 
 def metric_vs_hidden(rows: list, quantities: dict, ylabel: str, title: str) -> bytes:
@@ -50,7 +43,7 @@ def metric_vs_hidden(rows: list, quantities: dict, ylabel: str, title: str) -> b
     ax.set(xlabel="hidden size N", ylabel=ylabel, ylim=(-0.03, 1.03), title=title)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5))
-    return _done(fig)
+    return figure_png(fig)
 
 
 def metric_by_cell(rows: list, quantities: dict) -> bytes:
@@ -72,7 +65,7 @@ def metric_by_cell(rows: list, quantities: dict) -> bytes:
         ax.set(ylabel="score", ylim=(0, 1.03), title=f"N = {H}, {LABEL[variant]} decoder")
         ax.grid(alpha=0.3, axis="y")
     axes[0, 0].legend(fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5))
-    return _done(fig)
+    return figure_png(fig)
 
 
 def onion_scales_by_cell(rows: list) -> bytes:
@@ -93,7 +86,7 @@ def onion_scales_by_cell(rows: list) -> bytes:
                title=f"learned onion scale, N = {H}, {LABEL[variant]}")
         ax.grid(alpha=0.3, which="both")
         ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5))
-    return _done(fig)
+    return figure_png(fig)
 
 
 def per_length_by_hidden(rows: list, q: str, ylabel: str, title: str) -> bytes:
@@ -109,7 +102,7 @@ def per_length_by_hidden(rows: list, q: str, ylabel: str, title: str) -> bytes:
         ax.set(xlabel="sequence length", ylabel=ylabel, ylim=(-0.03, 1.03), title=f"{title} ({LABEL[variant]})")
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7)
-    return _done(fig)
+    return figure_png(fig)
 
 
 def gate_heatmap(one_minus_z: np.ndarray, step_labels: list, n_encoder: int, title: str) -> bytes:
@@ -122,7 +115,7 @@ def gate_heatmap(one_minus_z: np.ndarray, step_labels: list, n_encoder: int, tit
     ax.set_xticks(range(T), step_labels, fontsize=8)
     ax.set(xlabel="encoder steps | decoder steps", ylabel="channel", title=title)
     fig.colorbar(im, ax=ax, label="1 − z")
-    return _done(fig)
+    return figure_png(fig)
 
 
 def pair_difference(diff: np.ndarray, step_labels: list, n_encoder: int, title: str) -> bytes:
@@ -135,7 +128,7 @@ def pair_difference(diff: np.ndarray, step_labels: list, n_encoder: int, title: 
     ax.set_xticks(range(T), step_labels, fontsize=8)
     ax.set(xlabel="encoder steps | decoder steps", ylabel="channel", title=title)
     fig.colorbar(im, ax=ax, label="log10 |h' − h|")
-    return _done(fig)
+    return figure_png(fig)
 
 
 def state_differences(d: np.ndarray, title: str) -> bytes:
@@ -157,7 +150,7 @@ def state_differences(d: np.ndarray, title: str) -> bytes:
                       interpolation="nearest", extent=(0.5, L + 0.5, d.shape[2] - 0.5, -0.5))
     ax[1].set(xlabel="position i of the changed token", ylabel="channel (sorted)", title="log10 mean |Δh|")
     fig.colorbar(im, ax=ax[1])
-    return _done(fig)
+    return figure_png(fig)
 
 
 def onion_scale(scales: dict, title: str, max_lines: int = 16) -> bytes:
@@ -175,7 +168,7 @@ def onion_scale(scales: dict, title: str, max_lines: int = 16) -> bytes:
         ax.set(xlabel="position p (0-based)", ylabel="|scale(p)| per channel", title=f"{title}: {label}")
         ax.grid(alpha=0.3, which="both")
         ax.legend(fontsize=7)
-    return _done(fig)
+    return figure_png(fig)
 
 
 def per_length(curves: dict, model: dict | None, ylabel: str, title: str) -> bytes:
@@ -189,7 +182,7 @@ def per_length(curves: dict, model: dict | None, ylabel: str, title: str) -> byt
     ax.set(xlabel="sequence length", ylabel=ylabel, ylim=(-0.03, 1.03), title=title)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5))
-    return _done(fig)
+    return figure_png(fig)
 
 
 def per_position(res: dict) -> bytes:
@@ -215,4 +208,4 @@ def per_position(res: dict) -> bytes:
     axes[2].legend(fontsize=7)
     for ax in axes:
         ax.grid(alpha=0.3)
-    return _done(fig)
+    return figure_png(fig)

@@ -1,4 +1,4 @@
-"""Figures of the questions beyond the paper (docs/beyond-onion.md), each returned as PNG bytes like figures.py's.
+"""Figures of the questions beyond the paper (docs/beyond-onion.md), each returned as PNG bytes (plots.figure_png).
 
     transition           the three hypotheses' IIA and the gates' synchrony against hidden size (transition.py)
     precision            exact match per length in each number type, and each position's footprint against the
@@ -11,8 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..plots import pyplot
-from .figures import _done
+from ..plots import figure_png, pyplot
 
 
 def transition(res: dict) -> bytes:
@@ -43,7 +42,7 @@ def transition(res: dict) -> bytes:
     b.set_xscale("log", base=2)
     b.set_xticks(hidden, [str(h) for h in hidden])
     b.minorticks_off()
-    return _done(fig)
+    return figure_png(fig)
 
 
 def precision(res: dict, title: str) -> bytes:
@@ -66,7 +65,7 @@ def precision(res: dict, title: str) -> bytes:
     b.set(xlabel="position i", ylabel="‖Δh‖∞ / ‖h‖∞ (median)", title="each position's trace in the final state")
     b.grid(alpha=0.3, which="both")
     b.legend(fontsize=7)
-    return _done(fig)
+    return figure_png(fig)
 
 
 def capacity(res: dict) -> bytes:
@@ -111,7 +110,7 @@ def capacity(res: dict) -> bytes:
         b.legend(fontsize=6, loc="lower left")
     else:
         b.text(0.5, 0.5, "no finished onion intervention", ha="center", va="center", transform=b.transAxes)
-    return _done(fig)
+    return figure_png(fig)
 
 
 def form_gap(res: dict) -> bytes:
@@ -134,4 +133,4 @@ def form_gap(res: dict) -> bytes:
         ax.grid(alpha=0.3)
     axes[0][0].set_ylabel("exact match / IIA (valid)")
     axes[0][-1].legend(fontsize=7, loc="lower left")
-    return _done(fig)
+    return figure_png(fig)

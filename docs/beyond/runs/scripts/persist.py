@@ -27,11 +27,9 @@ for sweep in sys.argv[1:]:
         for f in d.iterdir():
             if not f.is_file() or f.suffix == ".png" or f.name == ".lock":
                 continue
-            if f.name == "checkpoint.safetensors" and analysis and not onion:
+            if f.name == "checkpoint.safetensors" and not onion:      # a model's or another analysis's
                 continue
             if f.name == "params.safetensors" and analysis and not (onion or onion_probe):
-                continue
-            if f.name == "checkpoint.safetensors" and not analysis:
                 continue
             tgt = out / f.name
             if not tgt.exists() or tgt.stat().st_size != f.stat().st_size or tgt.stat().st_mtime < f.stat().st_mtime:
