@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Every table and figure of docs/beyond-onion.md and docs/beyond-cells.md from the runs kept here (read only):
+# Every table and figure of docs/beyond-onion.md and docs/beyond-cells.md from the runs kept here (the runs
+# are only read; transition and capacity cache RUN/gates.json and RUN/precision.json beside them where missing):
 # OUT/transition, OUT/form, OUT/capacity (issue 21 parts 1, 4, 2), OUT/access-{reverse,lookup} (part 3) and
 # OUT/cells48, OUT/cells128, OUT/cells-matched (issue 22). OUT defaults to docs/beyond; run from anywhere.
 # capacity reads each run's precision.json (made by run_capacity.sh with --n 2000) and computes it where missing.
