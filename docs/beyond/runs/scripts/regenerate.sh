@@ -10,7 +10,7 @@ S=$(dirname "$(readlink -f "$0")"); K=$(readlink -f "$S/..")          # K = docs
 O=${OUT:-$(readlink -f "$K/..")}
 onionref transition $K/transition --out $O/transition
 onionref form $K/form60k/h*-ar-s* --out $O/form
-onionref capacity $K/capacity/h*-len*-s* --out $O/capacity
+onionref capacity $K/transition/h48-ar-s* $K/transition/h64-ar-s* $K/capacity/h*-len*-s* --out $O/capacity   # L <= 9: the transition GRUs
 for T in reverse lookup; do onionref report $K/access-$T --out $O/access-$T; done
 for C in cells48 cells128; do [ -d $K/$C ] && onionref report $K/$C --out $O/$C; done
 [ -d $K/cells-matched-42 ] && onionref report $K/cells-matched-42 $K/cells-matched-78 --out $O/cells-matched
