@@ -5,7 +5,7 @@
 # Resumable: rerun the same script.
 [ -n "$VENV" ] && . "$VENV/bin/activate"    # a frozen install for the runs (optional)
 R=${RUNS:-$HOME/onionref-runs}
-A="--seeds 3 --variants ar --analyses linear,bigram,onion,probe-linear,probe-mlp,probe-onion --train-steps 40000 --analysis-steps 10000 --workers ${WORKERS:-1} --threads-per-job 1 --quiet"
+A="--seeds 3 --variants ar --analyses linear,bigram,onion,probe-linear,probe-mlp,probe-onion --train-steps 40000 --analysis-steps 10000 --workers ${WORKERS:-2} --threads-per-job 1 --quiet"
 N="nice -n ${NICE:-15}"
 # adopt H SWEEP: copy the transition sweep's finished GRU cells of size H (same budget) into SWEEP, once
 adopt() { for S in 0 1 2; do [ -f $R/transition/h$1-ar-s$S/DONE ] && [ ! -e $R/$2/h$1-ar-s$S ] && mkdir -p $R/$2 && cp -r $R/transition/h$1-ar-s$S $R/$2/; done; return 0; }
