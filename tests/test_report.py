@@ -109,6 +109,7 @@ def test_report_of_a_sweep(sweep):
     out = json.loads(r.stdout.strip().splitlines()[-1])
     assert out["cells"] == 4
     md = (sweep / "report.md").read_text()
+    assert "## GRU accuracy (exact match, valid, L 2–9)" in md       # a GRU-only sweep (a --cells one: "Model")
     for name, analyses in ANALYSES.items():
         H, variant, _ = sweep_mod.CELL_NAME.match(name).groups()
         label = report_table.VARIANTS[variant]

@@ -92,6 +92,7 @@ def test_a_sweep_of_a_gru_and_an_lstm_is_what_the_single_commands_write(tmp_path
     assert all("onion" in r and "probe-linear" in r for r in rep["rows"])
     md = (out / "report.md").read_text()
     assert "| N | decoder | cell | Linear Unigram |" in md and "| 8 | Autoregressive | lstm | " in md
+    assert "## Model accuracy (exact match" in md and "GRU accuracy" not in md
     assert (out / "figures" / "by_cell.png").is_file() and not (out / "figures" / "h8-ar-lstm-s0").exists()
     # every cell's learned onion scale per position, beside the GRU's (figure and table), from its own parameters
     params = runs.load_arrays(cell / "intervene/onion/params.safetensors")[0]

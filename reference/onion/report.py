@@ -118,6 +118,7 @@ def _scales_table(rows: list) -> list:
 def markdown(sweep_dirs: list, data: dict, rows: list, figures: list) -> str:
     """report.md: the budget, the three tables of the paper (plus the ablation), and links to the figures."""
     cells, task = data["cells"], data.get("task", "repeat")
+    by_cell = any(r.get("cell", "gru") != "gru" for r in rows)
     out = [f"# Onion paper: report of {', '.join(f'`{Path(d).name}`' for d in sweep_dirs)}", "",
            f"Task: **{task}** ({TASK_TEXT[task]}).  "]
     n_grid = 0
@@ -137,7 +138,8 @@ def markdown(sweep_dirs: list, data: dict, rows: list, figures: list) -> str:
            "marked *paper* are the paper's published values (spec §7; presumably its autoregressive rows; "
            "only those that could be recovered). **↑k**: still rising in k of the n seeds (the score rose by more "
            f"than {RISE} over the last {WINDOW:.0%} of the analysis's steps; its value is a lower bound).", "",
-           f"## GRU accuracy ({'the queried token' if task == 'lookup' else 'exact match'}, valid, L 2–9)", ""]
+           f"## {'Model' if by_cell else 'GRU'} accuracy ({'the queried token' if task == 'lookup' else 'exact match'}, "
+           "valid, L 2–9)", ""]
     paper = task == "repeat"
     out += _md_table(rows, ("accuracy",), with_model=False, paper=paper)
     out += ["", "## Interchange intervention accuracy (IIA)", "",
