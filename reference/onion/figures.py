@@ -51,7 +51,8 @@ def metric_by_cell(rows: list, quantities: dict) -> bytes:
     one group of bars per cell (in the rows' order), one bar per quantity; error bars = std over seeds."""
     plt = pyplot()
     panels = list(dict.fromkeys((r["hidden"], r["variant"]) for r in rows))
-    fig, axes = plt.subplots(len(panels), 1, figsize=(8, 2.8 * len(panels)), squeeze=False)
+    most = max(sum((r["hidden"], r["variant"]) == p for r in rows) for p in panels)
+    fig, axes = plt.subplots(len(panels), 1, figsize=(max(8, 3 + 0.9 * most), 3 * len(panels)), squeeze=False)
     width = 0.8 / max(len(quantities), 1)
     for ax, (H, variant) in zip(axes[:, 0], panels):
         cells = [r for r in rows if (r["hidden"], r["variant"]) == (H, variant)]
@@ -60,7 +61,7 @@ def metric_by_cell(rows: list, quantities: dict) -> bytes:
             e = [r[q] for r in cells if q in r]
             ax.bar(x, [v["mean"] for v in e], width, yerr=[v["std"] for v in e], color=f"C{i}", capsize=2,
                    label=label)
-        ax.set_xticks(range(len(cells)), [f"{r.get('cell', 'gru')} (n={len(r['seeds'])})" for r in cells],
+        ax.set_xticks(range(len(cells)), [f"{r.get('cell', 'gru')}\n(n={len(r['seeds'])})" for r in cells],
                       fontsize=8)
         ax.set(ylabel="score", ylim=(0, 1.03), title=f"N = {H}, {LABEL[variant]} decoder")
         ax.grid(alpha=0.3, axis="y")
