@@ -50,12 +50,13 @@ def metric_by_cell(rows: list, quantities: dict) -> bytes:
     """rows: report_table.table rows of several cells; quantities: {key: label}. One panel per (hidden size, variant),
     one group of bars per cell (in the rows' order), one bar per quantity; error bars = std over seeds."""
     plt = pyplot()
-    panels = list(dict.fromkeys((r["hidden"], r["variant"]) for r in rows))
-    most = max(sum((r["hidden"], r["variant"]) == p for r in rows) for p in panels)
+    panels = {}
+    for r in rows:
+        panels.setdefault((r["hidden"], r["variant"]), []).append(r)
+    most = max(len(cells) for cells in panels.values())
     fig, axes = plt.subplots(len(panels), 1, figsize=(max(8, 3 + 0.9 * most), 3 * len(panels)), squeeze=False)
     width = 0.8 / max(len(quantities), 1)
-    for ax, (H, variant) in zip(axes[:, 0], panels):
-        cells = [r for r in rows if (r["hidden"], r["variant"]) == (H, variant)]
+    for ax, ((H, variant), cells) in zip(axes[:, 0], panels.items()):
         for i, (q, label) in enumerate(quantities.items()):
             x = [j + (i - (len(quantities) - 1) / 2) * width for j, r in enumerate(cells) if q in r]
             e = [r[q] for r in cells if q in r]

@@ -74,8 +74,13 @@ def _steps(e: dict) -> str:
     return f" @{k[0]}" if len(k) == 1 else (f" @{k[0]}–{k[-1]}" if k else "")
 
 
+def _by_cell(rows: list) -> bool:
+    """Whether the rows hold a cell other than the GRU (a sweep --cells report: a cell column, its own sections)."""
+    return any(r.get("cell", "gru") != "gru" for r in rows)
+
+
 def _md_table(rows: list, quantities: tuple, with_model: bool, show_steps: bool = False, paper: bool = True) -> list:
-    by_cell = any(r.get("cell", "gru") != "gru" for r in rows)      # a cell column only in a sweep --cells report
+    by_cell = _by_cell(rows)
     head = ["N", "decoder"] + ["cell"] * by_cell + [LABELS.get(q, q) for q in quantities]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in rows:
@@ -99,7 +104,7 @@ def _md_table(rows: list, quantities: tuple, with_model: bool, show_steps: bool 
 def _scales_table(rows: list) -> list:
     """A sweep --cells report's section: each cell's learned onion scale per position (mean over seeds) and ratio."""
     rows = [r for r in rows if "scales" in r.get("onion", {})]
-    if not any(r.get("cell", "gru") != "gru" for r in rows):
+    if not _by_cell(rows):
         return []
     L = max(len(r["onion"]["scales"]) for r in rows)
     out = ["", "## The learned onion's scale per position (sweep --cells)", "",
@@ -118,7 +123,7 @@ def _scales_table(rows: list) -> list:
 def markdown(sweep_dirs: list, data: dict, rows: list, figures: list) -> str:
     """report.md: the budget, the three tables of the paper (plus the ablation), and links to the figures."""
     cells, task = data["cells"], data.get("task", "repeat")
-    by_cell = any(r.get("cell", "gru") != "gru" for r in rows)
+    by_cell = _by_cell(rows)
     out = [f"# Onion paper: report of {', '.join(f'`{Path(d).name}`' for d in sweep_dirs)}", "",
            f"Task: **{task}** ({TASK_TEXT[task]}).  "]
     n_grid = 0
