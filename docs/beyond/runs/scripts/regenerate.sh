@@ -12,6 +12,10 @@ onionref transition $K/transition --out $O/transition
 onionref form $K/form60k/h*-ar-s* --out $O/form
 onionref capacity $K/transition/h48-ar-s* $K/transition/h64-ar-s* $K/capacity/h*-len*-s* --out $O/capacity   # L <= 9: the transition GRUs
 for T in reverse lookup; do onionref report $K/access-$T --out $O/access-$T; done
-for C in cells48 cells128; do [ -d $K/$C ] && onionref report $K/$C --out $O/$C; done
-[ -d $K/cells-matched-42 ] && onionref report $K/cells-matched-42 $K/cells-matched-78 --out $O/cells-matched
+# cells48 once its grid is being remade (its GRU cells adopted): until then the kept runs are the 15 uniform-init
+# AL-RNNs alone, and OUT/cells48's two figures stay those of the 2026-12-03 grid (docs/beyond-cells.md)
+[ -d $K/cells48/h48-ar-s0 ] && onionref report $K/cells48 --out $O/cells48
+[ -d $K/cells128 ] && onionref report $K/cells128 --out $O/cells128
+M=$(ls -d $K/cells-matched-* 2>/dev/null || true)
+[ -n "$M" ] && onionref report $M --out $O/cells-matched
 echo "wrote $O/{transition,form,capacity,access-*,cells*}"
