@@ -8,3 +8,4 @@ nohup bash $S/run_form60k.sh >> form60k.log 2>&1 &
 nohup bash $S/run_access.sh >> access.log 2>&1 &
 nohup bash $S/run_capacity.sh >> capacity.log 2>&1 &
 nohup bash $S/run_cells.sh >> cells.log 2>&1 &
+nohup bash $S/run_long78.sh >> long78.log 2>&1 &
